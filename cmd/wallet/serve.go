@@ -1,0 +1,202 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"example.com/wallet/modules/accounts"
+	"example.com/wallet/modules/ledger"
+	"example.com/wallet/platform/config"
+	"example.com/wallet/platform/health"
+	"example.com/wallet/platform/httpapi"
+	"example.com/wallet/platform/idempotency"
+	"example.com/wallet/platform/kafkabus"
+	"example.com/wallet/platform/pgdb"
+	"example.com/wallet/platform/ratelimit"
+	"example.com/wallet/platform/shard"
+)
+
+// serve runs the region until ctx is cancelled (SIGTERM), then shuts down gracefully:
+// readiness turns false, in-flight requests drain, pools close.
+func serve(ctx context.Context, args, environ []string, stdout io.Writer) error {
+	cfg, err := newFlags("serve").load(args, environ)
+	if err != nil {
+		return err
+	}
+	logger := newLogger(stdout, cfg.Log.Level).With("region", cfg.Region)
+	slog.SetDefault(logger)
+
+	shards, err := pgdb.Open(ctx, cfg.ShardList)
+	if err != nil {
+		return err
+	}
+	defer pgdb.Close(shards)
+	if err := verifySchemas(ctx, logger, cfg, shards); err != nil {
+		return err
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	checks := map[string]health.Check{
+		"kafka": func(ctx context.Context) error { return kafkabus.Ping(ctx, cfg.Kafka.Brokers) },
+	}
+	for name, s := range shards {
+		checks["shard/"+name] = s.Pool.Ping
+	}
+	tracker := health.NewTracker(cfg.Region, checks, reg)
+
+	router := shard.NewRouter(cfg)
+	peers := map[string]string{}
+	for name, p := range cfg.Peers {
+		peers[name] = p.URL
+	}
+	forwarder, err := httpapi.NewForwarder(cfg.Region, cfg.Auth.RegionToken, peers, logger)
+	if err != nil {
+		return err
+	}
+	idem := idempotency.NewStore(cfg.Idempotency.Retention)
+	ledgerSvc := ledger.NewService(router, shards, idem)
+	accountsSvc := accounts.NewService(router, shards, ledgerSvc)
+	limiter := ratelimit.New(cfg.Limits.RatePerSecond, cfg.Limits.RateBurst)
+
+	api := newAPI(cfg, logger, reg, tracker, func(r chi.Router) {
+		accounts.NewHTTP(accountsSvc, forwarder, cfg.Region).Mount(r)
+		ledger.NewHTTP(ledgerSvc, forwarder, limiter).Mount(r)
+	})
+	admin := chi.NewRouter()
+	admin.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+
+	bg, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBackground()
+	go tracker.Run(bg, 2*time.Second)
+	go expireIdempotencyRecords(bg, logger, idem, shards)
+
+	apiServer := newServer(cfg.HTTP, cfg.HTTP.Addr, api)
+	adminServer := newServer(cfg.HTTP, cfg.HTTP.AdminAddr, admin)
+	apiLn, err := net.Listen("tcp", cfg.HTTP.Addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.HTTP.Addr, err)
+	}
+	adminLn, err := net.Listen("tcp", cfg.HTTP.AdminAddr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.HTTP.AdminAddr, err)
+	}
+	serveErr := make(chan error, 2)
+	go func() { serveErr <- apiServer.Serve(apiLn) }()
+	go func() { serveErr <- adminServer.Serve(adminLn) }()
+	tracker.SetPhase(health.PhaseReady)
+	logger.Info("wallet serving", "addr", apiLn.Addr().String(), "admin_addr", adminLn.Addr().String(), "shards", router.Shards())
+
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		return fmt.Errorf("server stopped: %w", err)
+	}
+	logger.Info("shutting down")
+	tracker.SetPhase(health.PhaseStopping)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.HTTP.ShutdownTimeout)
+	defer cancel()
+	if err := apiServer.Shutdown(shutdownCtx); err != nil {
+		logger.Warn("api shutdown", "error", err.Error())
+	}
+	_ = adminServer.Shutdown(shutdownCtx)
+	stopBackground()
+	logger.Info("stopped")
+	return nil
+}
+
+// newAPI builds the public router: plumbing endpoints, then /v1 behind authentication.
+func newAPI(cfg *config.Config, logger *slog.Logger, reg prometheus.Registerer, tracker *health.Tracker, mount func(chi.Router)) http.Handler {
+	r := chi.NewRouter()
+	r.Use(httpapi.WithRequestID, httpapi.Observe(logger, httpapi.NewMetrics(reg)), httpapi.LimitBody(cfg.HTTP.MaxBodyBytes))
+	r.NotFound(httpapi.NotFound)
+	r.MethodNotAllowed(httpapi.MethodNotAllowed)
+	r.Get("/livez", tracker.Livez)
+	r.Get("/readyz", tracker.Readyz)
+	r.Group(func(r chi.Router) {
+		r.Use(httpapi.NewAuthenticator(cfg.Auth.GatewayTokens, cfg.Auth.RegionToken).Middleware)
+		mount(r)
+	})
+	return r
+}
+
+func newServer(h config.HTTP, addr string, handler http.Handler) *http.Server {
+	return &http.Server{
+		Addr:              addr,
+		Handler:           handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       h.ReadTimeout,
+		WriteTimeout:      h.WriteTimeout,
+		IdleTimeout:       h.IdleTimeout,
+		MaxHeaderBytes:    h.MaxHeaderBytes,
+	}
+}
+
+// verifySchemas refuses to serve on a shard whose schema is behind (or ahead of) the
+// binary, naming the shard. A shard that does not answer yet is retried until ctx
+// ends: the orchestrator's start-up probe bounds that wait.
+func verifySchemas(ctx context.Context, logger *slog.Logger, cfg *config.Config, shards map[string]*pgdb.Shard) error {
+	latest, err := pgdb.LatestVersion()
+	if err != nil {
+		return err
+	}
+	for _, spec := range cfg.ShardList {
+		for {
+			v, dirty, err := pgdb.SchemaVersion(ctx, shards[spec.Name].Pool)
+			if err == nil {
+				if dirty || v != latest {
+					return fmt.Errorf("shard %s: schema version %d%s, this binary needs %d: run `wallet migrate up --region %s`",
+						spec.Name, v, map[bool]string{true: " (dirty)"}[dirty], latest, cfg.Region)
+				}
+				break
+			}
+			if ctx.Err() != nil {
+				return fmt.Errorf("shard %s: %w", spec.Name, ctx.Err())
+			}
+			logger.Warn("shard not answering; waiting to verify its schema", "shard", spec.Name, "error", err.Error())
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+		}
+	}
+	return nil
+}
+
+// expireIdempotencyRecords deletes records past retention, in small batches so it never
+// holds locks for long.
+func expireIdempotencyRecords(ctx context.Context, logger *slog.Logger, idem *idempotency.Store, shards map[string]*pgdb.Shard) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(10 * time.Minute):
+		}
+		for name, s := range shards {
+			for {
+				n, err := idem.DeleteExpired(ctx, s.Pool, 1000)
+				if err != nil {
+					if !errors.Is(err, context.Canceled) {
+						logger.Warn("expiring idempotency records", "shard", name, "error", err.Error())
+					}
+					break
+				}
+				if n < 1000 {
+					break
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,336 @@
+package ledger
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"example.com/wallet/modules/ledger/internal/ledgerdb"
+	"example.com/wallet/platform/httpapi"
+	"example.com/wallet/platform/idempotency"
+	"example.com/wallet/platform/money"
+	"example.com/wallet/platform/pgdb"
+	"example.com/wallet/platform/shard"
+)
+
+// Entry kinds.
+const (
+	KindDeposit        = "deposit"
+	KindWithdrawal     = "withdrawal"
+	KindTransferDebit  = "transfer_debit"
+	KindTransferCredit = "transfer_credit"
+)
+
+// Entry is one immutable line of a user's ledger.
+type Entry struct {
+	UserID         string
+	Seq            int64
+	Kind           string
+	Amount         money.Amount
+	BalanceAfter   money.Amount
+	TransferID     string
+	IdempotencyKey string
+	Metadata       map[string]string
+	CreatedAt      time.Time
+	PrevHash       []byte
+	Hash           []byte
+}
+
+// Balance is a user's snapshot. Available = Balance - Frozen and is never negative.
+type Balance struct {
+	UserID    string
+	Balance   money.Amount
+	Frozen    money.Amount
+	Available money.Amount
+	LedgerSeq int64
+}
+
+// Service is the ledger of one region: it reaches every shard of the region.
+type Service struct {
+	router *shard.Router
+	shards map[string]*pgdb.Shard
+	idem   *idempotency.Store
+	q      *ledgerdb.Queries
+}
+
+// NewService builds the ledger over the region's shards.
+func NewService(router *shard.Router, shards map[string]*pgdb.Shard, idem *idempotency.Store) *Service {
+	return &Service{router: router, shards: shards, idem: idem, q: ledgerdb.New()}
+}
+
+// Pool returns the shard holding userID, which must be of this region.
+func (s *Service) shardFor(userID string) *pgdb.Shard {
+	return s.shards[s.router.ShardOf(userID)]
+}
+
+// OpenTx creates the user's empty snapshot in the caller's transaction (the one that
+// creates the user), so every existing user has exactly one snapshot row.
+func (s *Service) OpenTx(ctx context.Context, tx pgx.Tx, userID string) error {
+	return s.q.OpenBalance(ctx, tx, userID)
+}
+
+// Balance reads the user's snapshot: one row, whatever the length of the history.
+func (s *Service) Balance(ctx context.Context, userID string) (Balance, error) {
+	row, err := s.q.GetBalance(ctx, s.shardFor(userID).Pool, userID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Balance{}, ErrUserNotFound
+	}
+	if err != nil {
+		return Balance{}, err
+	}
+	return toBalance(row.UserID, row.Balance, row.Frozen, row.LastSeq), nil
+}
+
+func toBalance(userID string, balance, frozen money.Amount, seq int64) Balance {
+	available, ok := balance.Sub(frozen)
+	if !ok {
+		// The schema's CHECK (frozen <= balance) makes this unreachable.
+		panic(fmt.Sprintf("ledger: user %s has frozen %s above balance %s", userID, frozen, balance))
+	}
+	return Balance{UserID: userID, Balance: balance, Frozen: frozen, Available: available, LedgerSeq: seq}
+}
+
+// Movement is a deposit or a withdrawal requested by a client.
+type Movement struct {
+	UserID   string
+	Kind     string // KindDeposit or KindWithdrawal
+	Amount   money.Amount
+	Metadata map[string]string
+	Key      string // the client's Idempotency-Key
+}
+
+// Move applies a deposit or withdrawal exactly once per idempotency key and returns the
+// HTTP response to send: the stored one when the key was already used for this same
+// request. The entry, the snapshot and the idempotency record commit together.
+func (s *Service) Move(ctx context.Context, m Movement) (idempotency.Response, error) {
+	idemReq := idempotency.Request{
+		Scope:       m.UserID,
+		Key:         m.Key,
+		Fingerprint: idempotency.Fingerprint(m.Kind, m.Amount.String(), string(canonicalMetadata(m.Metadata))),
+	}
+	var resp idempotency.Response
+	err := pgdb.InTx(ctx, s.shardFor(m.UserID).Pool, func(tx pgx.Tx) error {
+		stored, err := s.idem.BeginTx(ctx, tx, idemReq)
+		if err != nil {
+			return err
+		}
+		if stored != nil {
+			resp = *stored
+			return nil
+		}
+		entry, bal, err := s.AppendTx(ctx, tx, EntryInput{
+			UserID: m.UserID, Kind: m.Kind, Amount: m.Amount, Metadata: m.Metadata, IdempotencyKey: m.Key,
+		})
+		if err != nil {
+			return err
+		}
+		body, err := json.Marshal(movementJSON{Entry: entryToJSON(entry), Balance: balanceToJSON(bal)})
+		if err != nil {
+			return err
+		}
+		resp = idempotency.Response{Status: http.StatusCreated, Body: body}
+		return s.idem.SaveTx(ctx, tx, idemReq, resp)
+	})
+	return resp, err
+}
+
+// EntryInput is an entry to append; the ledger fills in sequence, balance and hashes.
+type EntryInput struct {
+	UserID         string
+	Kind           string
+	Amount         money.Amount
+	TransferID     string
+	IdempotencyKey string
+	Metadata       map[string]string
+	// CaptureHold, for a transfer debit, also lowers frozen by Amount: the debit
+	// consumes the hold taken when the transfer was tried.
+	CaptureHold bool
+}
+
+// AppendTx locks the user's snapshot, appends one entry and updates the snapshot, all
+// in the caller's transaction. A withdrawal or debit beyond the available balance is
+// ErrInsufficientFunds (a captured hold counts as available for its own debit).
+func (s *Service) AppendTx(ctx context.Context, tx pgx.Tx, in EntryInput) (Entry, Balance, error) {
+	snap, err := s.q.GetBalanceForUpdate(ctx, tx, in.UserID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Entry{}, Balance{}, ErrUserNotFound
+	}
+	if err != nil {
+		return Entry{}, Balance{}, err
+	}
+	balance, frozen := snap.Balance, snap.Frozen
+	switch in.Kind {
+	case KindDeposit, KindTransferCredit:
+		balance = balance.Add(in.Amount)
+	case KindWithdrawal, KindTransferDebit:
+		spendable, _ := balance.Sub(frozen)
+		if in.CaptureHold {
+			var ok bool
+			if frozen, ok = frozen.Sub(in.Amount); !ok {
+				return Entry{}, Balance{}, fmt.Errorf("ledger: capture of %s exceeds frozen %s for %s", in.Amount, snap.Frozen, in.UserID)
+			}
+			spendable = spendable.Add(in.Amount)
+		}
+		if spendable.Cmp(in.Amount) < 0 {
+			return Entry{}, Balance{}, ErrInsufficientFunds
+		}
+		balance, _ = balance.Sub(in.Amount)
+	default:
+		return Entry{}, Balance{}, fmt.Errorf("ledger: unknown entry kind %q", in.Kind)
+	}
+	if len(balance.String()) > money.MaxDigits {
+		return Entry{}, Balance{}, ErrBalanceLimit
+	}
+
+	e := Entry{
+		UserID:         in.UserID,
+		Seq:            snap.LastSeq + 1,
+		Kind:           in.Kind,
+		Amount:         in.Amount,
+		BalanceAfter:   balance,
+		TransferID:     in.TransferID,
+		IdempotencyKey: in.IdempotencyKey,
+		Metadata:       in.Metadata,
+		// PostgreSQL keeps microseconds; hashing the stored value keeps verify exact.
+		CreatedAt: time.Now().UTC().Truncate(time.Microsecond),
+		PrevHash:  snap.LastHash,
+	}
+	e.Hash = entryHash(e.PrevHash, e)
+	if err := s.q.InsertEntry(ctx, tx, ledgerdb.InsertEntryParams{
+		UserID:         e.UserID,
+		Seq:            e.Seq,
+		Kind:           e.Kind,
+		Amount:         e.Amount,
+		BalanceAfter:   e.BalanceAfter,
+		TransferID:     nullable(e.TransferID),
+		IdempotencyKey: nullable(e.IdempotencyKey),
+		Metadata:       metadataColumn(e.Metadata),
+		CreatedAt:      e.CreatedAt,
+		PrevHash:       e.PrevHash,
+		Hash:           e.Hash,
+	}); err != nil {
+		if pgdb.IsNumericOverflow(err) {
+			return Entry{}, Balance{}, ErrBalanceLimit
+		}
+		return Entry{}, Balance{}, err
+	}
+	if err := s.q.UpdateBalance(ctx, tx, ledgerdb.UpdateBalanceParams{
+		UserID: e.UserID, Balance: balance, Frozen: frozen, LastSeq: e.Seq, LastHash: e.Hash,
+	}); err != nil {
+		return Entry{}, Balance{}, err
+	}
+	return e, toBalance(e.UserID, balance, frozen, e.Seq), nil
+}
+
+// Page is one page of a user's history, newest first. NextBeforeSeq is 0 on the last page.
+type Page struct {
+	Entries       []Entry
+	NextBeforeSeq int64
+}
+
+// Entries lists up to limit entries with seq < beforeSeq (0 means from the newest).
+func (s *Service) Entries(ctx context.Context, userID string, beforeSeq int64, limit int) (Page, error) {
+	pool := s.shardFor(userID).Pool
+	if _, err := s.q.GetBalance(ctx, pool, userID); errors.Is(err, pgx.ErrNoRows) {
+		return Page{}, ErrUserNotFound
+	} else if err != nil {
+		return Page{}, err
+	}
+	if beforeSeq <= 0 {
+		beforeSeq = 1<<63 - 1
+	}
+	rows, err := s.q.ListEntries(ctx, pool, ledgerdb.ListEntriesParams{UserID: userID, BeforeSeq: beforeSeq, PageSize: int32(limit + 1)})
+	if err != nil {
+		return Page{}, err
+	}
+	page := Page{}
+	for i, row := range rows {
+		if i == limit {
+			page.NextBeforeSeq = page.Entries[limit-1].Seq
+			break
+		}
+		e, err := fromRow(row)
+		if err != nil {
+			return Page{}, err
+		}
+		page.Entries = append(page.Entries, e)
+	}
+	return page, nil
+}
+
+func fromRow(row ledgerdb.LedgerEntry) (Entry, error) {
+	e := Entry{
+		UserID:       row.UserID,
+		Seq:          row.Seq,
+		Kind:         row.Kind,
+		Amount:       row.Amount,
+		BalanceAfter: row.BalanceAfter,
+		CreatedAt:    row.CreatedAt.UTC(),
+		PrevHash:     row.PrevHash,
+		Hash:         row.Hash,
+	}
+	if row.TransferID != nil {
+		e.TransferID = *row.TransferID
+	}
+	if row.IdempotencyKey != nil {
+		e.IdempotencyKey = *row.IdempotencyKey
+	}
+	if len(row.Metadata) > 0 {
+		if err := json.Unmarshal(row.Metadata, &e.Metadata); err != nil {
+			return Entry{}, fmt.Errorf("ledger: metadata of %s/%d: %w", row.UserID, row.Seq, err)
+		}
+	}
+	return e, nil
+}
+
+func nullable(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// Metadata limits: a flat object of short strings, so a ledger row stays small.
+const (
+	maxMetadataKeys  = 16
+	maxMetadataValue = 256
+)
+
+var metadataKeyRe = regexp.MustCompile(`^[A-Za-z0-9_.\-]{1,64}$`)
+
+// ValidateMetadata checks client metadata; the error is an invalid_request problem
+// naming the offending key.
+func ValidateMetadata(md map[string]string) error {
+	if len(md) > maxMetadataKeys {
+		return httpapi.NewProblem(http.StatusBadRequest, httpapi.CodeInvalidRequest, "metadata: at most %d keys", maxMetadataKeys)
+	}
+	for k, v := range md {
+		if !metadataKeyRe.MatchString(k) {
+			return httpapi.NewProblem(http.StatusBadRequest, httpapi.CodeInvalidRequest, "metadata: key %q must be 1 to 64 letters, digits, '_', '.' or '-'", k)
+		}
+		if len(v) > maxMetadataValue {
+			return httpapi.NewProblem(http.StatusBadRequest, httpapi.CodeInvalidRequest, "metadata.%s: at most %d bytes", k, maxMetadataValue)
+		}
+	}
+	return nil
+}
+
+// canonicalMetadata is the metadata's JSON with sorted keys (encoding/json sorts map
+// keys), or nothing when there is none.
+func canonicalMetadata(md map[string]string) []byte {
+	if len(md) == 0 {
+		return nil
+	}
+	b, _ := json.Marshal(md)
+	return b
+}
+
+func metadataColumn(md map[string]string) []byte {
+	return canonicalMetadata(md)
+}

@@ -1,0 +1,363 @@
+// Package config loads one region's configuration into a typed, validated struct.
+//
+// Sources are layered, later ones winning: built-in defaults, the region's file
+// (regions/<region>/wallet.yaml or --config), WALLET_* environment variables, then
+// explicit overrides from command-line flags. koanf stays inside this package; the rest
+// of the wallet only sees *Config.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-viper/mapstructure/v2"
+	"github.com/knadh/koanf/parsers/yaml"
+	"github.com/knadh/koanf/providers/confmap"
+	"github.com/knadh/koanf/providers/env/v2"
+	"github.com/knadh/koanf/providers/file"
+	"github.com/knadh/koanf/v2"
+)
+
+// Config is everything one region's wallet process needs. It is immutable after Load
+// and passed down explicitly; nothing else reads the environment.
+type Config struct {
+	Region      string           `koanf:"region"`
+	Buckets     int              `koanf:"buckets"`
+	HTTP        HTTP             `koanf:"http"`
+	Shards      map[string]Shard `koanf:"shards"`
+	Kafka       Kafka            `koanf:"kafka"`
+	Peers       map[string]Peer  `koanf:"peers"`
+	Auth        Auth             `koanf:"auth"`
+	Limits      Limits           `koanf:"limits"`
+	Idempotency Idempotency      `koanf:"idempotency"`
+	Transfers   Transfers        `koanf:"transfers"`
+	Log         Log              `koanf:"log"`
+
+	// ShardList is Shards ordered by first bucket, filled in by Load after validation.
+	ShardList []ShardSpec `koanf:"-"`
+}
+
+// HTTP configures the public API listener and the admin (metrics) listener.
+type HTTP struct {
+	Addr            string        `koanf:"addr"`
+	AdminAddr       string        `koanf:"admin_addr"`
+	ReadTimeout     time.Duration `koanf:"read_timeout"`
+	WriteTimeout    time.Duration `koanf:"write_timeout"`
+	IdleTimeout     time.Duration `koanf:"idle_timeout"`
+	ShutdownTimeout time.Duration `koanf:"shutdown_timeout"`
+	MaxBodyBytes    int64         `koanf:"max_body_bytes"`
+	MaxHeaderBytes  int           `koanf:"max_header_bytes"`
+}
+
+// Shard is one PostgreSQL database owned by the region and the bucket range it holds.
+type Shard struct {
+	// Buckets is an inclusive range "first-last" of user buckets.
+	Buckets string `koanf:"buckets"`
+	// DSN is a PostgreSQL connection string; in production it comes from a Secret
+	// through WALLET_SHARDS__<NAME>__DSN.
+	DSN      string `koanf:"dsn"`
+	MaxConns int32  `koanf:"max_conns"`
+}
+
+// ShardSpec is a validated shard: its name, its bucket range and its DSN.
+type ShardSpec struct {
+	Name        string
+	FirstBucket int
+	LastBucket  int
+	DSN         string
+	MaxConns    int32
+}
+
+// Kafka names the region's brokers and the prefix of its topics.
+type Kafka struct {
+	Brokers     []string `koanf:"brokers"`
+	TopicPrefix string   `koanf:"topic_prefix"`
+	Partitions  int      `koanf:"partitions"`
+}
+
+// Peer is another region this one forwards requests and TCC messages to.
+type Peer struct {
+	URL string `koanf:"url"`
+}
+
+// Auth holds credentials. Gateway tokens are stored only as hex SHA-256 hashes; the
+// region token is the shared secret regions present to each other when forwarding.
+type Auth struct {
+	GatewayTokens map[string]string `koanf:"gateway_tokens"`
+	RegionToken   string            `koanf:"region_token"`
+}
+
+// Limits bounds what one user can do per unit of time on money-moving endpoints.
+type Limits struct {
+	RatePerSecond float64 `koanf:"rate_per_second"`
+	RateBurst     int     `koanf:"rate_burst"`
+}
+
+// Idempotency configures how long idempotency records are kept.
+type Idempotency struct {
+	Retention time.Duration `koanf:"retention"`
+}
+
+// Transfers configures the TCC protocol's timing.
+type Transfers struct {
+	// TTL is how long a pending transfer waits for the receiver before the
+	// coordinator starts a coordinated cancel.
+	TTL time.Duration `koanf:"ttl"`
+	// MaxTries bounds how often a consumer retries a message before dead-lettering it.
+	MaxTries int `koanf:"max_tries"`
+}
+
+// Log configures structured logging.
+type Log struct {
+	Level string `koanf:"level"`
+}
+
+// TopicTCC is the region's inbound TCC topic.
+func (c *Config) TopicTCC(region string) string {
+	return c.Kafka.TopicPrefix + "." + region + ".tcc"
+}
+
+// TopicDLQ is the region's dead-letter topic.
+func (c *Config) TopicDLQ(region string) string {
+	return c.Kafka.TopicPrefix + "." + region + ".dlq"
+}
+
+// Regions lists this region and all peers, sorted.
+func (c *Config) Regions() []string {
+	out := []string{c.Region}
+	for name := range c.Peers {
+		out = append(out, name)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Options says where to load configuration from.
+type Options struct {
+	// Region selects regions/<Region>/wallet.yaml under RegionsDir unless ConfigPath is set.
+	Region string
+	// ConfigPath, when set, is read instead of the region directory's file.
+	ConfigPath string
+	// RegionsDir is the folder holding one sub-folder per region; default "regions".
+	RegionsDir string
+	// Environ supplies environment variables (os.Environ when nil).
+	Environ []string
+	// Overrides are dotted keys set by command-line flags; they win over everything.
+	Overrides map[string]any
+}
+
+var defaults = map[string]any{
+	"buckets":                256,
+	"http.addr":              "127.0.0.1:8080",
+	"http.admin_addr":        "127.0.0.1:9090",
+	"http.read_timeout":      "10s",
+	"http.write_timeout":     "40s",
+	"http.idle_timeout":      "60s",
+	"http.shutdown_timeout":  "20s",
+	"http.max_body_bytes":    65536,
+	"http.max_header_bytes":  16384,
+	"kafka.topic_prefix":     "wallet",
+	"kafka.partitions":       4,
+	"limits.rate_per_second": 50.0,
+	"limits.rate_burst":      200,
+	"idempotency.retention":  "24h",
+	"transfers.ttl":          "30s",
+	"transfers.max_tries":    5,
+	"log.level":              "info",
+}
+
+var (
+	regionName = regexp.MustCompile(`^[a-z]{2,8}$`)
+	shardName  = regexp.MustCompile(`^[a-z][a-z0-9]{0,30}$`)
+	hexSHA256  = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	bucketsRe  = regexp.MustCompile(`^(\d+)-(\d+)$`)
+)
+
+// Load reads and validates the configuration. Its error is one line naming the problem,
+// fit to print before exiting.
+func Load(opts Options) (*Config, error) {
+	k := koanf.New(".")
+	if err := k.Load(confmap.Provider(defaults, "."), nil); err != nil {
+		return nil, err
+	}
+
+	path := opts.ConfigPath
+	if path == "" {
+		if opts.Region == "" {
+			return nil, errors.New("no region: pass --region or --config")
+		}
+		if !regionName.MatchString(opts.Region) {
+			return nil, fmt.Errorf("unknown region %q: a region is 2 to 8 lowercase letters", opts.Region)
+		}
+		dir := opts.RegionsDir
+		if dir == "" {
+			dir = "regions"
+		}
+		path = filepath.Join(dir, opts.Region, "wallet.yaml")
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("unknown region %q: no %s", opts.Region, path)
+		}
+	}
+	if err := k.Load(file.Provider(path), yaml.Parser()); err != nil {
+		return nil, fmt.Errorf("config file %s: %w", path, oneLine(err))
+	}
+
+	environ := opts.Environ
+	if environ == nil {
+		environ = os.Environ()
+	}
+	envProvider := env.Provider(".", env.Opt{
+		Prefix:        "WALLET_",
+		TransformFunc: envKey,
+		EnvironFunc:   func() []string { return environ },
+	})
+	if err := k.Load(envProvider, nil); err != nil {
+		return nil, fmt.Errorf("environment: %w", err)
+	}
+	if len(opts.Overrides) > 0 {
+		if err := k.Load(confmap.Provider(opts.Overrides, "."), nil); err != nil {
+			return nil, err
+		}
+	}
+
+	var cfg Config
+	err := k.UnmarshalWithConf("", &cfg, koanf.UnmarshalConf{
+		Tag: "koanf",
+		DecoderConfig: &mapstructure.DecoderConfig{
+			DecodeHook: mapstructure.ComposeDecodeHookFunc(
+				mapstructure.StringToTimeDurationHookFunc(),
+				mapstructure.StringToSliceHookFunc(","),
+			),
+			WeaklyTypedInput: true,
+			ErrorUnused:      true,
+			Result:           &cfg,
+			TagName:          "koanf",
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", oneLine(err))
+	}
+	if opts.Region != "" && cfg.Region != opts.Region {
+		return nil, fmt.Errorf("config %s is for region %q, not %q", path, cfg.Region, opts.Region)
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	return &cfg, nil
+}
+
+// envKey maps WALLET_SHARDS__EU0__DSN to shards.eu0.dsn. Variables without a "__"
+// other than WALLET_REGION and WALLET_BUCKETS belong to tooling (WALLET_PG_URL, ...)
+// and are ignored, so a typo in a nested key is still caught as an unknown key.
+func envKey(k, v string) (string, any) {
+	name := strings.TrimPrefix(k, "WALLET_")
+	if !strings.Contains(name, "__") && name != "REGION" && name != "BUCKETS" {
+		return "", nil
+	}
+	return strings.ToLower(strings.ReplaceAll(name, "__", ".")), v
+}
+
+func (c *Config) validate() error {
+	if !regionName.MatchString(c.Region) {
+		return fmt.Errorf("unknown region %q: a region is 2 to 8 lowercase letters", c.Region)
+	}
+	if c.Buckets < 1 || c.Buckets > 65536 {
+		return fmt.Errorf("buckets is %d: must be between 1 and 65536", c.Buckets)
+	}
+	if len(c.Shards) == 0 {
+		return fmt.Errorf("region %s has no shards", c.Region)
+	}
+	specs := make([]ShardSpec, 0, len(c.Shards))
+	for name, s := range c.Shards {
+		if !shardName.MatchString(name) {
+			return fmt.Errorf("shard %q: name must be lowercase letters and digits", name)
+		}
+		if strings.TrimSpace(s.DSN) == "" {
+			return fmt.Errorf("shard %s has no DSN (set shards.%s.dsn or WALLET_SHARDS__%s__DSN)", name, name, strings.ToUpper(name))
+		}
+		m := bucketsRe.FindStringSubmatch(strings.TrimSpace(s.Buckets))
+		if m == nil {
+			return fmt.Errorf("shard %s: buckets %q is not a range like 0-127", name, s.Buckets)
+		}
+		first, _ := strconv.Atoi(m[1])
+		last, _ := strconv.Atoi(m[2])
+		if first > last || last >= c.Buckets {
+			return fmt.Errorf("shard %s: bucket range %d-%d is outside 0-%d or reversed", name, first, last, c.Buckets-1)
+		}
+		maxConns := s.MaxConns
+		if maxConns <= 0 {
+			maxConns = 10
+		}
+		specs = append(specs, ShardSpec{Name: name, FirstBucket: first, LastBucket: last, DSN: s.DSN, MaxConns: maxConns})
+	}
+	sort.Slice(specs, func(i, j int) bool { return specs[i].FirstBucket < specs[j].FirstBucket })
+	next := 0
+	for i, s := range specs {
+		if s.FirstBucket < next {
+			return fmt.Errorf("shard %s: buckets %d-%d overlap shard %s", s.Name, s.FirstBucket, s.LastBucket, specs[i-1].Name)
+		}
+		if s.FirstBucket > next {
+			return fmt.Errorf("buckets %d-%d belong to no shard", next, s.FirstBucket-1)
+		}
+		next = s.LastBucket + 1
+	}
+	if next != c.Buckets {
+		return fmt.Errorf("buckets %d-%d belong to no shard", next, c.Buckets-1)
+	}
+	c.ShardList = specs
+
+	if len(c.Kafka.Brokers) == 0 {
+		return errors.New("kafka.brokers is empty")
+	}
+	for _, b := range c.Kafka.Brokers {
+		if _, port, ok := strings.Cut(b, ":"); !ok || port == "" {
+			return fmt.Errorf("kafka broker %q is not host:port", b)
+		}
+	}
+	for name, p := range c.Peers {
+		if !regionName.MatchString(name) || name == c.Region {
+			return fmt.Errorf("peer region %q is not a valid other region", name)
+		}
+		if strings.TrimSpace(p.URL) == "" {
+			return fmt.Errorf("peer region %s has no url", name)
+		}
+	}
+	if len(c.Peers) > 0 && c.Auth.RegionToken == "" {
+		return errors.New("peers are configured but auth.region_token is empty (WALLET_AUTH__REGION_TOKEN)")
+	}
+	for name, h := range c.Auth.GatewayTokens {
+		if !hexSHA256.MatchString(h) {
+			return fmt.Errorf("gateway token %s is not a lowercase hex SHA-256", name)
+		}
+	}
+	if c.HTTP.MaxBodyBytes <= 0 {
+		return errors.New("http.max_body_bytes must be positive")
+	}
+	if c.Limits.RatePerSecond <= 0 || c.Limits.RateBurst <= 0 {
+		return errors.New("limits.rate_per_second and limits.rate_burst must be positive")
+	}
+	if c.Idempotency.Retention < time.Hour {
+		return errors.New("idempotency.retention must be at least 1h")
+	}
+	if c.Transfers.TTL <= 0 || c.Transfers.MaxTries < 1 {
+		return errors.New("transfers.ttl must be positive and transfers.max_tries at least 1")
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("log.level %q is not debug, info, warn or error", c.Log.Level)
+	}
+	return nil
+}
+
+// oneLine flattens multi-line errors (mapstructure joins several) into one line.
+func oneLine(err error) error {
+	return errors.New(strings.Join(strings.Fields(err.Error()), " "))
+}

@@ -1,0 +1,159 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"runtime/debug"
+	"strconv"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+type ctxKey int
+
+const requestIDKey ctxKey = iota
+
+// RequestIDHeader carries the request id in both directions and across regions.
+const RequestIDHeader = "X-Request-Id"
+
+var requestIDRe = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+// RequestID returns the id of the request being served, or "".
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey).(string)
+	return id
+}
+
+// WithRequestID keeps a well-formed incoming X-Request-Id (a gateway's, or the
+// forwarding region's) so one id follows a request across regions, else makes one.
+func WithRequestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get(RequestIDHeader)
+		if !requestIDRe.MatchString(id) {
+			var b [12]byte
+			_, _ = rand.Read(b[:])
+			id = hex.EncodeToString(b[:])
+		}
+		w.Header().Set(RequestIDHeader, id)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey, id)))
+	})
+}
+
+// statusRecorder remembers the status a handler wrote.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// Metrics are the HTTP metrics of one process.
+type Metrics struct {
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+// NewMetrics registers the HTTP metrics on reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "wallet_http_requests_total", Help: "HTTP requests served, by route pattern, method and status.",
+		}, []string{"route", "method", "status"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "wallet_http_request_duration_seconds", Help: "HTTP request latency by route pattern and method.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"route", "method"}),
+	}
+	reg.MustRegister(m.requests, m.duration)
+	return m
+}
+
+// Observe logs every request as one structured line, counts it and times it, and turns
+// a panic into a 500 problem: a panic is a bug, never a reason to drop the connection.
+func Observe(logger *slog.Logger, metrics *Metrics) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			start := time.Now()
+			rec := &statusRecorder{ResponseWriter: w}
+			defer func() {
+				if v := recover(); v != nil {
+					if v == http.ErrAbortHandler {
+						panic(v)
+					}
+					logger.ErrorContext(r.Context(), "panic", "request_id", RequestID(r.Context()), "panic", v, "stack", string(debug.Stack()))
+					if rec.status == 0 {
+						WriteProblem(rec, r, NewProblem(http.StatusInternalServerError, CodeInternal, "the request failed; quote request_id when reporting it"))
+					}
+				}
+				route := "unmatched"
+				if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
+					route = rc.RoutePattern()
+				}
+				elapsed := time.Since(start)
+				if metrics != nil {
+					metrics.requests.WithLabelValues(route, r.Method, strconv.Itoa(rec.status)).Inc()
+					metrics.duration.WithLabelValues(route, r.Method).Observe(elapsed.Seconds())
+				}
+				level := slog.LevelInfo
+				if rec.status >= 500 {
+					level = slog.LevelError
+				}
+				logger.Log(r.Context(), level, "http request",
+					"request_id", RequestID(r.Context()),
+					"method", r.Method,
+					"route", route,
+					"path", r.URL.Path,
+					"status", rec.status,
+					"duration_ms", float64(elapsed.Microseconds())/1000,
+					"forwarded_from", r.Header.Get(ForwardedFromHeader),
+				)
+			}()
+			next.ServeHTTP(rec, r)
+		})
+	}
+}
+
+// LimitBody caps request bodies at max bytes; DecodeJSON turns the overflow into 413.
+func LimitBody(max int64) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.ContentLength > max {
+				WriteProblem(w, r, NewProblem(http.StatusRequestEntityTooLarge, CodeBodyTooLarge, "the body is larger than %d bytes", max))
+				return
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, max)
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// NotFound and MethodNotAllowed answer unknown routes with problems, not chi's text.
+func NotFound(w http.ResponseWriter, r *http.Request) {
+	WriteProblem(w, r, NewProblem(http.StatusNotFound, CodeNotFound, "no route for %s %s", r.Method, r.URL.Path))
+}
+
+// MethodNotAllowed answers a known path with an unsupported method.
+func MethodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	WriteProblem(w, r, NewProblem(http.StatusMethodNotAllowed, CodeMethodNotAllowed, "%s is not allowed on %s", r.Method, r.URL.Path))
+}

@@ -1,0 +1,134 @@
+// Package httpapi is the wallet's HTTP plumbing: RFC 9457 problem responses with a
+// stable code, strict JSON decoding, and the middleware every route runs behind
+// (request ids, structured logs, panic recovery, body limits, metrics).
+package httpapi
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"example.com/wallet/platform/pgdb"
+)
+
+// ProblemContentType is the media type of every error the wallet returns.
+const ProblemContentType = "application/problem+json"
+
+// Problem is an API error: an HTTP status and a stable snake_case Code that clients
+// switch on. Detail is for humans and may change between releases; Code never does.
+type Problem struct {
+	Status int
+	Code   string
+	Title  string
+	Detail string
+	// RetryAfter, when positive, is sent as the Retry-After header in seconds.
+	RetryAfter int
+}
+
+func (p *Problem) Error() string { return p.Code + ": " + p.Detail }
+
+// NewProblem builds a problem with the standard title of status.
+func NewProblem(status int, code, format string, args ...any) *Problem {
+	return &Problem{Status: status, Code: code, Title: http.StatusText(status), Detail: fmt.Sprintf(format, args...)}
+}
+
+// Codes shared by every module. Modules define their own next to the errors they map.
+const (
+	CodeInvalidRequest    = "invalid_request"
+	CodeUnauthorized      = "unauthorized"
+	CodeNotFound          = "not_found"
+	CodeMethodNotAllowed  = "method_not_allowed"
+	CodeBodyTooLarge      = "request_too_large"
+	CodeUnsupportedMedia  = "unsupported_media_type"
+	CodeInternal          = "internal_error"
+	CodeRegionUnavailable = "region_unavailable"
+	CodeRateLimited       = "rate_limited"
+	CodeUserNotFound      = "user_not_found"
+)
+
+type problemBody struct {
+	Type      string `json:"type"`
+	Title     string `json:"title"`
+	Status    int    `json:"status"`
+	Code      string `json:"code"`
+	Detail    string `json:"detail,omitempty"`
+	Instance  string `json:"instance,omitempty"`
+	RequestID string `json:"request_id,omitempty"`
+}
+
+// WriteProblem sends p as application/problem+json.
+func WriteProblem(w http.ResponseWriter, r *http.Request, p *Problem) {
+	title := p.Title
+	if title == "" {
+		title = http.StatusText(p.Status)
+	}
+	body, _ := json.Marshal(problemBody{
+		Type:      "https://wallet.example/problems/" + p.Code,
+		Title:     title,
+		Status:    p.Status,
+		Code:      p.Code,
+		Detail:    p.Detail,
+		Instance:  r.URL.Path,
+		RequestID: RequestID(r.Context()),
+	})
+	h := w.Header()
+	h.Set("Content-Type", ProblemContentType)
+	h.Set("Cache-Control", "no-store")
+	if p.RetryAfter > 0 {
+		h.Set("Retry-After", fmt.Sprint(p.RetryAfter))
+	}
+	w.WriteHeader(p.Status)
+	_, _ = w.Write(append(body, '\n'))
+}
+
+// WriteError sends err as a problem. A *Problem anywhere in err's chain is sent as
+// it is; an unreachable shard is 503 region_unavailable; anything else is a bug, logged with the request id and answered 500 without
+// leaking its message.
+func WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	if p, ok := AsProblem(err); ok {
+		WriteProblem(w, r, p)
+		return
+	}
+	if pgdb.IsUnavailable(err) {
+		// The shard did not answer, or dropped the connection at COMMIT: a write may or
+		// may not have happened, so this is never reported as success or as a refusal.
+		slog.WarnContext(r.Context(), "shard unavailable", "error", err.Error(), "request_id", RequestID(r.Context()))
+		WriteProblem(w, r, NewProblem(http.StatusServiceUnavailable, CodeRegionUnavailable, "the user's shard could not be reached; the outcome is unknown: retry with the same Idempotency-Key"))
+		return
+	}
+	slog.ErrorContext(r.Context(), "unhandled error", "error", err.Error(), "request_id", RequestID(r.Context()))
+	WriteProblem(w, r, NewProblem(http.StatusInternalServerError, CodeInternal, "the request failed; quote request_id when reporting it"))
+}
+
+// AsProblem finds a *Problem in err's chain.
+func AsProblem(err error) (*Problem, bool) {
+	for e := err; e != nil; {
+		if p, ok := e.(*Problem); ok {
+			return p, true
+		}
+		u, ok := e.(interface{ Unwrap() error })
+		if !ok {
+			return nil, false
+		}
+		e = u.Unwrap()
+	}
+	return nil, false
+}
+
+// WriteJSON sends v as application/json with status.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		// Only a programming error (an unmarshalable type) gets here.
+		panic(err)
+	}
+	WriteRawJSON(w, status, body)
+}
+
+// WriteRawJSON sends an already encoded JSON body, as stored for idempotent replays.
+func WriteRawJSON(w http.ResponseWriter, status int, body []byte) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}

@@ -1,0 +1,164 @@
+// Package pgdb opens the region's shard pools and runs shard transactions.
+//
+// Every change to money happens inside InTx: one PostgreSQL transaction on one shard,
+// retried on serialization failures and deadlocks, rolled back even when the caller's
+// context is already cancelled.
+package pgdb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"example.com/wallet/platform/config"
+)
+
+// Shard is one open shard: its name and its connection pool.
+type Shard struct {
+	Name string
+	Pool *pgxpool.Pool
+}
+
+// Open builds a pool for every shard of the region without connecting yet, so a shard
+// that is down at start-up is reported by readiness instead of stopping the region.
+func Open(ctx context.Context, specs []config.ShardSpec) (map[string]*Shard, error) {
+	shards := make(map[string]*Shard, len(specs))
+	for _, spec := range specs {
+		pcfg, err := pgxpool.ParseConfig(spec.DSN)
+		if err != nil {
+			// Never echo the DSN: it carries the password.
+			return nil, fmt.Errorf("shard %s: DSN does not parse", spec.Name)
+		}
+		pcfg.MaxConns = spec.MaxConns
+		pcfg.ConnConfig.ConnectTimeout = 5 * time.Second
+		pcfg.ConnConfig.RuntimeParams["application_name"] = "wallet"
+		pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+		if err != nil {
+			return nil, fmt.Errorf("shard %s: %w", spec.Name, err)
+		}
+		shards[spec.Name] = &Shard{Name: spec.Name, Pool: pool}
+	}
+	return shards, nil
+}
+
+// Close closes every pool.
+func Close(shards map[string]*Shard) {
+	for _, s := range shards {
+		s.Pool.Close()
+	}
+}
+
+// maxTxAttempts bounds retries of a transaction that lost a serialization race or a
+// deadlock; both are decided by PostgreSQL before anything commits, so retrying is safe.
+const maxTxAttempts = 5
+
+// InTx runs fn in one transaction on pool and commits it. fn may run more than once
+// (see maxTxAttempts), so it must not have effects outside the transaction. The
+// rollback uses a context detached from cancellation, so a cancelled request never
+// leaves a transaction open on a pooled connection.
+func InTx(ctx context.Context, pool *pgxpool.Pool, fn func(tx pgx.Tx) error) error {
+	var err error
+	for attempt := 1; attempt <= maxTxAttempts; attempt++ {
+		err = inTxOnce(ctx, pool, fn)
+		if err == nil || !isRetryable(err) {
+			return err
+		}
+		// A short, growing pause lets the competing transaction finish.
+		time.Sleep(time.Duration(attempt*attempt) * 5 * time.Millisecond)
+	}
+	return err
+}
+
+func inTxOnce(ctx context.Context, pool *pgxpool.Pool, fn func(tx pgx.Tx) error) (err error) {
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		return &UnavailableError{Err: err}
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback(context.WithoutCancel(ctx))
+		}
+	}()
+	if err = fn(tx); err != nil {
+		return err
+	}
+	if err = tx.Commit(ctx); err != nil {
+		// A COMMIT that failed on the wire may or may not have happened.
+		var pgErr *pgconn.PgError
+		if !errors.As(err, &pgErr) {
+			return &UnavailableError{Err: err, OutcomeUnknown: true}
+		}
+		return err
+	}
+	return nil
+}
+
+func isRetryable(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == "40001" || pgErr.Code == "40P01"
+	}
+	return false
+}
+
+// UnavailableError says a shard could not be reached or dropped the connection.
+// OutcomeUnknown is set when the failure came at COMMIT, so the write may have
+// happened: callers must answer 5xx and let the client retry with its idempotency key.
+type UnavailableError struct {
+	Err            error
+	OutcomeUnknown bool
+}
+
+func (e *UnavailableError) Error() string { return "shard unavailable: " + e.Err.Error() }
+func (e *UnavailableError) Unwrap() error { return e.Err }
+
+// IsUnavailable reports whether err means the shard could not be reached, as opposed
+// to PostgreSQL refusing the statement.
+func IsUnavailable(err error) bool {
+	var ue *UnavailableError
+	if errors.As(err, &ue) {
+		return true
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		// Class 08: connection exception; 57P01..03: server shutting down or starting.
+		return pgErr.Code[:2] == "08" || pgErr.Code == "57P01" || pgErr.Code == "57P02" || pgErr.Code == "57P03"
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) {
+		return true
+	}
+	var connectErr *pgconn.ConnectError
+	if errors.As(err, &connectErr) {
+		return true
+	}
+	return pgconn.SafeToRetry(err) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// IsUniqueViolation reports whether err is PostgreSQL's unique_violation on the named
+// constraint or index (any constraint when name is empty).
+func IsUniqueViolation(err error, name string) bool {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "23505" {
+		return false
+	}
+	return name == "" || pgErr.ConstraintName == name
+}
+
+// IsNumericOverflow reports whether err is PostgreSQL's numeric_value_out_of_range:
+// a balance that would exceed the schema's NUMERIC precision.
+func IsNumericOverflow(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "22003"
+}
+
+// Ping checks that the shard answers within ctx.
+func Ping(ctx context.Context, pool *pgxpool.Pool) error {
+	return pool.Ping(ctx)
+}

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Helpers for the local two-region stack.
+#
+#   scripts/local.sh databases          create the shard databases of regions eu and us
+#   scripts/local.sh env REGION         print the WALLET_* variables a local REGION needs
+#
+# The shard databases live on the server `scripts/postgres.sh up` ensured.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PG_URL="$(scripts/postgres.sh url)"
+REGIONS=(eu us)
+
+# shard_url DB: the server's URL with its database replaced by DB.
+shard_url() {
+	local base="${PG_URL%%\?*}" query=""
+	[[ "$PG_URL" == *\?* ]] && query="?${PG_URL#*\?}"
+	echo "${base%/*}/$1${query}"
+}
+
+shards_of() {
+	# Shard names are the keys under "shards:" in the region file.
+	awk '/^shards:/{on=1;next} on&&/^[^ ]/{on=0} on&&/^  [a-z0-9]+:/{sub(":.*","",$1);print $1}' "regions/$1/wallet.yaml"
+}
+
+databases() {
+	for region in "${REGIONS[@]}"; do
+		for s in $(shards_of "$region"); do
+			local db="wallet_$s"
+			if ! psql "$PG_URL" -XAtqc "select 1 from pg_database where datname = '$db'" | grep -q 1; then
+				psql "$PG_URL" -XAtqc "create database $db" >/dev/null
+				echo "created database $db" >&2
+			fi
+		done
+	done
+}
+
+env_of() {
+	local region="$1"
+	for s in $(shards_of "$region"); do
+		echo "WALLET_SHARDS__${s^^}__DSN=$(shard_url "wallet_$s")"
+	done
+	# The inter-region credential of the local stack only; production reads it from a Secret.
+	echo "WALLET_AUTH__REGION_TOKEN=${WALLET_LOCAL_REGION_TOKEN:-local-region-token}"
+	if [ -n "${KAFKA_BROKERS:-}" ]; then
+		echo "WALLET_KAFKA__BROKERS=$KAFKA_BROKERS"
+	fi
+}
+
+case "${1:-}" in
+databases) databases ;;
+env) env_of "${2:?region}" ;;
+*)
+	echo "usage: $0 databases | env REGION" >&2
+	exit 2
+	;;
+esac
