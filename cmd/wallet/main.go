@@ -88,9 +88,9 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 
 // commonFlags are the flags every command takes to find its configuration.
 type commonFlags struct {
-	fs                                    *flag.FlagSet
-	region, configPath, regionsDir        string
-	httpAddr, adminAddr, logLevel, userID string
+	fs                             *flag.FlagSet
+	region, configPath, regionsDir string
+	httpAddr, adminAddr, logLevel  string
 }
 
 func newFlags(name string) *commonFlags {

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"example.com/wallet/api"
 	"example.com/wallet/modules/accounts"
 	"example.com/wallet/modules/ledger"
 	"example.com/wallet/platform/config"
@@ -80,6 +81,7 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 
 	bg, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBackground()
+	tracker.CheckAll(ctx)
 	go tracker.Run(bg, 2*time.Second)
 	go expireIdempotencyRecords(bg, logger, idem, shards)
 
@@ -125,6 +127,7 @@ func newAPI(cfg *config.Config, logger *slog.Logger, reg prometheus.Registerer, 
 	r.MethodNotAllowed(httpapi.MethodNotAllowed)
 	r.Get("/livez", tracker.Livez)
 	r.Get("/readyz", tracker.Readyz)
+	r.Method(http.MethodGet, "/openapi.yaml", api.Handler())
 	r.Group(func(r chi.Router) {
 		r.Use(httpapi.NewAuthenticator(cfg.Auth.GatewayTokens, cfg.Auth.RegionToken).Middleware)
 		mount(r)

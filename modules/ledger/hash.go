@@ -7,9 +7,6 @@ import (
 	"time"
 )
 
-// genesisHash is the prev_hash of a user's first entry.
-var genesisHash = make([]byte, sha256.Size)
-
 // entryHash chains an entry to its predecessor: SHA-256 over the previous hash and
 // every field an auditor relies on, each length-prefixed so no two different entries
 // share an encoding. Changing any stored field, or removing or reordering an entry,

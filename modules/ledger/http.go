@@ -181,7 +181,7 @@ type balanceJSON struct {
 }
 
 func balanceToJSON(b Balance) balanceJSON {
-	return balanceJSON{UserID: b.UserID, Balance: b.Balance, Frozen: b.Frozen, Available: b.Available, LedgerSeq: b.LedgerSeq}
+	return balanceJSON(b)
 }
 
 type entryJSON struct {

@@ -59,20 +59,21 @@ func NewTracker(region string, checks map[string]Check, reg prometheus.Registere
 // SetPhase moves the process to starting, ready or stopping.
 func (t *Tracker) SetPhase(p string) { t.phase.Store(p) }
 
-// Run checks every dependency each interval until ctx ends. It checks once before
-// returning the first time so /readyz is informative from the start.
+// Run checks every dependency each interval until ctx ends.
 func (t *Tracker) Run(ctx context.Context, interval time.Duration) {
 	for {
-		t.checkAll(ctx)
 		select {
 		case <-ctx.Done():
 			return
 		case <-time.After(interval):
 		}
+		t.CheckAll(ctx)
 	}
 }
 
-func (t *Tracker) checkAll(ctx context.Context) {
+// CheckAll checks every dependency once, concurrently, each bounded by 2 s. Serve calls
+// it before declaring itself ready, so /readyz never reports "unknown".
+func (t *Tracker) CheckAll(ctx context.Context) {
 	var wg sync.WaitGroup
 	for name, check := range t.checks {
 		wg.Add(1)

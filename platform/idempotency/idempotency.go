@@ -97,7 +97,8 @@ func NewStore(retention time.Duration) *Store {
 // caller should perform the request and then call SaveTx in the same tx.
 func (s *Store) BeginTx(ctx context.Context, tx pgx.Tx, req Request) (*Response, error) {
 	var locked bool
-	err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock(hashtextextended($1, 7151))`, req.Scope+"\x00"+req.Key).Scan(&locked)
+	err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock(hashtextextended($1, 7151))`,
+		fmt.Sprintf("%d:%s:%s", len(req.Scope), req.Scope, req.Key)).Scan(&locked)
 	if err != nil {
 		return nil, err
 	}

@@ -152,3 +152,16 @@ func (a *Amount) Scan(src any) error {
 	a.v.Set(&parsed.v)
 	return nil
 }
+
+// UnmarshalJSON reads a JSON string of digits (zero allowed, as in balances).
+func (a *Amount) UnmarshalJSON(b []byte) error {
+	if len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' {
+		return &AmountError{Input: string(b), Reason: "must be a JSON string of decimal digits"}
+	}
+	parsed, err := parse(string(b[1 : len(b)-1]))
+	if err != nil {
+		return err
+	}
+	a.v.Set(&parsed.v)
+	return nil
+}

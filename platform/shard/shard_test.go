@@ -36,7 +36,7 @@ func TestEncodeULIDOrdering(t *testing.T) {
 	var lo, hi [16]byte
 	hi[0] = 1
 	lo[15] = 1
-	if !(encodeULID(lo) < encodeULID(hi)) {
+	if encodeULID(lo) >= encodeULID(hi) {
 		t.Fatal("encoding must keep byte order")
 	}
 	var ones [16]byte

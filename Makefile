@@ -1,0 +1,61 @@
+# The wallet's developer commands. Two matter on a fresh machine:
+#   make run    bring up PostgreSQL, Kafka and regions eu and us locally
+#   make test   bring up what the tests need and run every test
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+SQLC_VERSION          := v1.31.1
+GOLANGCI_LINT_VERSION := v2.15.0
+TOOLS                 := $(CURDIR)/.cache/bin
+
+.PHONY: help run test build generate check-generated lint fuzz testdata stack-up stack-down
+
+help:
+	@echo "make run               two regions locally: eu on :8081, us on :8082"
+	@echo "make test              unit, integration and e2e tests on real PostgreSQL and Kafka"
+	@echo "make generate          regenerate sqlc code"
+	@echo "make check-generated   fail when committed sqlc code is stale"
+	@echo "make lint              golangci-lint $(GOLANGCI_LINT_VERSION)"
+	@echo "make fuzz              fuzz each target for FUZZTIME (default 30s)"
+	@echo "make testdata          users and deposits in a running 'make run' stack"
+	@echo "make stack-down        stop the local Kafka broker and PostgreSQL cluster"
+
+run:
+	@scripts/run.sh
+
+test:
+	@scripts/test.sh
+
+build:
+	go build -o bin/wallet ./cmd/wallet
+
+$(TOOLS)/sqlc:
+	GOBIN=$(TOOLS) go install github.com/sqlc-dev/sqlc/cmd/sqlc@$(SQLC_VERSION)
+
+generate: $(TOOLS)/sqlc
+	$(TOOLS)/sqlc generate
+
+check-generated: generate
+	@if [ -n "$$(git status --porcelain -- modules platform sql)" ]; then \
+		echo "generated sqlc code is stale: run 'make generate' and commit the result"; \
+		git status --porcelain -- modules platform sql; git diff --stat -- modules platform; exit 1; fi
+
+$(TOOLS)/golangci-lint:
+	GOBIN=$(TOOLS) go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+
+lint: $(TOOLS)/golangci-lint
+	$(TOOLS)/golangci-lint run ./...
+
+FUZZTIME ?= 30s
+fuzz:
+	go test ./platform/money/ -run '^$$' -fuzz FuzzParsePositive -fuzztime $(FUZZTIME)
+	go test ./platform/httpapi/ -run '^$$' -fuzz FuzzDecodeJSON -fuzztime $(FUZZTIME)
+
+testdata:
+	@scripts/testdata.sh
+
+stack-up:
+	@scripts/postgres.sh up && scripts/kafka.sh up
+
+stack-down:
+	@scripts/kafka.sh down; scripts/postgres.sh down

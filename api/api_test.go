@@ -1,0 +1,363 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"example.com/wallet/api"
+	"example.com/wallet/api/apitest"
+	"example.com/wallet/platform/health"
+	"example.com/wallet/platform/httpapi"
+	"example.com/wallet/platform/shard"
+)
+
+// Ids made by the real generators, so the spec's patterns are checked against them.
+var (
+	userID     = shard.NewUserID("eu")
+	peerID     = shard.NewUserID("us")
+	derivedID  = shard.DerivedUserID("us", "gw", "signup-1")
+	transferID = shard.NewTransferID("eu")
+)
+
+const hash = "50d858e0985ecc7f60418aaf0cc5ab587f42c2570a884095a9e8ccacd0f6545c"
+
+func newValidator(t *testing.T) *apitest.Validator {
+	t.Helper()
+	v, err := apitest.NewValidator()
+	if err != nil {
+		t.Fatalf("NewValidator: %v", err)
+	}
+	return v
+}
+
+// exchange is a sample request and response; host is deliberately not a server of the
+// document.
+type exchange struct {
+	name    string
+	method  string
+	path    string
+	status  int
+	ctype   string // default application/json
+	headers map[string]string
+	body    string
+}
+
+func (x exchange) check(v *apitest.Validator) error {
+	req := httptest.NewRequest(x.method, "http://wallet.test:39999"+x.path, nil)
+	ctype := x.ctype
+	if ctype == "" {
+		ctype = "application/json"
+	}
+	resp := &http.Response{StatusCode: x.status, Header: http.Header{"Content-Type": {ctype}}}
+	for k, val := range x.headers {
+		resp.Header.Set(k, val)
+	}
+	return v.Check(req, resp, []byte(x.body))
+}
+
+func TestSpecLoadsAndValidates(t *testing.T) {
+	ctx := context.Background()
+	doc, err := openapi3.NewLoader().LoadFromData(api.Spec)
+	if err != nil {
+		t.Fatalf("LoadFromData: %v", err)
+	}
+	if err := doc.Validate(ctx); err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	if doc.OpenAPI != "3.1.0" || !doc.IsOpenAPI31OrLater() {
+		t.Fatalf("openapi = %q, want 3.1.0", doc.OpenAPI)
+	}
+	if got := len(doc.Servers); got != 2 || doc.Servers[0].URL != "http://127.0.0.1:8081" || doc.Servers[1].URL != "http://127.0.0.1:8082" {
+		t.Errorf("servers = %v, want eu :8081 and us :8082", doc.Servers)
+	}
+	scheme := doc.Components.SecuritySchemes["gateway"]
+	if scheme == nil || scheme.Value.Type != "http" || scheme.Value.Scheme != "bearer" {
+		t.Fatalf("securitySchemes.gateway = %+v, want http bearer", scheme)
+	}
+
+	want := map[string][]string{
+		"/livez":                     {"GET"},
+		"/readyz":                    {"GET"},
+		"/openapi.yaml":              {"GET"},
+		"/v1/users":                  {"POST"},
+		"/v1/users/{id}":             {"GET"},
+		"/v1/users/{id}/balance":     {"GET"},
+		"/v1/users/{id}/deposits":    {"POST"},
+		"/v1/users/{id}/withdrawals": {"POST"},
+		"/v1/users/{id}/ledger":      {"GET"},
+		"/v1/users/{id}/transfers":   {"GET"},
+		"/v1/transfers":              {"POST"},
+		"/v1/transfers/{id}":         {"GET"},
+	}
+	if got := doc.Paths.Len(); got != len(want) {
+		t.Errorf("%d paths, want %d", got, len(want))
+	}
+	for path, methods := range want {
+		item := doc.Paths.Value(path)
+		if item == nil {
+			t.Errorf("path %s missing", path)
+			continue
+		}
+		for _, m := range methods {
+			op := item.GetOperation(m)
+			if op == nil {
+				t.Errorf("%s %s missing", m, path)
+				continue
+			}
+			// Effective security: the operation's own, else the document's.
+			sec := doc.Security
+			if op.Security != nil {
+				sec = *op.Security
+			}
+			v1 := strings.HasPrefix(path, "/v1/")
+			switch {
+			case v1 && (len(sec) != 1 || sec[0]["gateway"] == nil):
+				t.Errorf("%s %s: security = %v, want gateway bearer", m, path, sec)
+			case !v1 && len(sec) != 0:
+				t.Errorf("%s %s: security = %v, want none", m, path, sec)
+			}
+			if v1 {
+				for _, status := range []int{401, 503} {
+					if op.Responses.Status(status) == nil {
+						t.Errorf("%s %s: no %d response", m, path, status)
+					}
+				}
+			}
+			if m == "POST" && path != "/v1/users" {
+				p := op.Parameters.GetByInAndName("header", "Idempotency-Key")
+				if p == nil || !p.Required {
+					t.Errorf("%s %s: Idempotency-Key header not required", m, path)
+				}
+			}
+		}
+	}
+}
+
+func TestValidatorAccepts(t *testing.T) {
+	v := newValidator(t)
+	user := `{"id":"` + userID + `","region":"eu","status":"active","created_at":"2024-11-20T10:15:30.123456789Z"}`
+	balance := `{"user_id":"` + userID + `","balance":"12500","frozen":"0","available":"12500","ledger_seq":1}`
+	entry := `{"seq":1,"kind":"deposit","amount":"12500","balance_after":"12500","idempotency_key":"k-1","metadata":{"source":"card","order.id":"A-1"},"created_at":"2024-11-20T10:15:30.5Z","hash":"` + hash + `"}`
+	debit := `{"seq":2,"kind":"transfer_debit","amount":"2500","balance_after":"10000","transfer_id":"` + transferID + `","created_at":"2024-11-20T10:16:00Z","hash":"` + hash + `"}`
+	pending := `{"id":"` + transferID + `","from_user_id":"` + userID + `","to_user_id":"` + peerID + `","amount":"2500","status":"pending","metadata":{"order":"A-1"},"created_at":"2024-11-20T10:30:00Z","updated_at":"2024-11-20T10:30:00Z","steps":[{"step":"debited","at":"2024-11-20T10:30:00Z"}]}`
+	cancelled := `{"id":"` + transferID + `","from_user_id":"` + userID + `","to_user_id":"` + peerID + `","amount":"2500","status":"cancelled","reason":"receiver_not_found","created_at":"2024-11-20T10:30:00Z","updated_at":"2024-11-20T10:30:02Z","steps":[]}`
+	problem := func(status int, code, path string) string {
+		return `{"type":"https://wallet.example/problems/` + code + `","title":"` + http.StatusText(status) + `","status":` + strconv.Itoa(status) +
+			`,"code":"` + code + `","detail":"no such thing","instance":"` + path + `","request_id":"4f1c2a9be07d5c3a18f6e2b0"}`
+	}
+	transferLoc := map[string]string{"Location": "/v1/transfers/" + transferID}
+
+	for _, x := range []exchange{
+		{name: "livez", method: "GET", path: "/livez", status: 200, body: `{"status":"alive"}`},
+		{name: "readyz ready", method: "GET", path: "/readyz", status: 200, body: `{"status":"ready","region":"eu","dependencies":{"shard/eu0":"up","kafka":"down"}}`},
+		{name: "readyz starting", method: "GET", path: "/readyz", status: 503, body: `{"status":"starting","region":"eu","dependencies":{"shard/eu0":"unknown"}}`},
+		{name: "create user", method: "POST", path: "/v1/users", status: 201, headers: map[string]string{"Location": "/v1/users/" + derivedID},
+			body: `{"id":"` + derivedID + `","region":"us","status":"active","created_at":"2024-11-20T10:15:30+01:00"}`},
+		{name: "create user bad key", method: "POST", path: "/v1/users", status: 400, ctype: "application/problem+json", body: problem(400, "idempotency_key_missing", "/v1/users")},
+		{name: "get user", method: "GET", path: "/v1/users/" + userID, status: 200, body: user},
+		{name: "closed user", method: "GET", path: "/v1/users/" + userID, status: 200, body: strings.Replace(user, "active", "closed", 1)},
+		{name: "user 404", method: "GET", path: "/v1/users/" + userID, status: 404, ctype: "application/problem+json", body: problem(404, "user_not_found", "/v1/users/"+userID)},
+		{name: "user 400 minimal problem", method: "GET", path: "/v1/users/nope", status: 400, ctype: "application/problem+json",
+			body: `{"type":"https://wallet.example/problems/invalid_request","title":"Bad Request","status":400,"code":"invalid_request"}`},
+		{name: "401", method: "GET", path: "/v1/users/" + userID, status: 401, ctype: "application/problem+json",
+			headers: map[string]string{"WWW-Authenticate": `Bearer realm="wallet"`}, body: problem(401, "unauthorized", "/v1/users/"+userID)},
+		{name: "500 by default", method: "GET", path: "/v1/users/" + userID, status: 500, ctype: "application/problem+json", body: problem(500, "internal_error", "/v1/users/"+userID)},
+		{name: "balance", method: "GET", path: "/v1/users/" + userID + "/balance", status: 200, body: balance},
+		{name: "zero balance", method: "GET", path: "/v1/users/" + userID + "/balance", status: 200,
+			body: `{"user_id":"` + userID + `","balance":"0","frozen":"0","available":"0","ledger_seq":0}`},
+		{name: "huge balance", method: "GET", path: "/v1/users/" + userID + "/balance", status: 200,
+			body: `{"user_id":"` + userID + `","balance":"` + strings.Repeat("9", 78) + `","frozen":"0","available":"` + strings.Repeat("9", 78) + `","ledger_seq":7}`},
+		{name: "deposit", method: "POST", path: "/v1/users/" + userID + "/deposits", status: 201, body: `{"entry":` + entry + `,"balance":` + balance + `}`},
+		{name: "withdrawal no metadata", method: "POST", path: "/v1/users/" + peerID + "/withdrawals", status: 201,
+			body: `{"entry":{"seq":3,"kind":"withdrawal","amount":"1","balance_after":"0","idempotency_key":"w","created_at":"2024-11-20T10:15:30Z","hash":"` + hash + `"},"balance":{"user_id":"` + peerID + `","balance":"0","frozen":"0","available":"0","ledger_seq":3}}`},
+		{name: "insufficient funds", method: "POST", path: "/v1/users/" + userID + "/withdrawals", status: 422, ctype: "application/problem+json", body: problem(422, "insufficient_funds", "/x")},
+		{name: "invalid amount", method: "POST", path: "/v1/users/" + userID + "/deposits", status: 400, ctype: "application/problem+json", body: problem(400, "invalid_amount", "/x")},
+		{name: "key in use", method: "POST", path: "/v1/users/" + userID + "/deposits", status: 409, ctype: "application/problem+json", body: problem(409, "idempotency_key_in_use", "/x")},
+		{name: "rate limited", method: "POST", path: "/v1/users/" + userID + "/deposits", status: 429, ctype: "application/problem+json",
+			headers: map[string]string{"Retry-After": "3"}, body: problem(429, "rate_limited", "/x")},
+		{name: "region unavailable", method: "POST", path: "/v1/users/" + peerID + "/deposits", status: 503, ctype: "application/problem+json", body: problem(503, "region_unavailable", "/x")},
+		{name: "ledger last page", method: "GET", path: "/v1/users/" + userID + "/ledger?limit=2", status: 200,
+			body: `{"entries":[` + debit + `,` + entry + `],"next_cursor":null}`},
+		{name: "ledger next page", method: "GET", path: "/v1/users/" + userID + "/ledger", status: 200, body: `{"entries":[` + entry + `],"next_cursor":"c2VxOjI"}`},
+		{name: "ledger empty", method: "GET", path: "/v1/users/" + userID + "/ledger", status: 200, body: `{"entries":[],"next_cursor":null}`},
+		{name: "transfer pending", method: "POST", path: "/v1/transfers", status: 202, headers: transferLoc, body: pending},
+		{name: "transfer completed after wait", method: "POST", path: "/v1/transfers", status: 201,
+			headers: map[string]string{"Location": "/v1/transfers/" + transferID, "Preference-Applied": "wait=5"},
+			body:    strings.Replace(pending, `"pending"`, `"completed"`, 1)},
+		{name: "transfer to self", method: "POST", path: "/v1/transfers", status: 400, ctype: "application/problem+json", body: problem(400, "invalid_request", "/v1/transfers")},
+		{name: "get transfer", method: "GET", path: "/v1/transfers/" + transferID, status: 200, body: cancelled},
+		{name: "transfer 404", method: "GET", path: "/v1/transfers/" + transferID, status: 404, ctype: "application/problem+json", body: problem(404, "transfer_not_found", "/x")},
+		{name: "user transfers", method: "GET", path: "/v1/users/" + userID + "/transfers?direction=out&status=pending", status: 200,
+			body: `{"transfers":[` + pending + `,` + cancelled + `],"next_cursor":null}`},
+	} {
+		t.Run(x.name, func(t *testing.T) {
+			if err := x.check(v); err != nil {
+				t.Errorf("valid %s rejected: %v", x.name, err)
+			}
+		})
+	}
+}
+
+func TestValidatorRejects(t *testing.T) {
+	v := newValidator(t)
+	balance := `{"user_id":"` + userID + `","balance":"12500","frozen":"0","available":"12500","ledger_seq":1}`
+	entry := func(amount string) string {
+		return `{"seq":1,"kind":"deposit","amount":` + amount + `,"balance_after":"12500","created_at":"2024-11-20T10:15:30Z","hash":"` + hash + `"}`
+	}
+	deposit := func(entry, balance string) string { return `{"entry":` + entry + `,"balance":` + balance + `}` }
+	user := `{"id":"` + userID + `","region":"eu","status":"active","created_at":"2024-11-20T10:15:30Z"}`
+	notFound := `{"type":"https://wallet.example/problems/user_not_found","title":"Not Found","status":404,"code":"user_not_found"}`
+	dep := "/v1/users/" + userID + "/deposits"
+
+	for _, x := range []exchange{
+		{name: "amount as JSON number", method: "POST", path: dep, status: 201, body: deposit(entry(`12500`), balance)},
+		{name: "amount with leading zero", method: "POST", path: dep, status: 201, body: deposit(entry(`"012500"`), balance)},
+		{name: "amount zero", method: "POST", path: dep, status: 201, body: deposit(entry(`"0"`), balance)},
+		{name: "amount 79 digits", method: "POST", path: dep, status: 201, body: deposit(entry(`"`+strings.Repeat("1", 79)+`"`), balance)},
+		{name: "negative balance", method: "POST", path: dep, status: 201, body: deposit(entry(`"1"`), strings.Replace(balance, `"12500"`, `"-5"`, 1))},
+		{name: "uppercase hash", method: "POST", path: dep, status: 201, body: deposit(strings.Replace(entry(`"1"`), hash, strings.ToUpper(hash), 1), balance)},
+		{name: "extra field in entry", method: "POST", path: dep, status: 201, body: deposit(strings.Replace(entry(`"1"`), `{`, `{"note":"x",`, 1), balance)},
+		{name: "non-string metadata", method: "POST", path: dep, status: 201, body: deposit(strings.Replace(entry(`"1"`), `{`, `{"metadata":{"n":1},`, 1), balance)},
+		{name: "metadata key with a space", method: "POST", path: dep, status: 201, body: deposit(strings.Replace(entry(`"1"`), `{`, `{"metadata":{"a b":"x"},`, 1), balance)},
+		{name: "metadata value too long", method: "POST", path: dep, status: 201, body: deposit(strings.Replace(entry(`"1"`), `{`, `{"metadata":{"k":"`+strings.Repeat("x", 257)+`"},`, 1), balance)},
+		{name: "negative frozen", method: "POST", path: dep, status: 201, body: deposit(entry(`"1"`), strings.Replace(balance, `"frozen":"0"`, `"frozen":"-1"`, 1))},
+		{name: "missing balance", method: "POST", path: dep, status: 201, body: `{"entry":` + entry(`"1"`) + `}`},
+		{name: "user with extra field", method: "GET", path: "/v1/users/" + userID, status: 200, body: strings.Replace(user, `{`, `{"email":"a@b.c",`, 1)},
+		{name: "user with bad status", method: "GET", path: "/v1/users/" + userID, status: 200, body: strings.Replace(user, "active", "frozen", 1)},
+		{name: "user with bad id", method: "GET", path: "/v1/users/" + userID, status: 200, body: strings.Replace(user, userID, "eu_123", 1)},
+		{name: "user missing created_at", method: "GET", path: "/v1/users/" + userID, status: 200, body: `{"id":"` + userID + `","region":"eu","status":"active"}`},
+		{name: "created user without Location", method: "POST", path: "/v1/users", status: 201, body: user},
+		{name: "ledger without next_cursor", method: "GET", path: "/v1/users/" + userID + "/ledger", status: 200, body: `{"entries":[]}`},
+		{name: "ledger numeric cursor", method: "GET", path: "/v1/users/" + userID + "/ledger", status: 200, body: `{"entries":[],"next_cursor":5}`},
+		{name: "problem as application/json", method: "GET", path: "/v1/users/" + userID, status: 404, body: notFound},
+		{name: "404 with another route's code", method: "GET", path: "/v1/users/" + userID, status: 404, ctype: "application/problem+json",
+			body: strings.ReplaceAll(notFound, "user_not_found", "transfer_not_found")},
+		{name: "problem without code", method: "GET", path: "/v1/users/" + userID, status: 404, ctype: "application/problem+json",
+			body: `{"type":"about:blank","title":"Not Found","status":404}`},
+		{name: "problem with extra field", method: "GET", path: "/v1/users/" + userID, status: 404, ctype: "application/problem+json",
+			body: strings.Replace(notFound, `{`, `{"errors":[],`, 1)},
+		{name: "429 without Retry-After", method: "POST", path: dep, status: 429, ctype: "application/problem+json",
+			body: `{"type":"https://wallet.example/problems/rate_limited","title":"Too Many Requests","status":429,"code":"rate_limited"}`},
+		{name: "pending transfer without Location", method: "POST", path: "/v1/transfers", status: 202,
+			body: `{"id":"` + transferID + `","from_user_id":"` + userID + `","to_user_id":"` + peerID + `","amount":"1","status":"pending","created_at":"2024-11-20T10:30:00Z","updated_at":"2024-11-20T10:30:00Z","steps":[]}`},
+		{name: "transfer without steps", method: "GET", path: "/v1/transfers/" + transferID, status: 200, headers: nil,
+			body: `{"id":"` + transferID + `","from_user_id":"` + userID + `","to_user_id":"` + peerID + `","amount":"1","status":"pending","created_at":"2024-11-20T10:30:00Z","updated_at":"2024-11-20T10:30:00Z"}`},
+		{name: "undocumented status", method: "GET", path: "/livez", status: 500, body: `{"status":"alive"}`},
+		{name: "unknown dependency state", method: "GET", path: "/readyz", status: 200, body: `{"status":"ready","region":"eu","dependencies":{"kafka":"flaky"}}`},
+		{name: "unknown route", method: "GET", path: "/v1/nothing", status: 200, body: `{}`},
+		{name: "wrong method", method: "DELETE", path: "/v1/users/" + userID, status: 200, body: user},
+	} {
+		t.Run(x.name, func(t *testing.T) {
+			if err := x.check(v); err == nil {
+				t.Errorf("invalid %s accepted", x.name)
+			} else {
+				t.Logf("REJ %s", strings.SplitN(err.Error(), "\n", 2)[0])
+			}
+		})
+	}
+}
+
+// TestRealEncoders checks responses written by the platform's own code.
+func TestRealEncoders(t *testing.T) {
+	v := newValidator(t)
+	tracker := health.NewTracker("eu", map[string]health.Check{"kafka": nil}, prometheus.NewRegistry())
+	path := "/v1/users/" + userID
+	for _, c := range []struct {
+		name, path string
+		h          http.Handler
+	}{
+		{"problem", path, httpapi.WithRequestID(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			httpapi.WriteError(w, r, httpapi.NewProblem(http.StatusNotFound, httpapi.CodeUserNotFound, "no such user"))
+		}))},
+		{"livez", "/livez", http.HandlerFunc(tracker.Livez)},
+		{"readyz starting", "/readyz", http.HandlerFunc(tracker.Readyz)},
+		{"openapi.yaml", "/openapi.yaml", api.Handler()},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			req := httptest.NewRequest("GET", c.path, nil)
+			rec := httptest.NewRecorder()
+			c.h.ServeHTTP(rec, req)
+			resp := rec.Result()
+			body, _ := io.ReadAll(resp.Body)
+			if err := v.Check(req, resp, body); err != nil {
+				t.Errorf("%s: %v\n%s", c.name, err, body)
+			}
+		})
+	}
+}
+
+func TestHandler(t *testing.T) {
+	srv := httptest.NewServer(api.Handler())
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != "application/yaml" {
+		t.Errorf("Content-Type = %q, want application/yaml", ct)
+	}
+	if !bytes.Equal(body, api.Spec) || len(api.Spec) == 0 {
+		t.Errorf("served %d bytes, want the %d bytes of api.Spec", len(body), len(api.Spec))
+	}
+	if !bytes.HasPrefix(api.Spec, []byte("openapi: 3.1.0\n")) {
+		t.Errorf("api.Spec does not start with openapi: 3.1.0")
+	}
+	// The validator finds the route whatever the host (here a random test port).
+	if err := newValidator(t).Check(resp.Request, resp, body); err != nil {
+		t.Errorf("Check: %v", err)
+	}
+}
+
+func TestCheckUsesResponseRequest(t *testing.T) {
+	v := newValidator(t)
+	req := httptest.NewRequest("GET", "http://127.0.0.1:8082/livez", nil)
+	resp := &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"application/json"}}, Request: req}
+	if err := v.Check(nil, resp, []byte(`{"status":"alive"}`)); err != nil {
+		t.Errorf("Check(nil, resp): %v", err)
+	}
+	if err := v.Check(nil, &http.Response{StatusCode: 200}, nil); err == nil {
+		t.Error("Check without any request accepted")
+	}
+}
+
+// The lead's e2e tests may share one Validator between parallel tests.
+func TestValidatorConcurrent(t *testing.T) {
+	v := newValidator(t)
+	page := exchange{method: "GET", path: "/v1/users/" + userID + "/ledger", status: 200, body: `{"entries":[],"next_cursor":null}`}
+	user := exchange{method: "GET", path: "/v1/users/" + userID, status: 200,
+		body: `{"id":"` + userID + `","region":"eu","status":"active","created_at":"2024-11-20T10:15:30Z"}`}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 20 {
+				for _, x := range []exchange{page, user} {
+					if err := x.check(v); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}

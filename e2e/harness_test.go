@@ -1,0 +1,334 @@
+// Package e2e tests the wallet as a gateway sees it: real `wallet` processes for
+// regions eu and us, each with two fresh PostgreSQL shards, a real Kafka broker and
+// per-run topic names, spoken to over HTTP.
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"example.com/wallet/platform/pgdb/pgtest"
+)
+
+// devToken is the development gateway token of regions/*/wallet.yaml.
+const devToken = "dev-token"
+
+var walletBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "wallet-e2e-")
+	if err != nil {
+		panic(err)
+	}
+	walletBin = filepath.Join(dir, "wallet")
+	build := exec.Command("go", "build", "-o", walletBin, "./cmd/wallet")
+	build.Dir = repoRoot()
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: building the wallet binary failed:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func repoRoot() string {
+	wd, _ := os.Getwd()
+	return filepath.Dir(wd)
+}
+
+func brokers(t testing.TB) string {
+	t.Helper()
+	b := os.Getenv("KAFKA_BROKERS")
+	if b == "" {
+		t.Fatal("KAFKA_BROKERS is not set: run the tests with `make test`")
+	}
+	return b
+}
+
+// Region is one running (or stopped) wallet process.
+type Region struct {
+	Name     string
+	URL      string
+	AdminURL string
+
+	t       testing.TB
+	env     []string
+	logPath string
+	mu      sync.Mutex
+	cmd     *exec.Cmd
+	exited  chan struct{}
+}
+
+// Stack is a two-region wallet.
+type Stack struct {
+	EU, US      *Region
+	TopicPrefix string
+}
+
+// Region returns the stack's region by name.
+func (s *Stack) Region(name string) *Region {
+	if name == "eu" {
+		return s.EU
+	}
+	return s.US
+}
+
+// StartStack starts regions eu and us on free loopback ports against fresh shard
+// databases and fresh topic names, and waits until both are ready. Everything is torn
+// down when the test ends.
+func StartStack(t testing.TB, extraEnv ...string) *Stack {
+	t.Helper()
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	prefix := "e2e" + hex.EncodeToString(b[:])
+	euPort, usPort := freePort(t), freePort(t)
+	s := &Stack{TopicPrefix: prefix}
+	s.EU = newRegion(t, "eu", euPort, usPort, prefix, extraEnv)
+	s.US = newRegion(t, "us", usPort, euPort, prefix, extraEnv)
+	s.EU.Start()
+	s.US.Start()
+	s.EU.WaitReady()
+	s.US.WaitReady()
+	return s
+}
+
+func newRegion(t testing.TB, name string, port, peerPort int, prefix string, extraEnv []string) *Region {
+	peer := map[string]string{"eu": "US", "us": "EU"}[name]
+	r := &Region{
+		Name:     name,
+		URL:      fmt.Sprintf("http://127.0.0.1:%d", port),
+		AdminURL: fmt.Sprintf("http://127.0.0.1:%d", freePort(t)),
+		t:        t,
+		logPath:  filepath.Join(t.TempDir(), name+".log"),
+	}
+	r.env = append(os.Environ(),
+		"WALLET_HTTP__ADDR="+strings.TrimPrefix(r.URL, "http://"),
+		"WALLET_HTTP__ADMIN_ADDR="+strings.TrimPrefix(r.AdminURL, "http://"),
+		"WALLET_KAFKA__BROKERS="+brokers(t),
+		"WALLET_KAFKA__TOPIC_PREFIX="+prefix,
+		fmt.Sprintf("WALLET_PEERS__%s__URL=http://127.0.0.1:%d", peer, peerPort),
+		"WALLET_AUTH__REGION_TOKEN=e2e-region-token",
+		"WALLET_LOG__LEVEL=debug",
+	)
+	upper := strings.ToUpper(name)
+	for _, s := range []string{"0", "1"} {
+		r.env = append(r.env, fmt.Sprintf("WALLET_SHARDS__%s%s__DSN=%s", upper, s, pgtest.NewDatabase(t)))
+	}
+	r.env = append(r.env, extraEnv...)
+	t.Cleanup(func() {
+		r.Stop()
+		if t.Failed() {
+			r.dumpLog()
+		}
+	})
+	return r
+}
+
+// Start launches the process (again, after Kill9 or Stop) on the same ports and
+// databases.
+func (r *Region) Start() {
+	r.t.Helper()
+	logFile, err := os.OpenFile(r.logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	cmd := exec.Command(walletBin, "serve", "--region", r.Name, "--regions-dir", filepath.Join(repoRoot(), "regions"))
+	cmd.Env = r.env
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		r.t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		logFile.Close()
+		close(exited)
+	}()
+	r.mu.Lock()
+	r.cmd, r.exited = cmd, exited
+	r.mu.Unlock()
+}
+
+// WaitReady polls /readyz until it answers 200, failing the test after 30 s or if the
+// process exits.
+func (r *Region) WaitReady() {
+	r.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-r.exited:
+			r.dumpLog()
+			r.t.Fatalf("region %s exited before becoming ready", r.Name)
+		default:
+		}
+		resp, err := http.Get(r.URL + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	r.dumpLog()
+	r.t.Fatalf("region %s not ready after 30 s", r.Name)
+}
+
+// Kill9 ends the process abruptly, as a crash would.
+func (r *Region) Kill9() {
+	r.t.Helper()
+	r.mu.Lock()
+	cmd, exited := r.cmd, r.exited
+	r.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	_ = cmd.Process.Signal(syscall.SIGKILL)
+	<-exited
+}
+
+// Stop sends SIGTERM and waits for a graceful exit (SIGKILL after 20 s).
+func (r *Region) Stop() {
+	r.mu.Lock()
+	cmd, exited := r.cmd, r.exited
+	r.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	select {
+	case <-exited:
+		return
+	default:
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-exited:
+	case <-time.After(20 * time.Second):
+		_ = cmd.Process.Signal(syscall.SIGKILL)
+		<-exited
+	}
+}
+
+func (r *Region) dumpLog() {
+	f, err := os.Open(r.logPath)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	var lines []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+	}
+	if len(lines) > 60 {
+		lines = lines[len(lines)-60:]
+	}
+	r.t.Logf("--- last lines of region %s's log ---\n%s", r.Name, strings.Join(lines, "\n"))
+}
+
+func freePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// Response is a decoded HTTP answer.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// JSON decodes the body into v, failing the test on error.
+func (r Response) JSON(t testing.TB, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.Body, v); err != nil {
+		t.Fatalf("decoding %d %s: %v", r.Status, r.Body, err)
+	}
+}
+
+// Code returns the problem code of an error body ("" when there is none).
+func (r Response) Code() string {
+	var p struct {
+		Code string `json:"code"`
+	}
+	_ = json.Unmarshal(r.Body, &p)
+	return p.Code
+}
+
+// Call is one HTTP request to a region.
+type Call struct {
+	Method, Path string
+	Body         any // string bodies are sent as they are; others are JSON-encoded
+	Headers      map[string]string
+	Token        string // default devToken; "-" sends none
+}
+
+// Do sends c to the region and reads the whole answer.
+func (r *Region) Do(t testing.TB, c Call) Response {
+	t.Helper()
+	var body io.Reader
+	switch b := c.Body.(type) {
+	case nil:
+	case string:
+		body = strings.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body = bytes.NewReader(j)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, c.Method, r.URL+c.Path, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	switch c.Token {
+	case "":
+		req.Header.Set("Authorization", "Bearer "+devToken)
+	case "-":
+	default:
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	for k, v := range c.Headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", c.Method, c.Path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Response{Status: resp.StatusCode, Header: resp.Header, Body: b}
+}

@@ -1,0 +1,7 @@
+// Package helm holds the wallet Helm chart (helm/wallet) and its tests.
+//
+// chart_test.go renders the chart for every region under regions/*/values.yaml with
+// the Helm Go SDK, decodes each manifest strictly into its k8s.io/api type, lints the
+// chart strictly and checks the values schema and the secret-handling contract.
+// No helm binary or cluster is needed: `go test ./helm/...`.
+package helm

@@ -1,0 +1,74 @@
+package httpapi
+
+import (
+	"strings"
+	"testing"
+)
+
+type sample struct {
+	Amount   *string           `json:"amount"`
+	Metadata map[string]string `json:"metadata"`
+}
+
+func TestDecodeJSONStrict(t *testing.T) {
+	cases := []struct {
+		body  string
+		field string // "" with ok=false: any invalid_request
+		ok    bool
+	}{
+		{`{"amount":"10"}`, "", true},
+		{`{"amount":"10","metadata":{"a":"b"}}`, "", true},
+		{`  {"amount":"10"}  `, "", true},
+		{``, "", false},
+		{`[]`, "", false},
+		{`"x"`, "", false},
+		{`{"amount":"10"`, "", false},
+		{`{"amount":"10"}{}`, "", false},
+		{`{"amount":"10"} x`, "", false},
+		{`{"amount":"10","amount":"11"}`, "amount", false},
+		{`{"metadata":{"a":"1","a":"2"}}`, "metadata.a", false},
+		{`{"AMOUNT":"10"}`, "AMOUNT", false},
+		{`{"Amount":"10"}`, "Amount", false},
+		{`{"other":1}`, "other", false},
+		{`{"amount":10}`, "amount", false},
+		{`{"amount":null}`, "", true}, // null is "absent": the caller reports the missing amount
+		{`{"metadata":{"a":1}}`, "metadata", false},
+		{`{"metadata":"x"}`, "metadata", false},
+	}
+	for _, c := range cases {
+		var s sample
+		err := DecodeJSONBytes([]byte(c.body), &s)
+		if c.ok {
+			if err != nil {
+				t.Errorf("%q: %v", c.body, err)
+			}
+			continue
+		}
+		p, isProblem := AsProblem(err)
+		if !isProblem || p.Status != 400 || p.Code != CodeInvalidRequest {
+			t.Errorf("%q: %v, want invalid_request", c.body, err)
+			continue
+		}
+		if c.field != "" && !strings.HasPrefix(p.Detail, c.field+":") && !strings.HasPrefix(p.Detail, c.field+".") {
+			t.Errorf("%q: detail %q does not name %s", c.body, p.Detail, c.field)
+		}
+	}
+}
+
+// FuzzDecodeJSON: whatever the body, decoding either succeeds or returns a 400
+// problem; it never panics, and an accepted body never has unknown fields.
+func FuzzDecodeJSON(f *testing.F) {
+	for _, s := range []string{`{"amount":"1"}`, `{"amount":"1","amount":"2"}`, `{"metadata":{"k":"v"}}`, `{}`, `[`, `{"a":[1,{"b":2}]}`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		var s sample
+		err := DecodeJSONBytes([]byte(body), &s)
+		if err == nil {
+			return
+		}
+		if p, ok := AsProblem(err); !ok || p.Status != 400 {
+			t.Fatalf("%q: %v is not a 400 problem", body, err)
+		}
+	})
+}
