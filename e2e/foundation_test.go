@@ -3,9 +3,9 @@ package e2e
 import (
 	"net/http"
 	"os"
-	"strings"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
