@@ -23,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"example.com/wallet/api/apitest"
 	"example.com/wallet/platform/pgdb/pgtest"
 )
 
@@ -68,6 +69,9 @@ type Region struct {
 	Name     string
 	URL      string
 	AdminURL string
+
+	// ShardDSN holds each shard's database URL, for tests that look behind the API.
+	ShardDSN map[string]string
 
 	t       testing.TB
 	env     []string
@@ -128,9 +132,11 @@ func newRegion(t testing.TB, name string, port, peerPort int, prefix string, ext
 		"WALLET_AUTH__REGION_TOKEN=e2e-region-token",
 		"WALLET_LOG__LEVEL=debug",
 	)
-	upper := strings.ToUpper(name)
-	for _, s := range []string{"0", "1"} {
-		r.env = append(r.env, fmt.Sprintf("WALLET_SHARDS__%s%s__DSN=%s", upper, s, pgtest.NewDatabase(t)))
+	r.ShardDSN = map[string]string{}
+	for _, n := range []string{"0", "1"} {
+		dsn := pgtest.NewDatabase(t)
+		r.ShardDSN[name+n] = dsn
+		r.env = append(r.env, fmt.Sprintf("WALLET_SHARDS__%s%s__DSN=%s", strings.ToUpper(name), n, dsn))
 	}
 	r.env = append(r.env, extraEnv...)
 	t.Cleanup(func() {
@@ -285,7 +291,16 @@ type Call struct {
 	Body         any // string bodies are sent as they are; others are JSON-encoded
 	Headers      map[string]string
 	Token        string // default devToken; "-" sends none
+	// OffSpec marks a request to a route the OpenAPI document does not describe; every
+	// other answer is validated against the document.
+	OffSpec bool
 }
+
+var (
+	specOnce      sync.Once
+	specValidator *apitest.Validator
+	specErr       error
+)
 
 // Do sends c to the region and reads the whole answer.
 func (r *Region) Do(t testing.TB, c Call) Response {
@@ -329,6 +344,15 @@ func (r *Region) Do(t testing.TB, c Call) Response {
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !c.OffSpec {
+		specOnce.Do(func() { specValidator, specErr = apitest.NewValidator() })
+		if specErr != nil {
+			t.Fatal(specErr)
+		}
+		if err := specValidator.Check(req, resp, b); err != nil {
+			t.Errorf("%s %s answered %d %s, which the OpenAPI document does not allow: %v", c.Method, c.Path, resp.StatusCode, b, err)
+		}
 	}
 	return Response{Status: resp.StatusCode, Header: resp.Header, Body: b}
 }
