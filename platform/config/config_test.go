@@ -1,0 +1,116 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const goodRegion = `
+region: eu
+shards:
+  eu0: {buckets: "0-127"}
+  eu1: {buckets: "128-255"}
+kafka: {brokers: ["127.0.0.1:9092"]}
+peers:
+  us: {url: "http://127.0.0.1:8082"}
+auth:
+  gateway_tokens: {dev: c91cbbedf8c712e8e2b7517ddeca8fe4fde839ebd8339e0b2001363002b37712}
+`
+
+var goodEnv = []string{
+	"WALLET_SHARDS__EU0__DSN=postgres://a@h/db0",
+	"WALLET_SHARDS__EU1__DSN=postgres://a@h/db1",
+	"WALLET_AUTH__REGION_TOKEN=secret",
+	"WALLET_PG_URL=postgres://tooling/ignored", // tooling variables are not config keys
+}
+
+func writeRegion(t *testing.T, name, body string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, name), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name, "wallet.yaml"), []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func TestLoadLayersFileEnvAndFlags(t *testing.T) {
+	dir := writeRegion(t, "eu", goodRegion)
+	env := append([]string{"WALLET_HTTP__ADDR=127.0.0.1:1111", "WALLET_KAFKA__BROKERS=a:1,b:2"}, goodEnv...)
+	cfg, err := Load(Options{Region: "eu", RegionsDir: dir, Environ: env, Overrides: map[string]any{"http.addr": "127.0.0.1:2222"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.HTTP.Addr != "127.0.0.1:2222" {
+		t.Errorf("flags must win over env: addr = %s", cfg.HTTP.Addr)
+	}
+	if strings.Join(cfg.Kafka.Brokers, ",") != "a:1,b:2" {
+		t.Errorf("env must win over the file: brokers = %v", cfg.Kafka.Brokers)
+	}
+	if cfg.Buckets != 256 || cfg.Limits.RateBurst != 200 || cfg.Idempotency.Retention.Hours() != 24 {
+		t.Errorf("defaults not applied: %+v", cfg)
+	}
+	if len(cfg.ShardList) != 2 || cfg.ShardList[0].Name != "eu0" || cfg.ShardList[1].FirstBucket != 128 || cfg.ShardList[1].DSN != "postgres://a@h/db1" {
+		t.Errorf("shards = %+v", cfg.ShardList)
+	}
+	if cfg.TopicTCC("us") != "wallet.us.tcc" || strings.Join(cfg.Regions(), ",") != "eu,us" {
+		t.Errorf("topics or regions wrong: %s %v", cfg.TopicTCC("us"), cfg.Regions())
+	}
+}
+
+func TestBadConfigIsOneLineNamingTheProblem(t *testing.T) {
+	cases := []struct {
+		name, region, file string
+		env                []string
+		want               string
+	}{
+		{"unknown region", "zz", goodRegion, goodEnv, `unknown region "zz"`},
+		{"malformed region", "EU!", goodRegion, goodEnv, `unknown region "EU!"`},
+		{"shard without DSN", "eu", goodRegion, goodEnv[1:], "shard eu0 has no DSN"},
+		{"overlap", "eu", strings.Replace(goodRegion, `"128-255"`, `"100-255"`, 1), goodEnv, "overlap shard eu0"},
+		{"gap", "eu", strings.Replace(goodRegion, `"128-255"`, `"130-255"`, 1), goodEnv, "buckets 128-129 belong to no shard"},
+		{"short", "eu", strings.Replace(goodRegion, `"128-255"`, `"128-200"`, 1), goodEnv, "buckets 201-255 belong to no shard"},
+		{"bad range", "eu", strings.Replace(goodRegion, `"128-255"`, `"x"`, 1), goodEnv, `buckets "x" is not a range`},
+		{"peer without url", "eu", strings.Replace(goodRegion, `"http://127.0.0.1:8082"`, `""`, 1), goodEnv, "peer region us has no url"},
+		{"no region token", "eu", goodRegion, goodEnv[:2], "auth.region_token is empty"},
+		{"unknown key", "eu", goodRegion + "colour: blue\n", goodEnv, "colour"},
+		{"unknown env key", "eu", goodRegion, append([]string{"WALLET_HTTP__ADRR=x"}, goodEnv...), "adrr"},
+		{"bad broker", "eu", strings.Replace(goodRegion, `"127.0.0.1:9092"`, `"kafka"`, 1), goodEnv, `kafka broker "kafka" is not host:port`},
+		{"bad token hash", "eu", strings.Replace(goodRegion, "c91cbb", "XYZ", 1), goodEnv, "gateway token dev is not a lowercase hex SHA-256"},
+		{"no shards", "eu", "region: eu\nkafka: {brokers: [\"a:1\"]}\n", goodEnv[2:], "region eu has no shards"},
+		{"bad yaml", "eu", "region: [", goodEnv, "config file"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := writeRegion(t, "eu", c.file)
+			_, err := Load(Options{Region: c.region, RegionsDir: dir, Environ: c.env})
+			if err == nil {
+				t.Fatal("loaded")
+			}
+			if msg := err.Error(); !strings.Contains(msg, c.want) || strings.Contains(msg, "\n") {
+				t.Fatalf("error %q: want one line containing %q", msg, c.want)
+			}
+		})
+	}
+}
+
+func TestShippedRegionsLoad(t *testing.T) {
+	for _, region := range []string{"eu", "us"} {
+		env := []string{
+			"WALLET_SHARDS__" + strings.ToUpper(region) + "0__DSN=postgres://x/0",
+			"WALLET_SHARDS__" + strings.ToUpper(region) + "1__DSN=postgres://x/1",
+			"WALLET_AUTH__REGION_TOKEN=t",
+		}
+		cfg, err := Load(Options{Region: region, RegionsDir: "../../regions", Environ: env})
+		if err != nil {
+			t.Fatalf("%s: %v", region, err)
+		}
+		if len(cfg.ShardList) != 2 || len(cfg.Peers) != 1 || cfg.Auth.GatewayTokens["dev"] == "" {
+			t.Fatalf("%s: %+v", region, cfg)
+		}
+	}
+}
