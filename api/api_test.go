@@ -26,7 +26,7 @@ var (
 	userID     = shard.NewUserID("eu")
 	peerID     = shard.NewUserID("us")
 	derivedID  = shard.DerivedUserID("us", "gw", "signup-1")
-	transferID = shard.NewTransferID("eu")
+	transferID = shard.NewTransferID("eu", userID, 256)
 )
 
 const hash = "50d858e0985ecc7f60418aaf0cc5ab587f42c2570a884095a9e8ccacd0f6545c"

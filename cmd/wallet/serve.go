@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -18,11 +19,13 @@ import (
 	"example.com/wallet/api"
 	"example.com/wallet/modules/accounts"
 	"example.com/wallet/modules/ledger"
+	"example.com/wallet/modules/transfers"
 	"example.com/wallet/platform/config"
 	"example.com/wallet/platform/health"
 	"example.com/wallet/platform/httpapi"
 	"example.com/wallet/platform/idempotency"
 	"example.com/wallet/platform/kafkabus"
+	"example.com/wallet/platform/outbox"
 	"example.com/wallet/platform/pgdb"
 	"example.com/wallet/platform/ratelimit"
 	"example.com/wallet/platform/shard"
@@ -71,10 +74,13 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 	ledgerSvc := ledger.NewService(router, shards, idem)
 	accountsSvc := accounts.NewService(router, shards, ledgerSvc)
 	limiter := ratelimit.New(cfg.Limits.RatePerSecond, cfg.Limits.RateBurst)
+	transfersSvc := transfers.NewService(transfers.Config{Buckets: cfg.Buckets, TTL: cfg.Transfers.TTL},
+		router, shards, ledgerSvc, idem, transfers.NewMetrics(reg))
 
 	api := newAPI(cfg, logger, reg, tracker, func(r chi.Router) {
 		accounts.NewHTTP(accountsSvc, forwarder, cfg.Region).Mount(r)
 		ledger.NewHTTP(ledgerSvc, forwarder, limiter).Mount(r)
+		transfers.NewHTTP(transfersSvc, forwarder, limiter).Mount(r)
 	})
 	admin := chi.NewRouter()
 	admin.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
@@ -82,8 +88,32 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 	bg, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBackground()
 	tracker.CheckAll(ctx)
-	go tracker.Run(bg, 2*time.Second)
-	go expireIdempotencyRecords(bg, logger, idem, shards)
+	var workers sync.WaitGroup
+	spawn := func(f func()) {
+		workers.Add(1)
+		go func() { defer workers.Done(); f() }()
+	}
+	spawn(func() { tracker.Run(bg, 2*time.Second) })
+	spawn(func() { expireIdempotencyRecords(bg, logger, idem, shards) })
+	bus := newMessaging(cfg, logger, reg)
+	defer bus.close()
+	for _, region := range cfg.Regions() {
+		if region != cfg.Region {
+			spawn(func() { bus.ensureTopics(bg, region) })
+		}
+	}
+	for name, s := range shards {
+		relay := &outbox.Relay{Shard: name, Pool: s.Pool, Publish: bus.publish, Logger: logger, Metrics: bus.outboxMetrics, Hold: cfg.Testing.RelayHold}
+		spawn(func() { relay.Run(bg) })
+	}
+	consumer := bus.consumer(transfersSvc.HandleMessage, transfers.IsTransient)
+	spawn(func() {
+		// A group reader that joins before its topic exists may sit unassigned for a
+		// while; join once the topic is there.
+		bus.ensureTopics(bg, cfg.Region)
+		consumer.Run(bg)
+	})
+	spawn(func() { transfersSvc.RunExpiry(bg, logger, min(cfg.Transfers.TTL/4, time.Second)) })
 
 	apiServer := newServer(cfg.HTTP, cfg.HTTP.Addr, api)
 	adminServer := newServer(cfg.HTTP, cfg.HTTP.AdminAddr, admin)
@@ -114,7 +144,10 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 		logger.Warn("api shutdown", "error", err.Error())
 	}
 	_ = adminServer.Shutdown(shutdownCtx)
+	// Consumers finish the message in hand, relays their batch; then everything stops.
 	stopBackground()
+	workers.Wait()
+	consumer.Reader.Close()
 	logger.Info("stopped")
 	return nil
 }

@@ -33,14 +33,15 @@ type Report struct {
 }
 
 // Verify recomputes every snapshot of shard (or only userID's, when not empty) from
-// the entries, and checks sequences, balances-after and the hash chain. Each user is
+// the entries and active holds, and checks sequences, balances-after and the hash
+// chain. Each user is
 // read in one REPEATABLE READ transaction, so concurrent writes never show up as drift.
 func (s *Service) Verify(ctx context.Context, shardName, userID string) (Report, error) {
 	return s.walk(ctx, shardName, userID, false)
 }
 
-// Rebuild rewrites every snapshot of shard from its entries (balance, last sequence,
-// last hash), under the user's row lock. It reports what it found before rewriting;
+// Rebuild rewrites every snapshot of shard from its entries and holds (balance,
+// frozen, last sequence, last hash), under the user's row lock. It reports what it found before rewriting;
 // it cannot mend a broken hash chain, which stays in the report.
 func (s *Service) Rebuild(ctx context.Context, shardName string) (Report, error) {
 	return s.walk(ctx, shardName, "", true)
@@ -149,10 +150,17 @@ func (s *Service) checkUser(ctx context.Context, tx pgx.Tx, userID string, rebui
 	if snap.LastSeq != seq || !bytes.Equal(snap.LastHash, prev) {
 		drift("snapshot ends at entry %d, history at entry %d", snap.LastSeq, seq)
 	}
-	if rebuild && (snap.Balance.Cmp(running) != 0 || snap.LastSeq != seq || !bytes.Equal(snap.LastHash, prev)) {
+	held, err := s.q.SumActiveHolds(ctx, tx, userID)
+	if err != nil {
+		return err
+	}
+	if snap.Frozen.Cmp(held) != 0 {
+		drift("snapshot frozen %s, active holds sum to %s", snap.Frozen, held)
+	}
+	if rebuild && (snap.Balance.Cmp(running) != 0 || snap.Frozen.Cmp(held) != 0 || snap.LastSeq != seq || !bytes.Equal(snap.LastHash, prev)) {
 		report.Rebuilt++
 		return s.q.UpdateBalance(ctx, tx, ledgerdb.UpdateBalanceParams{
-			UserID: userID, Balance: running, Frozen: snap.Frozen, LastSeq: seq, LastHash: prev,
+			UserID: userID, Balance: running, Frozen: held, LastSeq: seq, LastHash: prev,
 		})
 	}
 	return nil

@@ -39,6 +39,7 @@ type Config struct {
 	Idempotency Idempotency      `koanf:"idempotency"`
 	Transfers   Transfers        `koanf:"transfers"`
 	Log         Log              `koanf:"log"`
+	Testing     Testing          `koanf:"testing"`
 
 	// ShardList is Shards ordered by first bucket, filled in by Load after validation.
 	ShardList []ShardSpec `koanf:"-"`
@@ -85,6 +86,17 @@ type Kafka struct {
 // Peer is another region this one forwards requests and TCC messages to.
 type Peer struct {
 	URL string `koanf:"url"`
+	// Brokers is the Kafka cluster holding the peer's TCC topic; empty means this
+	// region's own brokers (one shared cluster).
+	Brokers []string `koanf:"brokers"`
+}
+
+// Testing holds fault-injection knobs for the e2e tests. Every one is off by default
+// and costs nothing when off; production values never set them.
+type Testing struct {
+	// RelayHold keeps outbox messages of a type (credit, cancel, credited, ...)
+	// unpublished until they are this old, so a later message can overtake them.
+	RelayHold map[string]time.Duration `koanf:"relay_hold"`
 }
 
 // Auth holds credentials. Gateway tokens are stored only as hex SHA-256 hashes; the
@@ -127,6 +139,14 @@ func (c *Config) TopicTCC(region string) string {
 // TopicDLQ is the region's dead-letter topic.
 func (c *Config) TopicDLQ(region string) string {
 	return c.Kafka.TopicPrefix + "." + region + ".dlq"
+}
+
+// BrokersOf returns the brokers holding region's TCC topic.
+func (c *Config) BrokersOf(region string) []string {
+	if p, ok := c.Peers[region]; ok && len(p.Brokers) > 0 {
+		return p.Brokers
+	}
+	return c.Kafka.Brokers
 }
 
 // Regions lists this region and all peers, sorted.

@@ -51,6 +51,11 @@ func NewForwarder(self, regionToken string, peers map[string]string, logger *slo
 				h.Set(GatewayHeader, caller.Gateway)
 				h.Set(RequestIDHeader, RequestID(pr.In.Context()))
 			},
+			ModifyResponse: func(resp *http.Response) error {
+				// The home region echoes the request id this region already set.
+				resp.Header.Del(RequestIDHeader)
+				return nil
+			},
 			ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 				// The peer may or may not have acted on a write: 503 tells the client
 				// the outcome is unknown and to retry with the same idempotency key.

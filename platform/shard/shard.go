@@ -44,9 +44,18 @@ func DerivedUserID(region, gateway, idempotencyKey string) string {
 	return region + "_" + encodeULID(id)
 }
 
-// NewTransferID makes a fresh transfer id homed in the sender's region.
-func NewTransferID(region string) string {
-	return region + "_tr_" + newULID(time.Now())
+// NewTransferID makes a fresh transfer id homed in the sender's region whose bucket is
+// the sender's bucket, so the transfer row always sits on the sender's shard and
+// GET /v1/transfers/{id} finds it from the id alone, even after buckets move. Drawing
+// ids until the bucket matches takes about `buckets` draws of a few dozen nanoseconds.
+func NewTransferID(region, senderID string, buckets int) string {
+	want := Bucket(senderID, buckets)
+	for {
+		id := region + "_tr_" + newULID(time.Now())
+		if Bucket(id, buckets) == want {
+			return id
+		}
+	}
 }
 
 // UserRegion returns the home region written in a user id.

@@ -11,7 +11,11 @@ func TestIDs(t *testing.T) {
 	if r, err := UserRegion(u); err != nil || r != "eu" {
 		t.Fatalf("UserRegion(%q) = %q, %v", u, r, err)
 	}
-	tr := NewTransferID("us")
+	sender := NewUserID("us")
+	tr := NewTransferID("us", sender, 256)
+	if Bucket(tr, 256) != Bucket(sender, 256) {
+		t.Fatalf("transfer %s is not in its sender's bucket", tr)
+	}
 	if r, err := TransferRegion(tr); err != nil || r != "us" {
 		t.Fatalf("TransferRegion(%q) = %q, %v", tr, r, err)
 	}

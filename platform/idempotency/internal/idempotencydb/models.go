@@ -19,6 +19,15 @@ type Balance struct {
 	UpdatedAt time.Time
 }
 
+type Hold struct {
+	TransferID string
+	UserID     string
+	Amount     money.Amount
+	Status     string
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
 type IdempotencyRecord struct {
 	Scope       string
 	Key         string
@@ -41,6 +50,48 @@ type LedgerEntry struct {
 	CreatedAt      time.Time
 	PrevHash       []byte
 	Hash           []byte
+}
+
+type Outbox struct {
+	ID        int64
+	Region    string
+	Key       string
+	Type      string
+	Payload   []byte
+	CreatedAt time.Time
+	SentAt    *time.Time
+}
+
+type TccBarrier struct {
+	TransferID string
+	Branch     string
+	ToUserID   string
+	FromUserID string
+	Amount     money.Amount
+	Outcome    string
+	Reason     *string
+	Metadata   []byte
+	CreatedAt  time.Time
+}
+
+type Transfer struct {
+	ID                string
+	FromUserID        string
+	ToUserID          string
+	Amount            money.Amount
+	Status            string
+	Reason            *string
+	Metadata          []byte
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
+	ExpiresAt         time.Time
+	CancelRequestedAt *time.Time
+}
+
+type TransferStep struct {
+	TransferID string
+	Step       string
+	At         time.Time
 }
 
 type User struct {

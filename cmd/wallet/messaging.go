@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
+
+	"example.com/wallet/platform/config"
+	"example.com/wallet/platform/kafkabus"
+	"example.com/wallet/platform/outbox"
+)
+
+// messaging holds the region's Kafka writers: one per cluster, shared by every relay
+// and the dead-letter path.
+type messaging struct {
+	cfg           *config.Config
+	logger        *slog.Logger
+	writers       map[string]*kafka.Writer // by broker list
+	outboxMetrics *outbox.Metrics
+	consumerStats *kafkabus.ConsumerMetrics
+}
+
+func newMessaging(cfg *config.Config, logger *slog.Logger, reg prometheus.Registerer) *messaging {
+	m := &messaging{cfg: cfg, logger: logger, writers: map[string]*kafka.Writer{},
+		outboxMetrics: outbox.NewMetrics(reg), consumerStats: kafkabus.NewConsumerMetrics(reg)}
+	for _, region := range cfg.Regions() {
+		brokers := cfg.BrokersOf(region)
+		key := strings.Join(brokers, ",")
+		if m.writers[key] == nil {
+			m.writers[key] = kafkabus.NewWriter(brokers)
+		}
+	}
+	return m
+}
+
+func (m *messaging) writer(region string) *kafka.Writer {
+	return m.writers[strings.Join(m.cfg.BrokersOf(region), ",")]
+}
+
+// publish sends relayed outbox messages to each destination region's TCC topic, in
+// order, waiting for every acknowledgement.
+func (m *messaging) publish(ctx context.Context, msgs []outbox.Message) error {
+	// Consecutive messages for the same cluster go in one write, keeping order.
+	for start := 0; start < len(msgs); {
+		w := m.writer(msgs[start].Region)
+		end := start
+		var batch []kafka.Message
+		for end < len(msgs) && m.writer(msgs[end].Region) == w {
+			msg := msgs[end]
+			batch = append(batch, kafka.Message{
+				Topic:   m.cfg.TopicTCC(msg.Region),
+				Key:     []byte(msg.Key),
+				Value:   msg.Payload,
+				Headers: []kafka.Header{{Key: "type", Value: []byte(msg.Type)}},
+			})
+			end++
+		}
+		ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		err := w.WriteMessages(ctx, batch...)
+		cancel()
+		if err != nil {
+			return err
+		}
+		start = end
+	}
+	return nil
+}
+
+// ensureTopics creates region's TCC topic (and, for this region, its dead-letter
+// topic), retrying until the broker answers or ctx ends: start-up never waits for
+// Kafka.
+func (m *messaging) ensureTopics(ctx context.Context, region string) {
+	topics := []string{m.cfg.TopicTCC(region)}
+	if region == m.cfg.Region {
+		topics = append(topics, m.cfg.TopicDLQ(region))
+	}
+	{
+		for wait := 200 * time.Millisecond; ctx.Err() == nil; wait = min(wait*2, 5*time.Second) {
+			tctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			err := kafkabus.EnsureTopics(tctx, m.cfg.BrokersOf(region), m.cfg.Kafka.Partitions, topics...)
+			cancel()
+			if err == nil {
+				break
+			}
+			m.logger.Warn("creating topics", "topics", topics, "error", err.Error())
+			select {
+			case <-ctx.Done():
+			case <-time.After(wait):
+			}
+		}
+	}
+}
+
+// consumer builds the region's TCC consumer. The group is named after the topic, so
+// every replica of the region shares the partitions.
+func (m *messaging) consumer(handle kafkabus.Handler, isTransient func(error) bool) *kafkabus.Consumer {
+	topic := m.cfg.TopicTCC(m.cfg.Region)
+	return &kafkabus.Consumer{
+		Reader:      kafkabus.NewGroupReader(m.cfg.Kafka.Brokers, topic+".consumers", topic),
+		DeadLetters: m.writer(m.cfg.Region),
+		DLQTopic:    m.cfg.TopicDLQ(m.cfg.Region),
+		Handle:      handle,
+		IsTransient: isTransient,
+		MaxTries:    m.cfg.Transfers.MaxTries,
+		Logger:      m.logger,
+		Metrics:     m.consumerStats,
+	}
+}
+
+func (m *messaging) close() {
+	for _, w := range m.writers {
+		_ = w.Close()
+	}
+}

@@ -1,0 +1,279 @@
+package transfers
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"example.com/wallet/modules/ledger"
+	"example.com/wallet/platform/httpapi"
+	"example.com/wallet/platform/idempotency"
+	"example.com/wallet/platform/money"
+	"example.com/wallet/platform/ratelimit"
+	"example.com/wallet/platform/shard"
+)
+
+// HTTP serves /v1/transfers and /v1/users/{id}/transfers.
+type HTTP struct {
+	transfers *Service
+	forward   *httpapi.Forwarder
+	limiter   *ratelimit.Limiter
+}
+
+// NewHTTP builds the transfer handlers.
+func NewHTTP(transfers *Service, forward *httpapi.Forwarder, limiter *ratelimit.Limiter) *HTTP {
+	return &HTTP{transfers: transfers, forward: forward, limiter: limiter}
+}
+
+// Mount adds the routes to r (already behind authentication).
+func (h *HTTP) Mount(r chi.Router) {
+	r.Post("/v1/transfers", h.create)
+	r.Get("/v1/transfers/{id}", h.get)
+	r.Get("/v1/users/{id}/transfers", h.list)
+}
+
+type createRequest struct {
+	FromUserID *string           `json:"from_user_id"`
+	ToUserID   *string           `json:"to_user_id"`
+	Amount     *string           `json:"amount"`
+	Metadata   map[string]string `json:"metadata"`
+}
+
+// maxWait bounds Prefer: wait, in seconds.
+const maxWait = 30
+
+func (h *HTTP) create(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		httpapi.WriteError(w, r, httpapi.NewProblem(http.StatusRequestEntityTooLarge, httpapi.CodeBodyTooLarge, "the body is too large"))
+		return
+	}
+	var req createRequest
+	if err := httpapi.DecodeJSONBytes(body, &req); err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	from, ok := userField(w, r, "from_user_id", req.FromUserID)
+	if !ok {
+		return
+	}
+	to, ok := userField(w, r, "to_user_id", req.ToUserID)
+	if !ok {
+		return
+	}
+	if from == to {
+		httpapi.WriteProblem(w, r, httpapi.NewProblem(http.StatusBadRequest, httpapi.CodeInvalidRequest, "to_user_id: must differ from from_user_id"))
+		return
+	}
+	fromRegion, _ := shard.UserRegion(from)
+	if !h.forward.Knows(fromRegion) {
+		httpapi.WriteProblem(w, r, ledger.ErrUserNotFound)
+		return
+	}
+	// A transfer executes in its sender's home region.
+	if !h.forward.ServeHere(w, r, fromRegion, body) {
+		return
+	}
+	key, err := idempotency.KeyFromRequest(r)
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	amount, err := ledger.ParseAmountField(req.Amount)
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	if err := ledger.ValidateMetadata(req.Metadata); err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	if !h.limiter.AllowRequest(w, r, from) {
+		return
+	}
+	resp, err := h.transfers.Create(r.Context(), Request{FromUserID: from, ToUserID: to, Amount: amount, Metadata: req.Metadata, Key: key})
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	var created struct {
+		ID string `json:"id"`
+	}
+	_ = json.Unmarshal(resp.Body, &created)
+	w.Header().Set("Location", "/v1/transfers/"+created.ID)
+	if wait, ok := preferWait(r); ok && resp.Status == http.StatusAccepted {
+		h.waitForFinal(w, r, created.ID, wait)
+		return
+	}
+	httpapi.WriteRawJSON(w, resp.Status, resp.Body)
+}
+
+// waitForFinal answers with the transfer once it is final (201) or when wait runs out
+// (202, still pending). It polls through the pool and holds no connection between
+// polls, so a thousand waiting clients cost no database connections.
+func (h *HTTP) waitForFinal(w http.ResponseWriter, r *http.Request, id string, wait time.Duration) {
+	w.Header().Set("Preference-Applied", "wait="+strconv.Itoa(int(wait.Seconds())))
+	deadline := time.Now().Add(wait)
+	for {
+		t, err := h.transfers.Get(r.Context(), id)
+		if err != nil {
+			httpapi.WriteError(w, r, err)
+			return
+		}
+		if t.Status != StatusPending {
+			httpapi.WriteJSON(w, http.StatusCreated, toJSON(t))
+			return
+		}
+		if time.Now().After(deadline) {
+			httpapi.WriteJSON(w, http.StatusAccepted, toJSON(t))
+			return
+		}
+		select {
+		case <-r.Context().Done():
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// preferWait reads RFC 7240 "Prefer: wait=N", capped at maxWait seconds.
+func preferWait(r *http.Request) (time.Duration, bool) {
+	for _, v := range r.Header.Values("Prefer") {
+		for _, pref := range strings.Split(v, ",") {
+			name, val, ok := strings.Cut(strings.TrimSpace(pref), "=")
+			if !ok || !strings.EqualFold(strings.TrimSpace(name), "wait") {
+				continue
+			}
+			n, err := strconv.Atoi(strings.Trim(strings.TrimSpace(val), `"`))
+			if err != nil || n < 0 {
+				return 0, false
+			}
+			return time.Duration(min(n, maxWait)) * time.Second, true
+		}
+	}
+	return 0, false
+}
+
+func userField(w http.ResponseWriter, r *http.Request, name string, v *string) (string, bool) {
+	if v == nil || !shard.IsUserID(*v) {
+		httpapi.WriteProblem(w, r, httpapi.NewProblem(http.StatusBadRequest, httpapi.CodeInvalidRequest, "%s: must be a user id", name))
+		return "", false
+	}
+	return *v, true
+}
+
+func (h *HTTP) get(w http.ResponseWriter, r *http.Request) {
+	id := chi.URLParam(r, "id")
+	region, err := shard.TransferRegion(id)
+	if err != nil {
+		httpapi.WriteProblem(w, r, httpapi.NewProblem(http.StatusBadRequest, httpapi.CodeInvalidRequest, "id: %q is not a transfer id", id))
+		return
+	}
+	if !h.forward.Knows(region) {
+		httpapi.WriteProblem(w, r, ErrTransferNotFound)
+		return
+	}
+	if !h.forward.ServeHere(w, r, region, nil) {
+		return
+	}
+	t, err := h.transfers.Get(r.Context(), id)
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	httpapi.WriteJSON(w, http.StatusOK, toJSON(t))
+}
+
+func (h *HTTP) list(w http.ResponseWriter, r *http.Request) {
+	id, here := h.forward.UserHome(w, r, nil)
+	if !here {
+		return
+	}
+	q := r.URL.Query()
+	direction := q.Get("direction")
+	switch direction {
+	case "":
+		direction = "out"
+	case "out", "in":
+	default:
+		httpapi.WriteProblem(w, r, httpapi.NewProblem(http.StatusBadRequest, httpapi.CodeInvalidRequest, "direction: must be out or in"))
+		return
+	}
+	status := q.Get("status")
+	switch status {
+	case "", StatusPending, StatusCompleted, StatusCancelled:
+	default:
+		httpapi.WriteProblem(w, r, httpapi.NewProblem(http.StatusBadRequest, httpapi.CodeInvalidRequest, "status: must be pending, completed or cancelled"))
+		return
+	}
+	limit, err := ledger.PageLimit(r)
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	before := ""
+	if c := q.Get("cursor"); c != "" {
+		raw, err := base64.RawURLEncoding.DecodeString(c)
+		before = strings.TrimPrefix(string(raw), "tr:")
+		if _, perr := shard.TransferRegion(before); err != nil || perr != nil || !strings.HasPrefix(string(raw), "tr:") {
+			httpapi.WriteProblem(w, r, httpapi.NewProblem(http.StatusBadRequest, httpapi.CodeInvalidRequest, "cursor: is not a cursor this API returned"))
+			return
+		}
+	}
+	page, err := h.transfers.List(r.Context(), id, direction, status, before, limit)
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	out := listJSON{Transfers: make([]transferJSON, 0, len(page.Transfers))}
+	for _, t := range page.Transfers {
+		out.Transfers = append(out.Transfers, toJSON(t))
+	}
+	if page.NextBefore != "" {
+		c := base64.RawURLEncoding.EncodeToString([]byte("tr:" + page.NextBefore))
+		out.NextCursor = &c
+	}
+	httpapi.WriteJSON(w, http.StatusOK, out)
+}
+
+type stepJSON struct {
+	Step string `json:"step"`
+	At   string `json:"at"`
+}
+
+type transferJSON struct {
+	ID         string            `json:"id"`
+	FromUserID string            `json:"from_user_id"`
+	ToUserID   string            `json:"to_user_id"`
+	Amount     money.Amount      `json:"amount"`
+	Status     string            `json:"status"`
+	Reason     string            `json:"reason,omitempty"`
+	Metadata   map[string]string `json:"metadata,omitempty"`
+	CreatedAt  string            `json:"created_at"`
+	UpdatedAt  string            `json:"updated_at"`
+	Steps      []stepJSON        `json:"steps"`
+}
+
+type listJSON struct {
+	Transfers  []transferJSON `json:"transfers"`
+	NextCursor *string        `json:"next_cursor"`
+}
+
+func toJSON(t Transfer) transferJSON {
+	out := transferJSON{
+		ID: t.ID, FromUserID: t.FromUserID, ToUserID: t.ToUserID, Amount: t.Amount, Status: t.Status,
+		Reason: t.Reason, Metadata: t.Metadata,
+		CreatedAt: t.CreatedAt.Format(time.RFC3339Nano), UpdatedAt: t.UpdatedAt.Format(time.RFC3339Nano),
+		Steps: make([]stepJSON, 0, len(t.Steps)),
+	}
+	for _, s := range t.Steps {
+		out.Steps = append(out.Steps, stepJSON{Step: s.Step, At: s.At.Format(time.RFC3339Nano)})
+	}
+	return out
+}
