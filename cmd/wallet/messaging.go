@@ -100,7 +100,7 @@ func (m *messaging) ensureTopics(ctx context.Context, region string) {
 func (m *messaging) consumer(handle kafkabus.Handler, isTransient func(error) bool) *kafkabus.Consumer {
 	topic := m.cfg.TopicTCC(m.cfg.Region)
 	return &kafkabus.Consumer{
-		Reader:      kafkabus.NewGroupReader(m.cfg.Kafka.Brokers, topic+".consumers", topic),
+		Reader:      kafkabus.NewGroupReader(m.cfg.Kafka.Brokers, topic+".consumers", topic, m.logger),
 		DeadLetters: m.writer(m.cfg.Region),
 		DLQTopic:    m.cfg.TopicDLQ(m.cfg.Region),
 		Handle:      handle,

@@ -106,11 +106,17 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 		relay := &outbox.Relay{Shard: name, Pool: s.Pool, Publish: bus.publish, Logger: logger, Metrics: bus.outboxMetrics, Hold: cfg.Testing.RelayHold}
 		spawn(func() { relay.Run(bg) })
 	}
-	consumer := bus.consumer(transfersSvc.HandleMessage, transfers.IsTransient)
+	// kafka-go starts a group reader's membership as soon as it is built, and one that
+	// joins before its topic exists can stay unassigned: build it once the topic is there.
+	consumerDone := make(chan *kafkabus.Consumer, 1)
 	spawn(func() {
-		// A group reader that joins before its topic exists may sit unassigned for a
-		// while; join once the topic is there.
 		bus.ensureTopics(bg, cfg.Region)
+		if bg.Err() != nil {
+			close(consumerDone)
+			return
+		}
+		consumer := bus.consumer(transfersSvc.HandleMessage, transfers.IsTransient)
+		consumerDone <- consumer
 		consumer.Run(bg)
 	})
 	spawn(func() { transfersSvc.RunExpiry(bg, logger, min(cfg.Transfers.TTL/4, time.Second)) })
@@ -147,7 +153,10 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 	// Consumers finish the message in hand, relays their batch; then everything stops.
 	stopBackground()
 	workers.Wait()
-	consumer.Reader.Close()
+	if consumer, ok := <-consumerDone; ok {
+		// Leaving the group hands its partitions to the other replicas at once.
+		_ = consumer.Reader.Close()
+	}
 	logger.Info("stopped")
 	return nil
 }

@@ -110,6 +110,7 @@ func (c *Consumer) process(ctx context.Context, msg kafka.Message) bool {
 		// decides, never a cancellation halfway.
 		err := c.Handle(context.WithoutCancel(ctx), msg)
 		if err == nil {
+			c.Logger.Debug("message handled", "topic", topic, "partition", msg.Partition, "offset", msg.Offset, "key", string(msg.Key), "type", Header(msg, "type"))
 			c.Metrics.handled.WithLabelValues(topic, "ok").Inc()
 			return true
 		}

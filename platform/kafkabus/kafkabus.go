@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -193,7 +195,7 @@ func NewWriter(brokers []string) *kafka.Writer {
 // even if only one small message is available (MinBytes=1). The caller owns
 // the reader and must Close it, which leaves the group so partitions are
 // reassigned at once.
-func NewGroupReader(brokers []string, group, topic string) *kafka.Reader {
+func NewGroupReader(brokers []string, group, topic string, errorLog *slog.Logger) *kafka.Reader {
 	return kafka.NewReader(kafka.ReaderConfig{
 		Brokers:        brokers,
 		GroupID:        group,
@@ -214,6 +216,7 @@ func NewGroupReader(brokers []string, group, topic string) *kafka.Reader {
 		ReadBackoffMin:        50 * time.Millisecond,
 		ReadBackoffMax:        1 * time.Second,
 		WatchPartitionChanges: true,
+		ErrorLogger:           errorLogger(errorLog),
 	})
 }
 
@@ -356,4 +359,15 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
+}
+
+// errorLogger routes kafka-go's own error reports (failed joins, metadata errors) to
+// the service's log; nil discards them.
+func errorLogger(l *slog.Logger) kafka.Logger {
+	if l == nil {
+		return nil
+	}
+	return kafka.LoggerFunc(func(format string, args ...any) {
+		l.Warn("kafka client", "detail", strings.TrimSpace(fmt.Sprintf(format, args...)))
+	})
 }

@@ -223,7 +223,7 @@ func TestAtLeastOnceGroupDelivery(t *testing.T) {
 	// commits it, and closes (leaving the group) before returning.
 	fetch := func(commit bool) kafka.Message {
 		t.Helper()
-		r := NewGroupReader(brokers, group, topic)
+		r := NewGroupReader(brokers, group, topic, nil)
 		defer func() {
 			if err := r.Close(); err != nil {
 				t.Errorf("reader Close: %v", err)

@@ -183,6 +183,7 @@ func (r *Relay) relayOnce(ctx context.Context, conn *pgx.Conn) (int, error) {
 	}
 	for _, m := range msgs {
 		r.Metrics.published.WithLabelValues(r.Shard, m.Type).Inc()
+		r.Logger.Debug("outbox message published", "shard", r.Shard, "region", m.Region, "type", m.Type, "key", m.Key)
 	}
 	return len(rows), nil
 }
