@@ -359,3 +359,78 @@ func (r *Region) Do(t testing.TB, c Call) Response {
 	}
 	return Response{Status: resp.StatusCode, Header: resp.Header, Body: b}
 }
+
+// CLI runs a wallet command against this region's configuration and returns its
+// exit code and output.
+func (r *Region) CLI(t testing.TB, args ...string) (int, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, walletBin, append(args, "--region", r.Name, "--regions-dir", filepath.Join(repoRoot(), "regions"))...)
+	cmd.Env = r.env
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		if exit, ok := err.(*exec.ExitError); ok {
+			return exit.ExitCode(), string(out)
+		}
+		t.Fatalf("wallet %v: %v", args, err)
+	}
+	return 0, string(out)
+}
+
+// Metric sums the samples of a Prometheus metric whose labels include every given
+// label="value" pair, from the region's admin endpoint (0 when absent).
+func (r *Region) Metric(t testing.TB, name string, labels ...string) float64 {
+	t.Helper()
+	resp, err := http.Get(r.AdminURL + "/metrics")
+	if err != nil {
+		t.Fatalf("metrics of %s: %v", r.Name, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	sum := 0.0
+	for _, line := range strings.Split(string(body), "\n") {
+		if !strings.HasPrefix(line, name+"{") && !strings.HasPrefix(line, name+" ") {
+			continue
+		}
+		matches := true
+		for _, l := range labels {
+			if !strings.Contains(line, l) {
+				matches = false
+			}
+		}
+		if !matches {
+			continue
+		}
+		var v float64
+		fields := strings.Fields(line)
+		if _, err := fmt.Sscan(fields[len(fields)-1], &v); err == nil {
+			sum += v
+		}
+	}
+	return sum
+}
+
+// eventually polls cond every 50 ms until it holds, failing the test with what after
+// the bound.
+func eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("after %s: %s", within, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// VerifyLedgers runs `wallet ledger verify` on every shard of both regions and fails
+// the test on any drift.
+func (s *Stack) VerifyLedgers(t testing.TB) {
+	t.Helper()
+	for _, r := range []*Region{s.EU, s.US} {
+		if code, out := r.CLI(t, "ledger", "verify"); code != 0 || strings.Contains(out, "DRIFT") {
+			t.Fatalf("ledger verify of %s = exit %d:\n%s", r.Name, code, out)
+		}
+	}
+}

@@ -24,6 +24,9 @@ commands:
   migrate up|down|version    migrate every shard of the region
   ledger verify [--user ID]  recompute balances from entries and check hash chains
   ledger rebuild             rewrite balance snapshots from entries
+  dlq list                   print the region's dead letters, one JSON object each
+  dlq replay [--partition P --offset O]
+                             put dead letters back on the region's TCC topic
 
 common flags:
   --region R        load regions/R/wallet.yaml
@@ -65,6 +68,8 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		err = migrateCmd(ctx, args[1:], environ, stdout)
 	case "ledger":
 		err = ledgerCmd(ctx, args[1:], environ, stdout)
+	case "dlq":
+		err = dlqCmd(ctx, args[1:], environ, stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
