@@ -8,7 +8,7 @@ SQLC_VERSION          := v1.31.1
 GOLANGCI_LINT_VERSION := v2.15.0
 TOOLS                 := $(CURDIR)/.cache/bin
 
-.PHONY: help run test build generate check-generated lint fuzz testdata stack-up stack-down
+.PHONY: help run test build generate check-generated lint fuzz testdata stack-up stack-down bench
 
 help:
 	@echo "make run               two regions locally: eu on :8081, us on :8082"
@@ -18,6 +18,7 @@ help:
 	@echo "make lint              golangci-lint $(GOLANGCI_LINT_VERSION)"
 	@echo "make fuzz              fuzz each target for FUZZTIME (default 30s)"
 	@echo "make testdata          users and deposits in a running 'make run' stack"
+	@echo "make bench             balance reads against short and long histories"
 	@echo "make stack-down        stop the local Kafka broker and PostgreSQL cluster"
 
 run:
@@ -59,3 +60,6 @@ stack-up:
 
 stack-down:
 	@scripts/kafka.sh down; scripts/postgres.sh down
+
+bench: stack-up
+	WALLET_TEST_PG_URL=$$(scripts/postgres.sh url) go test ./modules/ledger/ -run '^$$' -bench . -benchtime 2000x -count 3

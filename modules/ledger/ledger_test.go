@@ -28,7 +28,9 @@ type fixture struct {
 	router *shard.Router
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T) *fixture { return newFixtureTB(t) }
+
+func newFixtureTB(t testing.TB) *fixture {
 	t.Helper()
 	shards, specs := pgtest.NewShards(t, "eu0", "eu1")
 	router := shard.NewRouter(&config.Config{Region: "eu", Buckets: 256, ShardList: specs})
@@ -36,7 +38,9 @@ func newFixture(t *testing.T) *fixture {
 }
 
 // newUser inserts a user and opens its wallet, as the accounts module does.
-func (f *fixture) newUser(t *testing.T) string {
+func (f *fixture) newUser(t *testing.T) string { return f.newUserTB(t) }
+
+func (f *fixture) newUserTB(t testing.TB) string {
 	t.Helper()
 	id := shard.NewUserID("eu")
 	ctx := context.Background()
