@@ -2,10 +2,6 @@ package e2e
 
 import (
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 )
@@ -59,20 +55,6 @@ func TestUnknownRouteIsAProblem(t *testing.T) {
 // other tests use.
 func TestBrokerOutageIsReportedNotFatal(t *testing.T) {
 	s := StartStack(t)
-	kafka := func(action string) {
-		t.Helper()
-		cmd := exec.Command(filepath.Join(repoRoot(), "scripts", "kafka.sh"), action)
-		// Without KAFKA_BROKERS the script manages its own broker instead of waiting
-		// for an external one.
-		for _, kv := range os.Environ() {
-			if !strings.HasPrefix(kv, "KAFKA_BROKERS=") {
-				cmd.Env = append(cmd.Env, kv)
-			}
-		}
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("scripts/kafka.sh %s: %v\n%s", action, err, out)
-		}
-	}
 	waitFor := func(state string) {
 		t.Helper()
 		deadline := time.Now().Add(30 * time.Second)
@@ -93,9 +75,9 @@ func TestBrokerOutageIsReportedNotFatal(t *testing.T) {
 		}
 		t.Fatalf("kafka never reported %s: %s", state, last.Body)
 	}
-	kafka("down")
-	t.Cleanup(func() { kafka("up") })
+	kafkaScript(t, "down")
+	t.Cleanup(func() { kafkaScript(t, "up") })
 	waitFor("down")
-	kafka("up")
+	kafkaScript(t, "up")
 	waitFor("up")
 }

@@ -30,7 +30,7 @@ func entryHash(prev []byte, e Entry) []byte {
 	field(e.BalanceAfter.String())
 	field(e.TransferID)
 	field(e.IdempotencyKey)
-	field(string(canonicalMetadata(e.Metadata)))
+	field(string(CanonicalMetadata(e.Metadata)))
 	field(e.CreatedAt.UTC().Format(time.RFC3339Nano))
 	return h.Sum(nil)
 }

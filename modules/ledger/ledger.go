@@ -112,7 +112,7 @@ func (s *Service) Move(ctx context.Context, m Movement) (idempotency.Response, e
 	idemReq := idempotency.Request{
 		Scope:       m.UserID,
 		Key:         m.Key,
-		Fingerprint: idempotency.Fingerprint(m.Kind, m.Amount.String(), string(canonicalMetadata(m.Metadata))),
+		Fingerprint: idempotency.Fingerprint(m.Kind, m.Amount.String(), string(CanonicalMetadata(m.Metadata))),
 	}
 	var resp idempotency.Response
 	err := pgdb.InTx(ctx, s.shardFor(m.UserID).Pool, func(tx pgx.Tx) error {
@@ -210,7 +210,7 @@ func (s *Service) AppendTx(ctx context.Context, tx pgx.Tx, in EntryInput) (Entry
 		BalanceAfter:   e.BalanceAfter,
 		TransferID:     nullable(e.TransferID),
 		IdempotencyKey: nullable(e.IdempotencyKey),
-		Metadata:       metadataColumn(e.Metadata),
+		Metadata:       CanonicalMetadata(e.Metadata),
 		CreatedAt:      e.CreatedAt,
 		PrevHash:       e.PrevHash,
 		Hash:           e.Hash,
@@ -321,16 +321,13 @@ func ValidateMetadata(md map[string]string) error {
 	return nil
 }
 
-// canonicalMetadata is the metadata's JSON with sorted keys (encoding/json sorts map
-// keys), or nothing when there is none.
-func canonicalMetadata(md map[string]string) []byte {
+// CanonicalMetadata is the metadata's JSON with sorted keys (encoding/json sorts map
+// keys), or nil when there is none: the one encoding that is stored, hashed and
+// fingerprinted.
+func CanonicalMetadata(md map[string]string) []byte {
 	if len(md) == 0 {
 		return nil
 	}
 	b, _ := json.Marshal(md)
 	return b
-}
-
-func metadataColumn(md map[string]string) []byte {
-	return canonicalMetadata(md)
 }

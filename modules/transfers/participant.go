@@ -75,7 +75,7 @@ func (s *Service) HandleCreditOrCancel(ctx context.Context, m Message, amount mo
 			}
 			if _, err := s.q.InsertBarrier(ctx, tx, transfersdb.InsertBarrierParams{
 				TransferID: m.TransferID, Branch: branch, ToUserID: m.ToUserID, FromUserID: m.FromUserID,
-				Amount: amount, Outcome: decision.Outcome, Reason: reason, Metadata: canonicalMetadata(m.Metadata),
+				Amount: amount, Outcome: decision.Outcome, Reason: reason, Metadata: ledger.CanonicalMetadata(m.Metadata),
 			}); err != nil {
 				return err
 			}

@@ -111,7 +111,7 @@ func (s *Service) Create(ctx context.Context, req Request) (idempotency.Response
 		Scope: req.FromUserID,
 		Key:   req.Key,
 		Fingerprint: idempotency.Fingerprint("transfer", req.ToUserID, req.Amount.String(),
-			string(canonicalMetadata(req.Metadata))),
+			string(ledger.CanonicalMetadata(req.Metadata))),
 	}
 	senderShard := s.router.ShardOf(req.FromUserID)
 	var resp idempotency.Response
@@ -128,7 +128,7 @@ func (s *Service) Create(ctx context.Context, req Request) (idempotency.Response
 		now := time.Now().UTC().Truncate(time.Microsecond)
 		t := transfersdb.InsertTransferParams{
 			ID: id, FromUserID: req.FromUserID, ToUserID: req.ToUserID, Amount: req.Amount,
-			Metadata: canonicalMetadata(req.Metadata), CreatedAt: now, ExpiresAt: now.Add(s.ttl),
+			Metadata: ledger.CanonicalMetadata(req.Metadata), CreatedAt: now, ExpiresAt: now.Add(s.ttl),
 		}
 		toRegion, _ := shard.UserRegion(req.ToUserID)
 		status := http.StatusCreated
@@ -354,14 +354,6 @@ func fromRow(r transfersdb.Transfer) Transfer {
 		t.Reason = *r.Reason
 	}
 	return t
-}
-
-func canonicalMetadata(md map[string]string) []byte {
-	if len(md) == 0 {
-		return nil
-	}
-	b, _ := json.Marshal(md)
-	return b
 }
 
 func decodeMetadata(b []byte) map[string]string {

@@ -4,12 +4,13 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
+
+	"example.com/wallet/platform/retry"
 )
 
 // Handler applies one message, in one database transaction of its own. It must be
@@ -73,17 +74,17 @@ const (
 // if it could not be, and the message is delivered again later.
 func (c *Consumer) Run(ctx context.Context) {
 	topic := c.Reader.Config().Topic
-	fetchBackoff := backoff{min: 50 * time.Millisecond, max: 2 * time.Second}
+	fetchBackoff := retry.Backoff{Min: 50 * time.Millisecond, Max: 2 * time.Second}
 	for ctx.Err() == nil {
 		msg, err := c.Reader.FetchMessage(ctx)
 		if err != nil {
 			if ctx.Err() == nil {
 				c.Logger.Warn("kafka fetch failed", "topic", topic, "error", err.Error())
-				sleepCtx(ctx, fetchBackoff.next())
+				retry.Sleep(ctx, fetchBackoff.Next())
 			}
 			continue
 		}
-		fetchBackoff.reset()
+		fetchBackoff.Reset()
 		if !c.process(ctx, msg) {
 			return
 		}
@@ -93,7 +94,7 @@ func (c *Consumer) Run(ctx context.Context) {
 				break
 			}
 			c.Logger.Warn("kafka commit failed", "topic", topic, "error", err.Error())
-			sleepCtx(ctx, fetchBackoff.next())
+			retry.Sleep(ctx, fetchBackoff.Next())
 		}
 		c.Metrics.lag.WithLabelValues(topic).Set(float64(c.Reader.Lag()))
 	}
@@ -103,7 +104,7 @@ func (c *Consumer) Run(ctx context.Context) {
 // before either (false).
 func (c *Consumer) process(ctx context.Context, msg kafka.Message) bool {
 	topic := c.Reader.Config().Topic
-	retry := backoff{min: 50 * time.Millisecond, max: 5 * time.Second}
+	backoff := retry.Backoff{Min: 50 * time.Millisecond, Max: 5 * time.Second}
 	failures := 0
 	for {
 		// The handler runs to completion even during shutdown: its own transaction
@@ -125,7 +126,7 @@ func (c *Consumer) process(ctx context.Context, msg kafka.Message) bool {
 		}
 		log.Warn("message failed; retrying", "transient", transient, "tries", failures)
 		c.Metrics.handled.WithLabelValues(topic, "retry").Inc()
-		sleepCtx(ctx, retry.next())
+		retry.Sleep(ctx, backoff.Next())
 		if ctx.Err() != nil {
 			return false
 		}
@@ -142,7 +143,7 @@ func (c *Consumer) deadLetter(ctx context.Context, msg kafka.Message, cause erro
 		kafka.Header{Key: HeaderTries, Value: []byte(strconv.Itoa(tries))},
 	)
 	out := kafka.Message{Topic: c.DLQTopic, Key: msg.Key, Value: msg.Value, Headers: headers}
-	retry := backoff{min: 100 * time.Millisecond, max: 5 * time.Second}
+	backoff := retry.Backoff{Min: 100 * time.Millisecond, Max: 5 * time.Second}
 	for ctx.Err() == nil {
 		err := c.DeadLetters.WriteMessages(ctx, out)
 		if err == nil {
@@ -151,7 +152,7 @@ func (c *Consumer) deadLetter(ctx context.Context, msg kafka.Message, cause erro
 			return true
 		}
 		c.Logger.Warn("dead-letter publish failed", "error", err.Error())
-		sleepCtx(ctx, retry.next())
+		retry.Sleep(ctx, backoff.Next())
 	}
 	return false
 }
@@ -211,24 +212,4 @@ func ReadAll(ctx context.Context, brokers []string, topic string) ([]kafka.Messa
 		r.Close()
 	}
 	return out, nil
-}
-
-type backoff struct{ min, max, cur time.Duration }
-
-func (b *backoff) next() time.Duration {
-	if b.cur == 0 {
-		b.cur = b.min
-	} else {
-		b.cur = min(b.cur*2, b.max)
-	}
-	return b.cur/2 + rand.N(b.cur/2+1)
-}
-
-func (b *backoff) reset() { b.cur = 0 }
-
-func sleepCtx(ctx context.Context, d time.Duration) {
-	select {
-	case <-ctx.Done():
-	case <-time.After(d):
-	}
 }

@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"math/rand/v2"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -17,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"example.com/wallet/platform/outbox/internal/outboxdb"
+	"example.com/wallet/platform/retry"
 )
 
 // Message is one message to publish: to the inbound topic of Region, keyed by Key (a
@@ -83,7 +83,7 @@ const (
 
 // Run relays until ctx ends.
 func (r *Relay) Run(ctx context.Context) {
-	backoff := newBackoff(100*time.Millisecond, 5*time.Second)
+	backoff := &retry.Backoff{Min: 100 * time.Millisecond, Max: 5 * time.Second}
 	for ctx.Err() == nil {
 		err := r.runActive(ctx)
 		if ctx.Err() != nil {
@@ -92,7 +92,7 @@ func (r *Relay) Run(ctx context.Context) {
 		if err != nil {
 			r.Logger.Warn("outbox relay interrupted", "shard", r.Shard, "error", err.Error())
 		}
-		sleep(ctx, backoff.next())
+		retry.Sleep(ctx, backoff.Next())
 	}
 }
 
@@ -116,7 +116,7 @@ func (r *Relay) runActive(ctx context.Context) error {
 		if leader {
 			break
 		}
-		sleep(ctx, 2*time.Second)
+		retry.Sleep(ctx, 2*time.Second)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -125,7 +125,7 @@ func (r *Relay) runActive(ctx context.Context) error {
 		return err
 	}
 	r.Logger.Info("outbox relay active", "shard", r.Shard)
-	publishBackoff := newBackoff(100*time.Millisecond, 5*time.Second)
+	publishBackoff := &retry.Backoff{Min: 100 * time.Millisecond, Max: 5 * time.Second}
 	lastHousekeeping := time.Time{}
 	for ctx.Err() == nil {
 		if time.Since(lastHousekeeping) > 5*time.Second {
@@ -139,10 +139,10 @@ func (r *Relay) runActive(ctx context.Context) error {
 			}
 			// The broker is away: keep the messages and try again later.
 			r.Logger.Warn("outbox publish failed", "shard", r.Shard, "error", err.Error())
-			sleep(ctx, publishBackoff.next())
+			retry.Sleep(ctx, publishBackoff.Next())
 			continue
 		}
-		publishBackoff.reset()
+		publishBackoff.Reset()
 		if sent == batchSize {
 			continue // more may be waiting
 		}
@@ -203,29 +203,4 @@ func (e *connError) Unwrap() error { return e.err }
 func isConnError(err error) bool {
 	var ce *connError
 	return errors.As(err, &ce)
-}
-
-// backoff is capped exponential backoff with full jitter.
-type backoff struct {
-	min, max, cur time.Duration
-}
-
-func newBackoff(min, max time.Duration) *backoff { return &backoff{min: min, max: max} }
-
-func (b *backoff) next() time.Duration {
-	if b.cur == 0 {
-		b.cur = b.min
-	} else {
-		b.cur = min(b.cur*2, b.max)
-	}
-	return b.cur/2 + rand.N(b.cur/2+1)
-}
-
-func (b *backoff) reset() { b.cur = 0 }
-
-func sleep(ctx context.Context, d time.Duration) {
-	select {
-	case <-ctx.Done():
-	case <-time.After(d):
-	}
 }
