@@ -28,6 +28,8 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
+
+	"example.com/wallet/platform/config"
 )
 
 const (
@@ -348,6 +350,29 @@ func TestRegionsRender(t *testing.T) {
 			}
 			if cfg.Region != region || cfg.Buckets != 256 {
 				t.Errorf("region/buckets = %q/%d", cfg.Region, cfg.Buckets)
+			}
+			// The binary itself accepts the file, given the environment the Deployment
+			// sets from Secrets (values stand in for the Secrets' contents).
+			path := filepath.Join(t.TempDir(), "wallet.yaml")
+			if err := os.WriteFile(path, []byte(cm.Data["wallet.yaml"]), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			var environ []string
+			for name := range envByName(deployment(t, r).Spec.Template.Spec.Containers[0]) {
+				if strings.HasPrefix(name, "WALLET_") {
+					value := "stand-in"
+					if strings.HasPrefix(name, "WALLET_AUTH__GATEWAY_TOKENS__") {
+						value = strings.Repeat("ab", 32)
+					}
+					environ = append(environ, name+"="+value)
+				}
+			}
+			loaded, err := config.Load(config.Options{ConfigPath: path, Environ: environ})
+			if err != nil {
+				t.Fatalf("wallet would refuse the rendered config: %v", err)
+			}
+			if loaded.Region != region || len(loaded.ShardList) != 2 {
+				t.Errorf("wallet loaded %+v", loaded)
 			}
 			if cfg.HTTP.Addr != "0.0.0.0:8080" || cfg.HTTP.AdminAddr != "0.0.0.0:9090" {
 				t.Errorf("http addrs = %q %q", cfg.HTTP.Addr, cfg.HTTP.AdminAddr)
