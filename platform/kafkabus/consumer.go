@@ -96,7 +96,9 @@ func (c *Consumer) Run(ctx context.Context) {
 			c.Logger.Warn("kafka commit failed", "topic", topic, "error", err.Error())
 			retry.Sleep(ctx, fetchBackoff.Next())
 		}
-		c.Metrics.lag.WithLabelValues(topic).Set(float64(c.Reader.Lag()))
+		// Reader.Lag is -1 for group readers; Stats carries the lag the partition
+		// readers last observed (the partition read last, when there are several).
+		c.Metrics.lag.WithLabelValues(topic).Set(float64(c.Reader.Stats().Lag))
 	}
 }
 
