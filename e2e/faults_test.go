@@ -170,27 +170,38 @@ func TestCrashesDoNotLoseTransfers(t *testing.T) {
 	s.VerifyLedgers(t)
 }
 
-// TestBrokerOutageMidFlight stops Kafka for ten seconds right after Try: the outbox
-// holds the credit, and the transfer completes once the broker is back. Not parallel:
-// it stops the broker the other tests use.
+// TestBrokerOutageMidFlight stops Kafka for ten seconds right after one transfer's Try
+// (its credit may be anywhere: in the outbox, on the broker, being consumed) and makes
+// a second transfer while the broker is down, whose credit can only wait in the
+// outbox. Both complete once the broker is back. Not parallel: it stops the broker
+// the other tests use.
 func TestBrokerOutageMidFlight(t *testing.T) {
 	s := StartStack(t)
 	from, to := fund(t, s, "us", "100"), fund(t, s, "eu", "0")
-	_, tr := send(t, s.US, from, to, "33", "outage")
+	_, first := send(t, s.US, from, to, "33", "outage-1")
 	kafkaScript(t, "down")
 	t.Cleanup(func() { kafkaScript(t, "up") })
 	outage := time.Now()
-	eventually(t, 20*time.Second, "outbox age reported while the broker is down", func() bool {
-		return s.US.Metric(t, "wallet_outbox_oldest_unsent_seconds") > 0 || s.EU.Metric(t, "wallet_tcc_steps_total", `step="participant_credit"`) > 0
+
+	resp, second := send(t, s.US, from, to, "7", "outage-2")
+	if resp.Status != 202 {
+		t.Fatalf("Try during the outage = %d %s", resp.Status, resp.Body)
+	}
+	eventually(t, 15*time.Second, "the outbox reports a message waiting for the broker", func() bool {
+		return s.US.Metric(t, "wallet_outbox_oldest_unsent_seconds") > 0
 	})
 	time.Sleep(time.Until(outage.Add(10 * time.Second))) // the outage itself lasts 10 s
 	kafkaScript(t, "up")
-	final := awaitFinal(t, s.EU, tr.ID, 90*time.Second)
-	if final.Status != "completed" {
-		t.Fatalf("final = %+v", final)
+	for _, id := range []string{first.ID, second.ID} {
+		if final := awaitFinal(t, s.EU, id, 90*time.Second); final.Status != "completed" {
+			t.Fatalf("final = %+v", final)
+		}
 	}
-	assertBalance(t, s, from, "67", "0")
-	assertBalance(t, s, to, "33", "0")
+	assertBalance(t, s, from, "60", "0")
+	assertBalance(t, s, to, "40", "0")
+	eventually(t, 15*time.Second, "the outbox drains", func() bool {
+		return s.US.Metric(t, "wallet_outbox_oldest_unsent_seconds") == 0
+	})
 }
 
 // TestPoisonMessagesAreDeadLettered writes messages that can never succeed straight

@@ -158,10 +158,17 @@ func (r *Relay) runActive(ctx context.Context) error {
 
 // relayOnce publishes up to one batch of unsent messages and marks them sent.
 func (r *Relay) relayOnce(ctx context.Context, conn *pgx.Conn) (int, error) {
-	rows, err := queries.Unsent(ctx, conn, outboxdb.UnsentParams{AfterID: 0, Batch: batchSize})
+	rows, err := queries.Unsent(ctx, conn, batchSize)
 	if err != nil {
 		return 0, &connError{err}
 	}
+	// Rows come in id order, so the first is the oldest waiting message: its age is
+	// how far behind the broker this shard is, and it grows while a publish fails.
+	age := 0.0
+	if len(rows) > 0 {
+		age = time.Since(rows[0].CreatedAt).Seconds()
+	}
+	r.Metrics.oldest.WithLabelValues(r.Shard).Set(age)
 	msgs := make([]Message, 0, len(rows))
 	ids := make([]int64, 0, len(rows))
 	for _, row := range rows {
@@ -189,9 +196,6 @@ func (r *Relay) relayOnce(ctx context.Context, conn *pgx.Conn) (int, error) {
 }
 
 func (r *Relay) housekeeping(ctx context.Context, conn *pgx.Conn) {
-	if age, err := queries.OldestUnsent(ctx, conn); err == nil {
-		r.Metrics.oldest.WithLabelValues(r.Shard).Set(age)
-	}
 	_, _ = queries.DeleteSent(ctx, conn, outboxdb.DeleteSentParams{SentBefore: time.Now().Add(-keepSent), Batch: 1000})
 }
 

@@ -59,42 +59,12 @@ func (q *Queries) MarkSent(ctx context.Context, db DBTX, ids []int64) error {
 	return err
 }
 
-const oldestUnsent = `-- name: OldestUnsent :one
-SELECT coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 AS age_seconds
-FROM outbox WHERE sent_at IS NULL
-`
-
-// Age in seconds of the oldest message not yet published (0 when none).
-func (q *Queries) OldestUnsent(ctx context.Context, db DBTX) (float64, error) {
-	row := db.QueryRow(ctx, oldestUnsent)
-	var age_seconds float64
-	err := row.Scan(&age_seconds)
-	return age_seconds, err
-}
-
-const sentCancel = `-- name: SentCancel :one
-SELECT EXISTS (SELECT 1 FROM outbox WHERE key = $1 AND type = 'cancel' AND sent_at IS NOT NULL) AS sent
-`
-
-// Whether a cancel for the transfer has been published (for the relay's test delay).
-func (q *Queries) SentCancel(ctx context.Context, db DBTX, key string) (bool, error) {
-	row := db.QueryRow(ctx, sentCancel, key)
-	var sent bool
-	err := row.Scan(&sent)
-	return sent, err
-}
-
 const unsent = `-- name: Unsent :many
 SELECT id, region, key, type, payload, created_at FROM outbox
-WHERE sent_at IS NULL AND id > $1
+WHERE sent_at IS NULL
 ORDER BY id
-LIMIT $2
+LIMIT $1
 `
-
-type UnsentParams struct {
-	AfterID int64
-	Batch   int32
-}
 
 type UnsentRow struct {
 	ID        int64
@@ -105,8 +75,8 @@ type UnsentRow struct {
 	CreatedAt time.Time
 }
 
-func (q *Queries) Unsent(ctx context.Context, db DBTX, arg UnsentParams) ([]UnsentRow, error) {
-	rows, err := db.Query(ctx, unsent, arg.AfterID, arg.Batch)
+func (q *Queries) Unsent(ctx context.Context, db DBTX, batch int32) ([]UnsentRow, error) {
+	rows, err := db.Query(ctx, unsent, batch)
 	if err != nil {
 		return nil, err
 	}
