@@ -165,6 +165,3 @@ func (s *Service) checkUser(ctx context.Context, tx pgx.Tx, userID string, rebui
 	}
 	return nil
 }
-
-// ShardOfUser names the shard of a user of this region.
-func (s *Service) ShardOfUser(userID string) string { return s.router.ShardOf(userID) }

@@ -40,7 +40,6 @@ const (
 	CodeNotFound          = "not_found"
 	CodeMethodNotAllowed  = "method_not_allowed"
 	CodeBodyTooLarge      = "request_too_large"
-	CodeUnsupportedMedia  = "unsupported_media_type"
 	CodeInternal          = "internal_error"
 	CodeRegionUnavailable = "region_unavailable"
 	CodeRateLimited       = "rate_limited"

@@ -5,7 +5,6 @@ package money
 
 import (
 	"database/sql/driver"
-	"errors"
 	"fmt"
 	"math/big"
 )
@@ -39,12 +38,6 @@ func ParsePositive(s string) (Amount, error) {
 		return Amount{}, &AmountError{Input: s, Reason: "must be greater than zero"}
 	}
 	return a, nil
-}
-
-// ParseNonNegative parses an amount that may be zero (a balance), with the same syntax
-// as ParsePositive.
-func ParseNonNegative(s string) (Amount, error) {
-	return parse(s)
 }
 
 func parse(s string) (Amount, error) {
@@ -88,19 +81,6 @@ func FromInt64(n int64) Amount {
 
 // String is the canonical decimal form, the same one ParsePositive accepts.
 func (a Amount) String() string { return a.v.String() }
-
-// Big returns a copy of the value as a *big.Int.
-func (a Amount) Big() *big.Int { return new(big.Int).Set(&a.v) }
-
-// FromBig converts a non-negative *big.Int.
-func FromBig(b *big.Int) (Amount, error) {
-	if b.Sign() < 0 {
-		return Amount{}, errors.New("money: negative amount")
-	}
-	var a Amount
-	a.v.Set(b)
-	return a, nil
-}
 
 // Cmp compares a and b: -1, 0 or +1.
 func (a Amount) Cmp(b Amount) int { return a.v.Cmp(&b.v) }

@@ -141,24 +141,9 @@ func IsUnavailable(err error) bool {
 	return pgconn.SafeToRetry(err) || errors.Is(err, context.DeadlineExceeded)
 }
 
-// IsUniqueViolation reports whether err is PostgreSQL's unique_violation on the named
-// constraint or index (any constraint when name is empty).
-func IsUniqueViolation(err error, name string) bool {
-	var pgErr *pgconn.PgError
-	if !errors.As(err, &pgErr) || pgErr.Code != "23505" {
-		return false
-	}
-	return name == "" || pgErr.ConstraintName == name
-}
-
 // IsNumericOverflow reports whether err is PostgreSQL's numeric_value_out_of_range:
 // a balance that would exceed the schema's NUMERIC precision.
 func IsNumericOverflow(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && pgErr.Code == "22003"
-}
-
-// Ping checks that the shard answers within ctx.
-func Ping(ctx context.Context, pool *pgxpool.Pool) error {
-	return pool.Ping(ctx)
 }
