@@ -188,6 +188,9 @@ func (r *Relay) relayOnce(ctx context.Context, conn *pgx.Conn) (int, error) {
 	if err := queries.MarkSent(ctx, conn, ids); err != nil {
 		return 0, &connError{err}
 	}
+	if len(msgs) == len(rows) && len(rows) < batchSize {
+		r.Metrics.oldest.WithLabelValues(r.Shard).Set(0) // nothing is left waiting
+	}
 	for _, m := range msgs {
 		r.Metrics.published.WithLabelValues(r.Shard, m.Type).Inc()
 		r.Logger.Debug("outbox message published", "shard", r.Shard, "region", m.Region, "type", m.Type, "key", m.Key)
