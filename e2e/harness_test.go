@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	mathrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -254,14 +255,22 @@ func (r *Region) dumpLog() {
 	r.t.Logf("--- last lines of region %s's log ---\n%s", r.Name, strings.Join(lines, "\n"))
 }
 
+// freePort picks a port below the kernel's ephemeral range (32768 and up here), at
+// random, that is free now. Ports the kernel hands out for :0 are the same ones it
+// gives outgoing connections, so one closed and passed to a process can be taken by a
+// connection before the process binds it; ports outside that range are not.
 func freePort(t testing.TB) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 100 {
+		port := 20000 + mathrand.IntN(12000)
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err == nil {
+			ln.Close()
+			return port
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	t.Fatal("no free port found")
+	return 0
 }
 
 // Response is a decoded HTTP answer.
