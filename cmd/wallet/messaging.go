@@ -12,6 +12,7 @@ import (
 	"example.com/wallet/platform/config"
 	"example.com/wallet/platform/kafkabus"
 	"example.com/wallet/platform/outbox"
+	"example.com/wallet/platform/retry"
 )
 
 // messaging holds the region's Kafka writers: one per cluster, shared by every relay
@@ -78,20 +79,16 @@ func (m *messaging) ensureTopics(ctx context.Context, region string) {
 	if region == m.cfg.Region {
 		topics = append(topics, m.cfg.TopicDLQ(region))
 	}
-	{
-		for wait := 200 * time.Millisecond; ctx.Err() == nil; wait = min(wait*2, 5*time.Second) {
-			tctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			err := kafkabus.EnsureTopics(tctx, m.cfg.BrokersOf(region), m.cfg.Kafka.Partitions, topics...)
-			cancel()
-			if err == nil {
-				break
-			}
-			m.logger.Warn("creating topics", "topics", topics, "error", err.Error())
-			select {
-			case <-ctx.Done():
-			case <-time.After(wait):
-			}
+	backoff := retry.Backoff{Min: 200 * time.Millisecond, Max: 5 * time.Second}
+	for ctx.Err() == nil {
+		tctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := kafkabus.EnsureTopics(tctx, m.cfg.BrokersOf(region), m.cfg.Kafka.Partitions, topics...)
+		cancel()
+		if err == nil {
+			return
 		}
+		m.logger.Warn("creating topics", "topics", topics, "error", err.Error())
+		retry.Sleep(ctx, backoff.Next())
 	}
 }
 

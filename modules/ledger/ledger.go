@@ -184,9 +184,6 @@ func (s *Service) AppendTx(ctx context.Context, tx pgx.Tx, in EntryInput) (Entry
 	default:
 		return Entry{}, Balance{}, fmt.Errorf("ledger: unknown entry kind %q", in.Kind)
 	}
-	if len(balance.String()) > money.MaxDigits {
-		return Entry{}, Balance{}, ErrBalanceLimit
-	}
 
 	e := Entry{
 		UserID:         in.UserID,

@@ -392,3 +392,20 @@ func TestVerifyDetectsTamperingAndRebuildMendsSnapshots(t *testing.T) {
 		t.Fatalf("tampered entry not detected: %+v", report)
 	}
 }
+
+// TestBalanceLimitRefusesAndWritesNothing: NUMERIC(78,0) is the only limit; a deposit
+// that would pass it is refused by PostgreSQL and mapped to balance_limit_exceeded.
+func TestBalanceLimitRefusesAndWritesNothing(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	u := f.newUser(t)
+	if _, err := f.move(t, u, KindDeposit, strings.Repeat("9", 78), "full"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.move(t, u, KindDeposit, "1", "over"); err != ErrBalanceLimit {
+		t.Fatalf("deposit past the limit = %v, want ErrBalanceLimit", err)
+	}
+	if b := f.balance(t, u); b.Balance.String() != strings.Repeat("9", 78) || b.LedgerSeq != 1 {
+		t.Fatalf("balance after the refusal = %+v", b)
+	}
+}
