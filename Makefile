@@ -8,7 +8,7 @@ SQLC_VERSION          := v1.31.1
 GOLANGCI_LINT_VERSION := v2.15.0
 TOOLS                 := $(CURDIR)/.cache/bin
 
-.PHONY: help run test build generate check-generated lint fuzz testdata stack-up stack-down bench
+.PHONY: help run test build generate check-generated lint fuzz testdata stack-up stack-down bench bench-micro
 
 help:
 	@echo "make run               two regions locally: eu on :8081, us on :8082"
@@ -18,7 +18,7 @@ help:
 	@echo "make lint              golangci-lint $(GOLANGCI_LINT_VERSION)"
 	@echo "make fuzz              fuzz each target for FUZZTIME (default 30s)"
 	@echo "make testdata          users and deposits in a running 'make run' stack"
-	@echo "make bench             balance reads against short and long histories"
+	@echo "make bench             walletbench: the wallet against pgbench, a hot row and Kafka, in one run"
 	@echo "make stack-down        stop the local Kafka broker and PostgreSQL cluster"
 
 run:
@@ -61,5 +61,10 @@ stack-up:
 stack-down:
 	@scripts/kafka.sh down; scripts/postgres.sh down
 
+# BENCH_FLAGS are walletbench's flags, e.g. BENCH_FLAGS="--clients 32 --duration 30s".
 bench: stack-up
+	go run ./cmd/walletbench $(BENCH_FLAGS)
+
+# The ledger's Go micro-benchmark of balance reads against short and long histories.
+bench-micro: stack-up
 	WALLET_TEST_PG_URL=$$(scripts/postgres.sh url) go test ./modules/ledger/ -run '^$$' -bench . -benchtime 2000x -count 3

@@ -4,12 +4,14 @@
 #   scripts/local.sh databases          create the shard databases of regions eu and us
 #   scripts/local.sh env REGION         print the WALLET_* variables a local REGION needs
 #
-# The shard databases live on the server `scripts/postgres.sh up` ensured.
+# The shard databases live on the server `scripts/postgres.sh up` ensured, named
+# ${WALLET_LOCAL_DB_PREFIX:-wallet_}<shard> (the benchmark's smoke test picks its own prefix).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PG_URL="$(scripts/postgres.sh url)"
 REGIONS=(eu us)
+DB_PREFIX="${WALLET_LOCAL_DB_PREFIX:-wallet_}"
 
 # shard_url DB: the server's URL with its database replaced by DB.
 shard_url() {
@@ -26,7 +28,7 @@ shards_of() {
 databases() {
 	for region in "${REGIONS[@]}"; do
 		for s in $(shards_of "$region"); do
-			local db="wallet_$s"
+			local db="${DB_PREFIX}$s"
 			if ! psql "$PG_URL" -XAtqc "select 1 from pg_database where datname = '$db'" | grep -q 1; then
 				psql "$PG_URL" -XAtqc "create database $db" >/dev/null
 				echo "created database $db" >&2
@@ -38,7 +40,7 @@ databases() {
 env_of() {
 	local region="$1"
 	for s in $(shards_of "$region"); do
-		echo "WALLET_SHARDS__${s^^}__DSN=$(shard_url "wallet_$s")"
+		echo "WALLET_SHARDS__${s^^}__DSN=$(shard_url "${DB_PREFIX}$s")"
 	done
 	# The inter-region credential of the local stack only; production reads it from a Secret.
 	echo "WALLET_AUTH__REGION_TOKEN=${WALLET_LOCAL_REGION_TOKEN:-local-region-token}"

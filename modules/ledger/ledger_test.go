@@ -214,6 +214,64 @@ func TestConcurrentRequestsWithOneKeyHaveOneEffect(t *testing.T) {
 	}
 }
 
+// A key whose request completed is answered from its record by every replay, however
+// many arrive at once: replays take no lock, so none is told the key is in use.
+func TestConcurrentReplaysOfACompletedKeyAllReplay(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	u := f.newUser(t)
+	first, err := f.move(t, u, KindDeposit, "5", "done")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 30)
+	bodies := make([]string, 30)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := f.svc.Move(context.Background(), Movement{UserID: u, Kind: KindDeposit, Amount: money.FromInt64(5), Key: "done"})
+			errs[i], bodies[i] = err, string(resp.Body)
+		}()
+	}
+	wg.Wait()
+	for i := range errs {
+		if errs[i] != nil || bodies[i] != string(first.Body) {
+			t.Fatalf("replay %d = %q, %v; want the stored %s", i, bodies[i], errs[i], first.Body)
+		}
+	}
+	if b := f.balance(t, u); b.Balance.String() != "5" || b.LedgerSeq != 1 {
+		t.Fatalf("balance = %+v, want exactly one deposit of 5", b)
+	}
+}
+
+// If the first request commits between a duplicate's read of the key and its lock,
+// the duplicate performs the effect in its own transaction; saving its record then
+// finds the first one, and the duplicate must roll back and run again, as a replay.
+func TestSaveFindingARecordRollsBackAndRetries(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	u := f.newUser(t)
+	idem := idempotency.NewStore(24 * time.Hour)
+	req := idempotency.Request{Scope: u, Key: "raced", Fingerprint: []byte("fp")}
+	ctx := context.Background()
+	if err := pgdb.InTx(ctx, f.pool(u), func(tx pgx.Tx) error {
+		return idem.SaveTx(ctx, tx, req, idempotency.Response{Status: 201, Body: []byte(`{"first":true}`)})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := f.pool(u).Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	err = idem.SaveTx(ctx, tx, req, idempotency.Response{Status: 201, Body: []byte(`{"second":true}`)})
+	if !errors.Is(err, pgdb.ErrRetry) {
+		t.Fatalf("saving over an existing record: %v, want pgdb.ErrRetry", err)
+	}
+}
+
 func TestLedgerIsAppendOnlyInTheDatabase(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
@@ -407,5 +465,62 @@ func TestBalanceLimitRefusesAndWritesNothing(t *testing.T) {
 	}
 	if b := f.balance(t, u); b.Balance.String() != strings.Repeat("9", 78) || b.LedgerSeq != 1 {
 		t.Fatalf("balance after the refusal = %+v", b)
+	}
+}
+
+// AppendManyTx writes what the same AppendTx calls would: one chain that verifies,
+// one snapshot; and a refusal in the middle leaves nothing of the call behind.
+func TestAppendManyChainsLikeAppend(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	u := f.newUser(t)
+	if _, err := f.move(t, u, KindDeposit, "10", "first"); err != nil {
+		t.Fatal(err)
+	}
+	var ins []EntryInput
+	for i := range 1000 {
+		kind := KindDeposit
+		if i%3 == 2 {
+			kind = KindWithdrawal
+		}
+		ins = append(ins, EntryInput{UserID: u, Kind: kind, Amount: money.FromInt64(int64(i%7 + 1)), Metadata: map[string]string{"i": fmt.Sprint(i)}})
+	}
+	var want money.Amount = money.FromInt64(10)
+	for _, in := range ins {
+		if in.Kind == KindDeposit {
+			want = want.Add(in.Amount)
+		} else {
+			want, _ = want.Sub(in.Amount)
+		}
+	}
+	err := pgdb.InTx(ctx, f.pool(u), func(tx pgx.Tx) error {
+		b, err := f.svc.AppendManyTx(ctx, tx, u, ins)
+		if err == nil && (b.Balance.Cmp(want) != 0 || b.LedgerSeq != 1001) {
+			t.Errorf("AppendManyTx balance = %+v, want %s at seq 1001", b, want)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := f.balance(t, u); b.Balance.Cmp(want) != 0 || b.LedgerSeq != 1001 {
+		t.Fatalf("snapshot = %+v, want %s at seq 1001", b, want)
+	}
+	report, err := f.svc.Verify(ctx, f.router.ShardOf(u), u)
+	if err != nil || len(report.Drifts) != 0 || report.Entries != 1001 {
+		t.Fatalf("verify = %+v, %v; want 1001 entries and no drift", report, err)
+	}
+
+	overdraw := []EntryInput{{UserID: u, Kind: KindDeposit, Amount: money.FromInt64(1)}, {UserID: u, Kind: KindWithdrawal, Amount: want.Add(money.FromInt64(5))}}
+	err = pgdb.InTx(ctx, f.pool(u), func(tx pgx.Tx) error {
+		_, err := f.svc.AppendManyTx(ctx, tx, u, overdraw)
+		return err
+	})
+	if !errors.Is(err, ErrInsufficientFunds) {
+		t.Fatalf("an overdraft in the batch = %v, want ErrInsufficientFunds", err)
+	}
+	if b := f.balance(t, u); b.LedgerSeq != 1001 {
+		t.Fatalf("after a refused batch the ledger is at seq %d, want 1001", b.LedgerSeq)
 	}
 }

@@ -55,6 +55,10 @@ type HTTP struct {
 	ShutdownTimeout time.Duration `koanf:"shutdown_timeout"`
 	MaxBodyBytes    int64         `koanf:"max_body_bytes"`
 	MaxHeaderBytes  int           `koanf:"max_header_bytes"`
+	// Pprof serves Go's profiler under /debug/pprof/ on the admin listener, for
+	// profiling under load (walletbench turns it on). Off by default: a profile shows
+	// the process's memory.
+	Pprof bool `koanf:"pprof"`
 }
 
 // Shard is one PostgreSQL database owned by the region and the bucket range it holds.

@@ -11,7 +11,6 @@ package idempotency
 import (
 	"context"
 	"crypto/sha256"
-	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -20,6 +19,7 @@ import (
 
 	"example.com/wallet/platform/httpapi"
 	"example.com/wallet/platform/idempotency/internal/idempotencydb"
+	"example.com/wallet/platform/pgdb"
 )
 
 // Header is the request header carrying the client's key (IETF draft
@@ -96,36 +96,40 @@ func NewStore(retention time.Duration) *Store {
 // ErrInFlight when another transaction holds the key now, and (nil, nil) when the
 // caller should perform the request and then call SaveTx in the same tx.
 func (s *Store) BeginTx(ctx context.Context, tx pgx.Tx, req Request) (*Response, error) {
-	var locked bool
-	err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock(hashtextextended($1, 7151))`,
-		fmt.Sprintf("%d:%s:%s", len(req.Scope), req.Scope, req.Key)).Scan(&locked)
+	lockKey := fmt.Sprintf("%d:%s:%s", len(req.Scope), req.Scope, req.Key)
+	rec, err := s.q.ClaimKey(ctx, tx, idempotencydb.ClaimKeyParams{LockKey: lockKey, Scope: req.Scope, Key: req.Key})
 	if err != nil {
 		return nil, err
 	}
-	if !locked {
-		return nil, ErrInFlight
-	}
-	rec, err := s.q.GetRecord(ctx, tx, idempotencydb.GetRecordParams{Scope: req.Scope, Key: req.Key})
-	if errors.Is(err, pgx.ErrNoRows) {
+	if rec.StatusCode == nil {
+		if !rec.Locked {
+			return nil, ErrInFlight
+		}
 		return nil, nil
-	}
-	if err != nil {
-		return nil, err
 	}
 	if rec.ExpiresAt.Before(time.Now()) {
 		// Past retention the key is free again; the janitor just has not reached it.
+		locked, err := s.q.TryLockKey(ctx, tx, lockKey)
+		if err != nil {
+			return nil, err
+		}
+		if !locked {
+			return nil, ErrInFlight
+		}
 		return nil, s.q.DeleteRecord(ctx, tx, idempotencydb.DeleteRecordParams{Scope: req.Scope, Key: req.Key})
 	}
 	if string(rec.Fingerprint) != string(req.Fingerprint) {
 		return nil, ErrReused
 	}
-	return &Response{Status: int(rec.StatusCode), Body: rec.Response}, nil
+	return &Response{Status: int(*rec.StatusCode), Body: rec.Response}, nil
 }
 
 // SaveTx stores the response of a request claimed with BeginTx, in the same tx as its
-// effect.
+// effect. When a record appeared meanwhile (the first request committed between
+// BeginTx's read and its lock), it returns pgdb.ErrRetry: the caller's transaction
+// rolls back its duplicate effect and pgdb.InTx runs it again, which then replays.
 func (s *Store) SaveTx(ctx context.Context, tx pgx.Tx, req Request, resp Response) error {
-	return s.q.InsertRecord(ctx, tx, idempotencydb.InsertRecordParams{
+	n, err := s.q.InsertRecord(ctx, tx, idempotencydb.InsertRecordParams{
 		Scope:       req.Scope,
 		Key:         req.Key,
 		Fingerprint: req.Fingerprint,
@@ -133,6 +137,13 @@ func (s *Store) SaveTx(ctx context.Context, tx pgx.Tx, req Request, resp Respons
 		Response:    resp.Body,
 		ExpiresAt:   time.Now().Add(s.retention),
 	})
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return fmt.Errorf("idempotency key %q of %s was saved by a concurrent request: %w", req.Key, req.Scope, pgdb.ErrRetry)
+	}
+	return nil
 }
 
 // DeleteExpired removes up to batch expired records and reports how many it removed.

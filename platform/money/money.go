@@ -13,6 +13,12 @@ import (
 // NUMERIC(78,0).
 const MaxDigits = 78
 
+// maxStored is the largest value with MaxDigits digits.
+var maxStored = func() *big.Int {
+	v := new(big.Int).Exp(big.NewInt(10), big.NewInt(MaxDigits), nil)
+	return v.Sub(v, big.NewInt(1))
+}()
+
 // Amount is an exact non-negative integer. The zero value is 0.
 type Amount struct {
 	v big.Int
@@ -84,6 +90,9 @@ func (a Amount) String() string { return a.v.String() }
 
 // Cmp compares a and b: -1, 0 or +1.
 func (a Amount) Cmp(b Amount) int { return a.v.Cmp(&b.v) }
+
+// Storable reports whether a has at most MaxDigits digits, so the schema can hold it.
+func (a Amount) Storable() bool { return a.v.Cmp(maxStored) <= 0 }
 
 // IsZero reports whether a is 0.
 func (a Amount) IsZero() bool { return a.v.Sign() == 0 }

@@ -99,7 +99,16 @@ func inTxOnce(ctx context.Context, pool *pgxpool.Pool, fn func(tx pgx.Tx) error)
 	return nil
 }
 
+// ErrRetry marks a transaction that lost a race the database reported as something
+// other than a serialization failure (a row that appeared between a read and an
+// insert, say). Its effects roll back and InTx runs it again, like a serialization
+// failure.
+var ErrRetry = errors.New("the transaction lost a race and runs again")
+
 func isRetryable(err error) bool {
+	if errors.Is(err, ErrRetry) {
+		return true
+	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		return pgErr.Code == "40001" || pgErr.Code == "40P01"

@@ -12,6 +12,50 @@ import (
 	"example.com/wallet/platform/money"
 )
 
+const insertEntries = `-- name: InsertEntries :exec
+INSERT INTO ledger_entries (user_id, seq, kind, amount, balance_after, transfer_id, idempotency_key, metadata, created_at, prev_hash, hash)
+SELECT $1::text, e.seq, ($2::text[])[e.i], (($3::text[])[e.i])::numeric,
+       (($4::text[])[e.i])::numeric,
+       NULLIF(($5::text[])[e.i], ''), NULLIF(($6::text[])[e.i], ''),
+       (NULLIF(($7::text[])[e.i], ''))::jsonb,
+       ($8::timestamptz[])[e.i], ($9::bytea[])[e.i], ($10::bytea[])[e.i]
+FROM unnest($11::bigint[]) WITH ORDINALITY AS e(seq, i)
+`
+
+type InsertEntriesParams struct {
+	UserID          string
+	Kinds           []string
+	Amounts         []string
+	BalancesAfter   []string
+	TransferIds     []string
+	IdempotencyKeys []string
+	Metadata        []string
+	CreatedAts      []time.Time
+	PrevHashes      [][]byte
+	Hashes          [][]byte
+	Seqs            []int64
+}
+
+// Several entries of one user in one statement, for the batched paths: element i of
+// every array is entry i. Empty strings stand for NULL in the optional columns
+// (arrays of text cannot say NULL to sqlc).
+func (q *Queries) InsertEntries(ctx context.Context, db DBTX, arg InsertEntriesParams) error {
+	_, err := db.Exec(ctx, insertEntries,
+		arg.UserID,
+		arg.Kinds,
+		arg.Amounts,
+		arg.BalancesAfter,
+		arg.TransferIds,
+		arg.IdempotencyKeys,
+		arg.Metadata,
+		arg.CreatedAts,
+		arg.PrevHashes,
+		arg.Hashes,
+		arg.Seqs,
+	)
+	return err
+}
+
 const insertEntry = `-- name: InsertEntry :exec
 INSERT INTO ledger_entries (user_id, seq, kind, amount, balance_after, transfer_id, idempotency_key, metadata, created_at, prev_hash, hash)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)

@@ -10,6 +10,46 @@ import (
 	"time"
 )
 
+const claimKey = `-- name: ClaimKey :one
+SELECT r.fingerprint, r.status_code, r.response, r.expires_at,
+       CASE WHEN r.scope IS NULL THEN pg_try_advisory_xact_lock(hashtextextended($1::text, 7151))
+            ELSE false END::boolean AS locked
+FROM (SELECT 1) AS one
+LEFT JOIN idempotency_records r ON r.scope = $2 AND r.key = $3
+`
+
+type ClaimKeyParams struct {
+	LockKey string
+	Scope   string
+	Key     string
+}
+
+type ClaimKeyRow struct {
+	Fingerprint []byte
+	StatusCode  *int32
+	Response    []byte
+	ExpiresAt   *time.Time
+	Locked      bool
+}
+
+// One round trip for both outcomes. A committed record is returned as it is (records
+// never change once written, so a replay needs no lock and never waits for another
+// replay). Only when there is none does it try the key's transaction-scoped advisory
+// lock, which the first request holds until it commits: failing to get it means that
+// request is still in flight.
+func (q *Queries) ClaimKey(ctx context.Context, db DBTX, arg ClaimKeyParams) (ClaimKeyRow, error) {
+	row := db.QueryRow(ctx, claimKey, arg.LockKey, arg.Scope, arg.Key)
+	var i ClaimKeyRow
+	err := row.Scan(
+		&i.Fingerprint,
+		&i.StatusCode,
+		&i.Response,
+		&i.ExpiresAt,
+		&i.Locked,
+	)
+	return i, err
+}
+
 const deleteExpiredRecords = `-- name: DeleteExpiredRecords :execrows
 DELETE FROM idempotency_records
 WHERE ctid IN (SELECT ctid FROM idempotency_records WHERE expires_at < now() LIMIT $1)
@@ -37,34 +77,10 @@ func (q *Queries) DeleteRecord(ctx context.Context, db DBTX, arg DeleteRecordPar
 	return err
 }
 
-const getRecord = `-- name: GetRecord :one
-SELECT scope, key, fingerprint, status_code, response, created_at, expires_at
-FROM idempotency_records WHERE scope = $1 AND key = $2
-`
-
-type GetRecordParams struct {
-	Scope string
-	Key   string
-}
-
-func (q *Queries) GetRecord(ctx context.Context, db DBTX, arg GetRecordParams) (IdempotencyRecord, error) {
-	row := db.QueryRow(ctx, getRecord, arg.Scope, arg.Key)
-	var i IdempotencyRecord
-	err := row.Scan(
-		&i.Scope,
-		&i.Key,
-		&i.Fingerprint,
-		&i.StatusCode,
-		&i.Response,
-		&i.CreatedAt,
-		&i.ExpiresAt,
-	)
-	return i, err
-}
-
-const insertRecord = `-- name: InsertRecord :exec
+const insertRecord = `-- name: InsertRecord :execrows
 INSERT INTO idempotency_records (scope, key, fingerprint, status_code, response, expires_at)
 VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (scope, key) DO NOTHING
 `
 
 type InsertRecordParams struct {
@@ -76,8 +92,10 @@ type InsertRecordParams struct {
 	ExpiresAt   time.Time
 }
 
-func (q *Queries) InsertRecord(ctx context.Context, db DBTX, arg InsertRecordParams) error {
-	_, err := db.Exec(ctx, insertRecord,
+// No row is inserted when a record already exists: a request that committed between
+// ClaimKey's snapshot and its lock. The caller's transaction must then roll back.
+func (q *Queries) InsertRecord(ctx context.Context, db DBTX, arg InsertRecordParams) (int64, error) {
+	result, err := db.Exec(ctx, insertRecord,
 		arg.Scope,
 		arg.Key,
 		arg.Fingerprint,
@@ -85,5 +103,19 @@ func (q *Queries) InsertRecord(ctx context.Context, db DBTX, arg InsertRecordPar
 		arg.Response,
 		arg.ExpiresAt,
 	)
-	return err
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const tryLockKey = `-- name: TryLockKey :one
+SELECT pg_try_advisory_xact_lock(hashtextextended($1::text, 7151))
+`
+
+func (q *Queries) TryLockKey(ctx context.Context, db DBTX, lockKey string) (bool, error) {
+	row := db.QueryRow(ctx, tryLockKey, lockKey)
+	var pg_try_advisory_xact_lock bool
+	err := row.Scan(&pg_try_advisory_xact_lock)
+	return pg_try_advisory_xact_lock, err
 }
