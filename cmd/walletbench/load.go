@@ -19,7 +19,7 @@ import (
 // counter is a count shared by workers and the progress bar.
 type counter struct{ n atomic.Int64 }
 
-func (c *counter) add(n int64)  { c.n.Add(n) }
+func (c *counter) add(n int64) { c.n.Add(n) }
 func (c *counter) load() int64 { return c.n.Load() }
 
 // latencies are the measured durations of one workload.

@@ -132,7 +132,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	defer stack.close(log)
 
 	res := &results{StartedAt: time.Now().UTC(), Machine: describeMachine(ctx, stack),
-		Config: runConfig{Clients: o.clients, DurationS: o.duration.Seconds(), WarmupS: o.warmup.Seconds(), Rate: o.rate, LargeHistory: o.largeSize, StackStarted: stack.started},
+		Config:    runConfig{Clients: o.clients, DurationS: o.duration.Seconds(), WarmupS: o.warmup.Seconds(), Rate: o.rate, LargeHistory: o.largeSize, StackStarted: stack.started},
 		Workloads: map[string]workloadResult{}}
 	progress := newProgress(stderr, o.quiet)
 
