@@ -53,6 +53,7 @@ type options struct {
 	start       string
 	token       string
 	quiet       bool
+	noBaselines bool
 }
 
 func main() {
@@ -85,6 +86,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.start, "start", "auto", "auto: start a stack when none answers; never: fail instead")
 	fs.StringVar(&o.token, "token", "dev-token", "gateway bearer token")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress bar")
+	fs.BoolVar(&o.noBaselines, "no-baselines", false, "skip the baselines (quick runs while profiling; no ratios to them)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -136,12 +138,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Workloads: map[string]workloadResult{}}
 	progress := newProgress(stderr, o.quiet)
 
-	log("baselines (%d clients, %s each)", o.clients, o.duration)
-	if res.Baselines, err = measureBaselines(ctx, o, stack, progress); err != nil {
-		return err
+	if !o.noBaselines {
+		log("baselines (%d clients, %s each)", o.clients, o.duration)
+		if res.Baselines, err = measureBaselines(ctx, o, stack, progress); err != nil {
+			return err
+		}
+		log("  pgbench TPC-B %.0f tps, hot-row UPDATE %.0f/s, Kafka round trip p50 %.2f ms",
+			res.Baselines.PgbenchTPS, res.Baselines.HotRowTPS, res.Baselines.KafkaRoundTripP50Ms)
 	}
-	log("  pgbench TPC-B %.0f tps, hot-row UPDATE %.0f/s, Kafka round trip p50 %.2f ms",
-		res.Baselines.PgbenchTPS, res.Baselines.HotRowTPS, res.Baselines.KafkaRoundTripP50Ms)
 
 	b, err := newBench(ctx, o, stack, log)
 	if err != nil {

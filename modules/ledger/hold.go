@@ -18,31 +18,16 @@ const (
 	HoldReleased = "released"
 )
 
-// HoldTx freezes amount of userID's available balance for transferID, in the caller's
-// transaction: the TCC Try. The money stays in balance but leaves available until the
-// hold is captured (debited) or released. ErrInsufficientFunds when available is short.
-func (s *Service) HoldTx(ctx context.Context, tx pgx.Tx, userID, transferID string, amount money.Amount) (Balance, error) {
-	snap, err := s.q.GetBalanceForUpdate(ctx, tx, userID)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Balance{}, ErrUserNotFound
+// HoldTx freezes amount of userID's available balance for transferID, the TCC Try:
+// the frozen amount is staged on p (whose lock on the user's snapshot the caller's
+// transaction holds) and the hold row is written in tx. The money stays in balance but
+// leaves available until the hold is captured (debited) or released.
+// ErrInsufficientFunds when available is short; nothing is staged or written then.
+func (s *Service) HoldTx(ctx context.Context, tx pgx.Tx, p *Postings, userID, transferID string, amount money.Amount) error {
+	if err := p.Freeze(userID, amount); err != nil {
+		return err
 	}
-	if err != nil {
-		return Balance{}, err
-	}
-	available, _ := snap.Balance.Sub(snap.Frozen)
-	if available.Cmp(amount) < 0 {
-		return Balance{}, ErrInsufficientFunds
-	}
-	frozen := snap.Frozen.Add(amount)
-	if err := s.q.InsertHold(ctx, tx, ledgerdb.InsertHoldParams{TransferID: transferID, UserID: userID, Amount: amount}); err != nil {
-		return Balance{}, err
-	}
-	if err := s.q.UpdateBalance(ctx, tx, ledgerdb.UpdateBalanceParams{
-		UserID: userID, Balance: snap.Balance, Frozen: frozen, LastSeq: snap.LastSeq, LastHash: snap.LastHash,
-	}); err != nil {
-		return Balance{}, err
-	}
-	return toBalance(userID, snap.Balance, frozen, snap.LastSeq), nil
+	return s.q.InsertHold(ctx, tx, ledgerdb.InsertHoldParams{TransferID: transferID, UserID: userID, Amount: amount})
 }
 
 // CaptureTx turns transferID's active hold into the transfer's debit entry, in the
@@ -95,27 +80,6 @@ func (s *Service) ReleaseTx(ctx context.Context, tx pgx.Tx, transferID string) (
 		return false, err
 	}
 	return true, s.q.SetHoldStatus(ctx, tx, ledgerdb.SetHoldStatusParams{TransferID: transferID, Status: HoldReleased})
-}
-
-// LockPairTx locks two users' snapshots in id order, so two transfers between the same
-// users in opposite directions can never deadlock. It reports which exist.
-func (s *Service) LockPairTx(ctx context.Context, tx pgx.Tx, a, b string) (aExists, bExists bool, err error) {
-	first, second := a, b
-	if second < first {
-		first, second = second, first
-	}
-	exists := map[string]bool{}
-	for _, id := range []string{first, second} {
-		_, err := s.q.GetBalanceForUpdate(ctx, tx, id)
-		switch {
-		case errors.Is(err, pgx.ErrNoRows):
-		case err != nil:
-			return false, false, err
-		default:
-			exists[id] = true
-		}
-	}
-	return exists[a], exists[b], nil
 }
 
 // ExistsTx reports whether userID has a wallet on the shard of tx.

@@ -57,11 +57,18 @@ type Service struct {
 	shards map[string]*pgdb.Shard
 	idem   *idempotency.Store
 	q      *ledgerdb.Queries
+	// movements group each shard's concurrent deposits and withdrawals into shared
+	// transactions (see applyMovements).
+	movements map[string]*pgdb.Batcher[movement, movementResult]
 }
 
 // NewService builds the ledger over the region's shards.
 func NewService(router *shard.Router, shards map[string]*pgdb.Shard, idem *idempotency.Store) *Service {
-	return &Service{router: router, shards: shards, idem: idem, q: ledgerdb.New()}
+	s := &Service{router: router, shards: shards, idem: idem, q: ledgerdb.New(), movements: map[string]*pgdb.Batcher[movement, movementResult]{}}
+	for name, sh := range shards {
+		s.movements[name] = pgdb.NewBatcher(sh.Pool, s.applyMovements)
+	}
+	return s
 }
 
 // Pool returns the shard holding userID, which must be of this region.
@@ -107,37 +114,20 @@ type Movement struct {
 
 // Move applies a deposit or withdrawal exactly once per idempotency key and returns the
 // HTTP response to send: the stored one when the key was already used for this same
-// request. The entry, the snapshot and the idempotency record commit together.
-func (s *Service) Move(ctx context.Context, m Movement) (idempotency.Response, error) {
-	idemReq := idempotency.Request{
+// request. The entry, the snapshot and the idempotency record commit together, in a
+// transaction the request may share with others of its shard (see applyMovements).
+// ctx is not consulted: once queued, a request is applied or refused, never abandoned
+// halfway.
+func (s *Service) Move(_ context.Context, m Movement) (idempotency.Response, error) {
+	res, err := s.movements[s.router.ShardOf(m.UserID)].Do(movement{m: m, req: idempotency.Request{
 		Scope:       m.UserID,
 		Key:         m.Key,
 		Fingerprint: idempotency.Fingerprint(m.Kind, m.Amount.String(), string(CanonicalMetadata(m.Metadata))),
+	}})
+	if err != nil {
+		return idempotency.Response{}, err
 	}
-	var resp idempotency.Response
-	err := pgdb.InTx(ctx, s.shardFor(m.UserID).Pool, func(tx pgx.Tx) error {
-		stored, err := s.idem.BeginTx(ctx, tx, idemReq)
-		if err != nil {
-			return err
-		}
-		if stored != nil {
-			resp = *stored
-			return nil
-		}
-		entry, bal, err := s.AppendTx(ctx, tx, EntryInput{
-			UserID: m.UserID, Kind: m.Kind, Amount: m.Amount, Metadata: m.Metadata, IdempotencyKey: m.Key,
-		})
-		if err != nil {
-			return err
-		}
-		body, err := json.Marshal(movementJSON{Entry: entryToJSON(entry), Balance: balanceToJSON(bal)})
-		if err != nil {
-			return err
-		}
-		resp = idempotency.Response{Status: http.StatusCreated, Body: body}
-		return s.idem.SaveTx(ctx, tx, idemReq, resp)
-	})
-	return resp, err
+	return res.resp, res.err
 }
 
 // EntryInput is an entry to append; the ledger fills in sequence, balance and hashes.
@@ -259,13 +249,15 @@ func (s *Service) saveHeadTx(ctx context.Context, tx pgx.Tx, userID string, h ch
 	})
 }
 
-// insertEntriesTx writes entries (of one user, in sequence order) with one statement.
-func (s *Service) insertEntriesTx(ctx context.Context, tx pgx.Tx, userID string, entries []Entry) error {
+// insertEntriesTx writes entries (of one user or several, each user's in sequence
+// order) with one statement.
+func (s *Service) insertEntriesTx(ctx context.Context, tx pgx.Tx, entries []Entry) error {
 	if len(entries) == 0 {
 		return nil
 	}
-	p := ledgerdb.InsertEntriesParams{UserID: userID}
+	var p ledgerdb.InsertEntriesParams
 	for _, e := range entries {
+		p.UserIds = append(p.UserIds, e.UserID)
 		p.Seqs = append(p.Seqs, e.Seq)
 		p.Kinds = append(p.Kinds, e.Kind)
 		p.Amounts = append(p.Amounts, e.Amount.String())
@@ -283,34 +275,22 @@ func (s *Service) insertEntriesTx(ctx context.Context, tx pgx.Tx, userID string,
 // AppendManyTx appends entries of one user in the caller's transaction with one lock,
 // one insert and one snapshot update, however many there are. Every entry is decided
 // as AppendTx would decide it, in order; the first refusal stops the call and nothing
-// of it is written (the caller's transaction decides). It is how long histories are
-// built quickly, for benchmarks and tests, through the ledger's own arithmetic and
-// hash chain.
+// of it is written. It is how long histories are built quickly, for benchmarks and
+// tests, through the ledger's own arithmetic and hash chain.
 func (s *Service) AppendManyTx(ctx context.Context, tx pgx.Tx, userID string, ins []EntryInput) (Balance, error) {
-	snap, err := s.q.GetBalanceForUpdate(ctx, tx, userID)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Balance{}, ErrUserNotFound
-	}
+	p, err := s.LockTx(ctx, tx, userID)
 	if err != nil {
 		return Balance{}, err
 	}
-	head := chainHead{balance: snap.Balance, frozen: snap.Frozen, seq: snap.LastSeq, hash: snap.LastHash}
-	entries := make([]Entry, 0, len(ins))
-	now := time.Now()
 	for _, in := range ins {
 		if in.UserID != userID {
 			return Balance{}, fmt.Errorf("ledger: entry for %s in a batch of %s", in.UserID, userID)
 		}
-		var e Entry
-		if e, head, err = head.append(in, now); err != nil {
-			return Balance{}, err
-		}
-		entries = append(entries, e)
 	}
-	if err := s.insertEntriesTx(ctx, tx, userID, entries); err != nil {
+	if _, err := p.Post(ins...); err != nil {
 		return Balance{}, err
 	}
-	return head.toBalance(userID), s.saveHeadTx(ctx, tx, userID, head)
+	return p.Balance(userID), s.FlushTx(ctx, tx, p)
 }
 
 // Page is one page of a user's history, newest first. NextBeforeSeq is 0 on the last page.

@@ -255,20 +255,30 @@ func TestSaveFindingARecordRollsBackAndRetries(t *testing.T) {
 	u := f.newUser(t)
 	idem := idempotency.NewStore(24 * time.Hour)
 	req := idempotency.Request{Scope: u, Key: "raced", Fingerprint: []byte("fp")}
+	first := idempotency.Response{Status: 201, Body: []byte(`{"first":true}`)}
 	ctx := context.Background()
-	if err := pgdb.InTx(ctx, f.pool(u), func(tx pgx.Tx) error {
-		return idem.SaveTx(ctx, tx, req, idempotency.Response{Status: 201, Body: []byte(`{"first":true}`)})
-	}); err != nil {
-		t.Fatal(err)
-	}
-	tx, err := f.pool(u).Begin(ctx)
+	attempts := 0
+	var replayed *idempotency.Response
+	err := pgdb.InTx(ctx, f.pool(u), func(tx pgx.Tx) error {
+		attempts++
+		stored, err := idem.BeginTx(ctx, tx, req)
+		if err != nil || stored != nil {
+			replayed = stored
+			return err
+		}
+		if attempts == 1 {
+			// The twin commits now, on another connection.
+			if err := pgdb.InTx(ctx, f.pool(u), func(other pgx.Tx) error { return idem.SaveTx(ctx, other, req, first) }); err != nil {
+				return err
+			}
+		}
+		return idem.SaveTx(ctx, tx, req, idempotency.Response{Status: 201, Body: []byte(`{"second":true}`)})
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tx.Rollback(ctx)
-	err = idem.SaveTx(ctx, tx, req, idempotency.Response{Status: 201, Body: []byte(`{"second":true}`)})
-	if !errors.Is(err, pgdb.ErrRetry) {
-		t.Fatalf("saving over an existing record: %v, want pgdb.ErrRetry", err)
+	if attempts != 2 || replayed == nil || string(replayed.Body) != string(first.Body) {
+		t.Fatalf("after %d attempts replayed %v; want the second attempt to replay the twin's %s", attempts, replayed, first.Body)
 	}
 }
 

@@ -16,7 +16,6 @@ import (
 	"example.com/wallet/platform/httpapi"
 	"example.com/wallet/platform/idempotency"
 	"example.com/wallet/platform/money"
-	"example.com/wallet/platform/outbox"
 	"example.com/wallet/platform/pgdb"
 	"example.com/wallet/platform/shard"
 )
@@ -76,6 +75,9 @@ type Service struct {
 	ttl     time.Duration
 	q       *transfersdb.Queries
 	metrics *Metrics
+	// creates group each shard's concurrent transfer requests into shared
+	// transactions (see applyCreates).
+	creates map[string]*pgdb.Batcher[createOp, createResult]
 }
 
 // Config is what the service needs beyond its collaborators.
@@ -88,7 +90,12 @@ type Config struct {
 
 // NewService builds the transfers service of a region.
 func NewService(cfg Config, router *shard.Router, shards map[string]*pgdb.Shard, ledgerSvc *ledger.Service, idem *idempotency.Store, metrics *Metrics) *Service {
-	return &Service{router: router, buckets: cfg.Buckets, shards: shards, ledger: ledgerSvc, idem: idem, ttl: cfg.TTL, q: transfersdb.New(), metrics: metrics}
+	s := &Service{router: router, buckets: cfg.Buckets, shards: shards, ledger: ledgerSvc, idem: idem, ttl: cfg.TTL,
+		q: transfersdb.New(), metrics: metrics, creates: map[string]*pgdb.Batcher[createOp, createResult]{}}
+	for name, sh := range shards {
+		s.creates[name] = pgdb.NewBatcher(sh.Pool, s.applyCreates)
+	}
+	return s
 }
 
 func (s *Service) pool(key string) *pgdb.Shard { return s.shards[s.router.ShardOf(key)] }
@@ -100,141 +107,6 @@ type Request struct {
 	Amount     money.Amount
 	Metadata   map[string]string
 	Key        string
-}
-
-// Create runs a transfer exactly once per idempotency key and returns the response to
-// send: 201 with a completed (or immediately cancelled) transfer when both users share
-// the sender's shard, 202 with a pending one otherwise. A sender without the
-// available amount is ErrInsufficientFunds and nothing is written.
-func (s *Service) Create(ctx context.Context, req Request) (idempotency.Response, error) {
-	idemReq := idempotency.Request{
-		Scope: req.FromUserID,
-		Key:   req.Key,
-		Fingerprint: idempotency.Fingerprint("transfer", req.ToUserID, req.Amount.String(),
-			string(ledger.CanonicalMetadata(req.Metadata))),
-	}
-	senderShard := s.router.ShardOf(req.FromUserID)
-	var resp idempotency.Response
-	var outcome string
-	err := pgdb.InTx(ctx, s.shards[senderShard].Pool, func(tx pgx.Tx) error {
-		stored, err := s.idem.BeginTx(ctx, tx, idemReq)
-		if err != nil || stored != nil {
-			if stored != nil {
-				resp, outcome = *stored, "replayed"
-			}
-			return err
-		}
-		id := shard.NewTransferID(s.router.Region(), req.FromUserID, s.buckets)
-		now := time.Now().UTC().Truncate(time.Microsecond)
-		t := transfersdb.InsertTransferParams{
-			ID: id, FromUserID: req.FromUserID, ToUserID: req.ToUserID, Amount: req.Amount,
-			Metadata: ledger.CanonicalMetadata(req.Metadata), CreatedAt: now, ExpiresAt: now.Add(s.ttl),
-		}
-		toRegion, _ := shard.UserRegion(req.ToUserID)
-		status := http.StatusCreated
-		switch {
-		case toRegion == s.router.Region() && s.router.ShardOf(req.ToUserID) == senderShard:
-			outcome, err = s.sameShardTx(ctx, tx, &t)
-		case !s.router.KnownRegion(toRegion):
-			outcome, err = s.refuseTx(ctx, tx, &t)
-		default:
-			outcome, err = s.tryTx(ctx, tx, &t, toRegion)
-			status = http.StatusAccepted
-		}
-		if err != nil {
-			return err
-		}
-		transfer, err := s.getTx(ctx, tx, id)
-		if err != nil {
-			return err
-		}
-		body, err := json.Marshal(toJSON(transfer))
-		if err != nil {
-			return err
-		}
-		resp = idempotency.Response{Status: status, Body: body}
-		return s.idem.SaveTx(ctx, tx, idemReq, resp)
-	})
-	if err != nil {
-		if errors.Is(err, ledger.ErrInsufficientFunds) {
-			s.metrics.steps.WithLabelValues("try", "insufficient_funds").Inc()
-		}
-		return idempotency.Response{}, err
-	}
-	s.metrics.steps.WithLabelValues("try", outcome).Inc()
-	return resp, nil
-}
-
-// sameShardTx moves the money in the caller's transaction: both snapshots locked in
-// id order, debit and credit appended, transfer completed.
-func (s *Service) sameShardTx(ctx context.Context, tx pgx.Tx, t *transfersdb.InsertTransferParams) (string, error) {
-	fromExists, toExists, err := s.ledger.LockPairTx(ctx, tx, t.FromUserID, t.ToUserID)
-	if err != nil {
-		return "", err
-	}
-	if !fromExists {
-		return "", ledger.ErrUserNotFound
-	}
-	if !toExists {
-		return s.refuseTx(ctx, tx, t)
-	}
-	if _, _, err := s.ledger.AppendTx(ctx, tx, ledger.EntryInput{UserID: t.FromUserID, Kind: ledger.KindTransferDebit, Amount: t.Amount, TransferID: t.ID}); err != nil {
-		return "", err
-	}
-	if _, _, err := s.ledger.AppendTx(ctx, tx, ledger.EntryInput{UserID: t.ToUserID, Kind: ledger.KindTransferCredit, Amount: t.Amount, TransferID: t.ID}); err != nil {
-		return "", err
-	}
-	t.Status = StatusCompleted
-	if err := s.q.InsertTransfer(ctx, tx, *t); err != nil {
-		return "", err
-	}
-	// The receiver's incoming record, as a participant would have written it.
-	if _, err := s.q.InsertBarrier(ctx, tx, transfersdb.InsertBarrierParams{
-		TransferID: t.ID, Branch: MsgCredit, ToUserID: t.ToUserID, FromUserID: t.FromUserID,
-		Amount: t.Amount, Outcome: MsgCredited, Metadata: t.Metadata,
-	}); err != nil {
-		return "", err
-	}
-	return "completed_same_shard", s.addSteps(ctx, tx, t.ID, "debited", "credited", StatusCompleted)
-}
-
-// refuseTx records a transfer to a receiver that cannot exist (or does not, on the
-// sender's own shard) as cancelled at once; no money moves.
-func (s *Service) refuseTx(ctx context.Context, tx pgx.Tx, t *transfersdb.InsertTransferParams) (string, error) {
-	exists, err := s.ledger.ExistsTx(ctx, tx, t.FromUserID)
-	if err != nil {
-		return "", err
-	}
-	if !exists {
-		return "", ledger.ErrUserNotFound
-	}
-	reason := ReasonReceiverNotFound
-	t.Status, t.Reason = StatusCancelled, &reason
-	if err := s.q.InsertTransfer(ctx, tx, *t); err != nil {
-		return "", err
-	}
-	return "receiver_not_found", s.addSteps(ctx, tx, t.ID, StatusCancelled)
-}
-
-// tryTx is the TCC Try: hold the amount, record the pending transfer and queue the
-// credit for the receiver's region, all in the caller's transaction.
-func (s *Service) tryTx(ctx context.Context, tx pgx.Tx, t *transfersdb.InsertTransferParams, toRegion string) (string, error) {
-	if _, err := s.ledger.HoldTx(ctx, tx, t.FromUserID, t.ID, t.Amount); err != nil {
-		return "", err
-	}
-	t.Status = StatusPending
-	if err := s.q.InsertTransfer(ctx, tx, *t); err != nil {
-		return "", err
-	}
-	var md map[string]string
-	if len(t.Metadata) > 0 {
-		_ = json.Unmarshal(t.Metadata, &md)
-	}
-	msg := Message{Type: MsgCredit, TransferID: t.ID, FromUserID: t.FromUserID, ToUserID: t.ToUserID, Amount: t.Amount.String(), Metadata: md}
-	if err := outbox.EnqueueTx(ctx, tx, outbox.Message{Region: toRegion, Key: t.ID, Type: MsgCredit, Payload: msg.encode()}); err != nil {
-		return "", err
-	}
-	return "held", s.addSteps(ctx, tx, t.ID, "held")
 }
 
 func (s *Service) addSteps(ctx context.Context, tx pgx.Tx, id string, steps ...string) error {

@@ -96,54 +96,114 @@ func NewStore(retention time.Duration) *Store {
 // ErrInFlight when another transaction holds the key now, and (nil, nil) when the
 // caller should perform the request and then call SaveTx in the same tx.
 func (s *Store) BeginTx(ctx context.Context, tx pgx.Tx, req Request) (*Response, error) {
-	lockKey := fmt.Sprintf("%d:%s:%s", len(req.Scope), req.Scope, req.Key)
-	rec, err := s.q.ClaimKey(ctx, tx, idempotencydb.ClaimKeyParams{LockKey: lockKey, Scope: req.Scope, Key: req.Key})
+	claims, err := s.BeginManyTx(ctx, tx, []Request{req})
 	if err != nil {
 		return nil, err
 	}
-	if rec.StatusCode == nil {
-		if !rec.Locked {
-			return nil, ErrInFlight
-		}
-		return nil, nil
-	}
-	if rec.ExpiresAt.Before(time.Now()) {
-		// Past retention the key is free again; the janitor just has not reached it.
-		locked, err := s.q.TryLockKey(ctx, tx, lockKey)
-		if err != nil {
-			return nil, err
-		}
-		if !locked {
-			return nil, ErrInFlight
-		}
-		return nil, s.q.DeleteRecord(ctx, tx, idempotencydb.DeleteRecordParams{Scope: req.Scope, Key: req.Key})
-	}
-	if string(rec.Fingerprint) != string(req.Fingerprint) {
-		return nil, ErrReused
-	}
-	return &Response{Status: int(*rec.StatusCode), Body: rec.Response}, nil
+	return claims[0].Stored, claims[0].Err
 }
 
-// SaveTx stores the response of a request claimed with BeginTx, in the same tx as its
-// effect. When a record appeared meanwhile (the first request committed between
-// BeginTx's read and its lock), it returns pgdb.ErrRetry: the caller's transaction
-// rolls back its duplicate effect and pgdb.InTx runs it again, which then replays.
-func (s *Store) SaveTx(ctx context.Context, tx pgx.Tx, req Request, resp Response) error {
-	n, err := s.q.InsertRecord(ctx, tx, idempotencydb.InsertRecordParams{
-		Scope:       req.Scope,
-		Key:         req.Key,
-		Fingerprint: req.Fingerprint,
-		StatusCode:  int32(resp.Status),
-		Response:    resp.Body,
-		ExpiresAt:   time.Now().Add(s.retention),
-	})
+// Claim is BeginManyTx's answer for one request: Stored to replay, Err (ErrReused or
+// ErrInFlight) to refuse, or neither: perform the request and save its response.
+type Claim struct {
+	Stored *Response
+	Err    error
+}
+
+// BeginManyTx claims several keys in one statement, as BeginTx claims one; claim i
+// answers reqs[i]. A key that appears twice in reqs is in flight for its second
+// request (the transaction's own lock would not stop it).
+func (s *Store) BeginManyTx(ctx context.Context, tx pgx.Tx, reqs []Request) ([]Claim, error) {
+	p := idempotencydb.ClaimKeysParams{}
+	for _, r := range reqs {
+		p.Scopes = append(p.Scopes, r.Scope)
+		p.Keys = append(p.Keys, r.Key)
+		p.LockKeys = append(p.LockKeys, lockKey(r))
+	}
+	rows, err := s.q.ClaimKeys(ctx, tx, p)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if n == 0 {
-		return fmt.Errorf("idempotency key %q of %s was saved by a concurrent request: %w", req.Key, req.Scope, pgdb.ErrRetry)
+	if len(rows) != len(reqs) {
+		return nil, fmt.Errorf("idempotency: %d answers for %d keys", len(rows), len(reqs))
 	}
-	return nil
+	claims := make([]Claim, len(reqs))
+	performs := make(map[[2]string]bool, len(reqs))
+	for i, rec := range rows {
+		req := reqs[i]
+		switch {
+		case rec.StatusCode == nil && !rec.Locked:
+			claims[i].Err = ErrInFlight
+		case rec.StatusCode == nil:
+		case rec.ExpiresAt.Before(time.Now()):
+			// Past retention the key is free again; the janitor just has not reached it.
+			claims[i].Err, err = s.reclaimExpired(ctx, tx, req)
+			if err != nil {
+				return nil, err
+			}
+		case string(rec.Fingerprint) != string(req.Fingerprint):
+			claims[i].Err = ErrReused
+		default:
+			claims[i].Stored = &Response{Status: int(*rec.StatusCode), Body: rec.Response}
+		}
+		if claims[i].Stored == nil && claims[i].Err == nil {
+			// The transaction's own advisory lock does not stop a second request with
+			// the key in the same batch: the first one performs, the second is in flight.
+			if id := [2]string{req.Scope, req.Key}; performs[id] {
+				claims[i].Err = ErrInFlight
+			} else {
+				performs[id] = true
+			}
+		}
+	}
+	return claims, nil
+}
+
+// reclaimExpired frees an expired key for req: ErrInFlight if another request holds
+// it, nil once its old record is gone.
+func (s *Store) reclaimExpired(ctx context.Context, tx pgx.Tx, req Request) (claimErr, err error) {
+	locked, err := s.q.TryLockKey(ctx, tx, lockKey(req))
+	if err != nil {
+		return nil, err
+	}
+	if !locked {
+		return ErrInFlight, nil
+	}
+	return nil, s.q.DeleteRecord(ctx, tx, idempotencydb.DeleteRecordParams{Scope: req.Scope, Key: req.Key})
+}
+
+func lockKey(r Request) string { return fmt.Sprintf("%d:%s:%s", len(r.Scope), r.Scope, r.Key) }
+
+// recordsKey is the primary key of idempotency records. A request that commits
+// between a duplicate's read of the key and the duplicate's lock leaves the duplicate
+// to perform the effect a second time; saving its record then violates this key, and
+// pgdb.InTx rolls the duplicate back and runs it again, as the replay it is.
+const recordsKey = "idempotency_records_pkey"
+
+func init() { pgdb.RetryOnConflict(recordsKey) }
+
+// SaveTx stores the response of a request claimed with BeginTx, in the same tx as its
+// effect. If a record for the key appeared meanwhile, the transaction fails to commit
+// and pgdb.InTx runs it again (see recordsKey).
+func (s *Store) SaveTx(ctx context.Context, tx pgx.Tx, req Request, resp Response) error {
+	return s.SaveManyTx(ctx, tx, []Request{req}, []Response{resp})
+}
+
+// SaveManyTx stores resps[i] as the response of reqs[i], all in one statement, with
+// SaveTx's guarantee for each.
+func (s *Store) SaveManyTx(ctx context.Context, tx pgx.Tx, reqs []Request, resps []Response) error {
+	if len(reqs) == 0 {
+		return nil
+	}
+	p := idempotencydb.InsertRecordsParams{ExpiresAt: time.Now().Add(s.retention)}
+	for i, r := range reqs {
+		p.Scopes = append(p.Scopes, r.Scope)
+		p.Keys = append(p.Keys, r.Key)
+		p.Fingerprints = append(p.Fingerprints, r.Fingerprint)
+		p.StatusCodes = append(p.StatusCodes, int32(resps[i].Status))
+		p.Responses = append(p.Responses, resps[i].Body)
+	}
+	return s.q.InsertRecords(ctx, tx, p)
 }
 
 // DeleteExpired removes up to batch expired records and reports how many it removed.

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -62,6 +63,9 @@ const maxTxAttempts = 5
 // (see maxTxAttempts), so it must not have effects outside the transaction. The
 // rollback uses a context detached from cancellation, so a cancelled request never
 // leaves a transaction open on a pooled connection.
+//
+// The transaction is pipelined (see pipelinedTx): an Exec is sent with the next query
+// or with COMMIT, and reports its error there.
 func InTx(ctx context.Context, pool *pgxpool.Pool, fn func(tx pgx.Tx) error) error {
 	var err error
 	for attempt := 1; attempt <= maxTxAttempts; attempt++ {
@@ -70,16 +74,22 @@ func InTx(ctx context.Context, pool *pgxpool.Pool, fn func(tx pgx.Tx) error) err
 			return err
 		}
 		// A short, growing pause lets the competing transaction finish.
-		time.Sleep(time.Duration(attempt*attempt) * 5 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(attempt*attempt) * 5 * time.Millisecond):
+		}
 	}
 	return err
 }
 
 func inTxOnce(ctx context.Context, pool *pgxpool.Pool, fn func(tx pgx.Tx) error) (err error) {
-	tx, err := pool.Begin(ctx)
+	conn, err := pool.Acquire(ctx)
 	if err != nil {
 		return &UnavailableError{Err: err}
 	}
+	defer conn.Release()
+	tx := &pipelinedTx{conn: conn.Conn()}
 	defer func() {
 		if err != nil {
 			_ = tx.Rollback(context.WithoutCancel(ctx))
@@ -91,7 +101,7 @@ func inTxOnce(ctx context.Context, pool *pgxpool.Pool, fn func(tx pgx.Tx) error)
 	if err = tx.Commit(ctx); err != nil {
 		// A COMMIT that failed on the wire may or may not have happened.
 		var pgErr *pgconn.PgError
-		if !errors.As(err, &pgErr) {
+		if !errors.As(err, &pgErr) && !errors.Is(err, pgx.ErrTxCommitRollback) {
 			return &UnavailableError{Err: err, OutcomeUnknown: true}
 		}
 		return err
@@ -99,21 +109,25 @@ func inTxOnce(ctx context.Context, pool *pgxpool.Pool, fn func(tx pgx.Tx) error)
 	return nil
 }
 
-// ErrRetry marks a transaction that lost a race the database reported as something
-// other than a serialization failure (a row that appeared between a read and an
-// insert, say). Its effects roll back and InTx runs it again, like a serialization
-// failure.
-var ErrRetry = errors.New("the transaction lost a race and runs again")
+// racedConstraints holds the unique constraints registered with RetryOnConflict.
+var racedConstraints sync.Map
+
+// RetryOnConflict declares that a unique violation of constraint means the
+// transaction raced a twin that committed first (two requests with one idempotency
+// key, say): InTx rolls it back and runs it again, and the rerun sees the twin. The
+// owner of the constraint registers it once, at start-up.
+func RetryOnConflict(constraint string) { racedConstraints.Store(constraint, true) }
 
 func isRetryable(err error) bool {
-	if errors.Is(err, ErrRetry) {
-		return true
-	}
 	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		return pgErr.Code == "40001" || pgErr.Code == "40P01"
+	if !errors.As(err, &pgErr) {
+		return false
 	}
-	return false
+	if pgErr.Code == "23505" {
+		_, raced := racedConstraints.Load(pgErr.ConstraintName)
+		return raced
+	}
+	return pgErr.Code == "40001" || pgErr.Code == "40P01"
 }
 
 // UnavailableError says a shard could not be reached or dropped the connection.

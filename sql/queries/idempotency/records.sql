@@ -1,21 +1,24 @@
--- name: ClaimKey :one
--- One round trip for both outcomes. A committed record is returned as it is (records
--- never change once written, so a replay needs no lock and never waits for another
--- replay). Only when there is none does it try the key's transaction-scoped advisory
--- lock, which the first request holds until it commits: failing to get it means that
--- request is still in flight.
-SELECT r.fingerprint, r.status_code, r.response, r.expires_at,
-       CASE WHEN r.scope IS NULL THEN pg_try_advisory_xact_lock(hashtextextended(@lock_key::text, 7151))
+-- name: ClaimKeys :many
+-- Claims keys in one round trip; row i answers key i. A committed record is returned
+-- as it is (records never change once written, so a replay needs no lock and never
+-- waits for another replay). Only when there is none does it try the key's
+-- transaction-scoped advisory lock, which the first request holds until it commits:
+-- failing to get it means that request is still in flight.
+SELECT k.i::int AS i, r.fingerprint, r.status_code, r.response, r.expires_at,
+       CASE WHEN r.scope IS NULL THEN pg_try_advisory_xact_lock(hashtextextended((@lock_keys::text[])[k.i], 7151))
             ELSE false END::boolean AS locked
-FROM (SELECT 1) AS one
-LEFT JOIN idempotency_records r ON r.scope = @scope AND r.key = @key;
+FROM unnest(@scopes::text[]) WITH ORDINALITY AS k(scope, i)
+LEFT JOIN idempotency_records r ON r.scope = k.scope AND r.key = (@keys::text[])[k.i]
+ORDER BY k.i;
 
--- name: InsertRecord :execrows
--- No row is inserted when a record already exists: a request that committed between
--- ClaimKey's snapshot and its lock. The caller's transaction must then roll back.
+-- name: InsertRecords :exec
+-- A key that already has a record (a request that committed between ClaimKeys'
+-- snapshot and its lock) violates the primary key: the transaction rolls back and runs
+-- again (pgdb.RetryOnConflict), and then replays that record.
 INSERT INTO idempotency_records (scope, key, fingerprint, status_code, response, expires_at)
-VALUES (@scope, @key, @fingerprint, @status_code, @response, @expires_at)
-ON CONFLICT (scope, key) DO NOTHING;
+SELECT v.scope, (@keys::text[])[v.i], (@fingerprints::bytea[])[v.i], (@status_codes::int[])[v.i],
+       (@responses::bytea[])[v.i], @expires_at
+FROM unnest(@scopes::text[]) WITH ORDINALITY AS v(scope, i);
 
 -- name: DeleteExpiredRecords :execrows
 DELETE FROM idempotency_records

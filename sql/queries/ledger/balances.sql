@@ -8,6 +8,22 @@ SELECT user_id, balance, frozen, last_seq, last_hash FROM balances WHERE user_id
 -- Locks the user's snapshot row: every change to a user's money is serialized here.
 SELECT user_id, balance, frozen, last_seq, last_hash FROM balances WHERE user_id = @user_id FOR UPDATE;
 
+-- name: LockBalances :many
+-- Locks several users' snapshot rows in user id order, the order every transaction that
+-- locks more than one takes them in, so none can deadlock another.
+SELECT user_id, balance, frozen, last_seq, last_hash FROM balances
+WHERE user_id = ANY(@user_ids::text[])
+ORDER BY user_id
+FOR UPDATE;
+
+-- name: UpdateBalances :exec
+-- Several snapshots in one statement: element i of every array is user i's new head.
+UPDATE balances b
+SET balance = ((@balances::text[])[v.i])::numeric, frozen = ((@frozen::text[])[v.i])::numeric,
+    last_seq = (@last_seqs::bigint[])[v.i], last_hash = (@last_hashes::bytea[])[v.i], updated_at = now()
+FROM unnest(@user_ids::text[]) WITH ORDINALITY AS v(user_id, i)
+WHERE b.user_id = v.user_id;
+
 -- name: UpdateBalance :exec
 UPDATE balances
 SET balance = @balance, frozen = @frozen, last_seq = @last_seq, last_hash = @last_hash, updated_at = now()

@@ -19,13 +19,13 @@ ORDER BY seq
 LIMIT @page_size;
 
 -- name: InsertEntries :exec
--- Several entries of one user in one statement, for the batched paths: element i of
--- every array is entry i. Empty strings stand for NULL in the optional columns
--- (arrays of text cannot say NULL to sqlc).
+-- Several entries, of one user or several, in one statement: element i of every array
+-- is entry i. Empty strings stand for NULL in the optional columns (arrays of text
+-- cannot say NULL to sqlc).
 INSERT INTO ledger_entries (user_id, seq, kind, amount, balance_after, transfer_id, idempotency_key, metadata, created_at, prev_hash, hash)
-SELECT @user_id::text, e.seq, (@kinds::text[])[e.i], ((@amounts::text[])[e.i])::numeric,
+SELECT e.user_id, (@seqs::bigint[])[e.i], (@kinds::text[])[e.i], ((@amounts::text[])[e.i])::numeric,
        ((@balances_after::text[])[e.i])::numeric,
        NULLIF((@transfer_ids::text[])[e.i], ''), NULLIF((@idempotency_keys::text[])[e.i], ''),
        (NULLIF((@metadata::text[])[e.i], ''))::jsonb,
        (@created_ats::timestamptz[])[e.i], (@prev_hashes::bytea[])[e.i], (@hashes::bytea[])[e.i]
-FROM unnest(@seqs::bigint[]) WITH ORDINALITY AS e(seq, i);
+FROM unnest(@user_ids::text[]) WITH ORDINALITY AS e(user_id, i);

@@ -20,3 +20,9 @@ FROM tcc_barriers
 WHERE to_user_id = @user_id AND branch = 'credit' AND outcome = 'credited' AND transfer_id < @before_id
 ORDER BY transfer_id DESC
 LIMIT @page_size;
+
+-- name: RecordIncoming :exec
+-- The receiver's record of a same-shard transfer, as a participant's credit barrier
+-- would have recorded it.
+INSERT INTO tcc_barriers (transfer_id, branch, to_user_id, from_user_id, amount, outcome, metadata)
+VALUES (@transfer_id, 'credit', @to_user_id, @from_user_id, @amount, 'credited', @metadata);

@@ -37,3 +37,11 @@ INSERT INTO transfer_steps (transfer_id, step) VALUES (@transfer_id, @step) ON C
 
 -- name: ListSteps :many
 SELECT transfer_id, step, at FROM transfer_steps WHERE transfer_id = ANY(@ids::text[]) ORDER BY at, step;
+
+-- name: AddStepsAt :exec
+-- Several steps of one transfer with the times the caller chose (the times its
+-- response already shows).
+INSERT INTO transfer_steps (transfer_id, step, at)
+SELECT @transfer_id::text, s.step, (@ats::timestamptz[])[s.i]
+FROM unnest(@steps::text[]) WITH ORDINALITY AS s(step, i)
+ON CONFLICT DO NOTHING;

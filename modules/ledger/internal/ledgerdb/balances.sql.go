@@ -92,6 +92,49 @@ func (q *Queries) ListBalanceUsers(ctx context.Context, db DBTX, arg ListBalance
 	return items, nil
 }
 
+const lockBalances = `-- name: LockBalances :many
+SELECT user_id, balance, frozen, last_seq, last_hash FROM balances
+WHERE user_id = ANY($1::text[])
+ORDER BY user_id
+FOR UPDATE
+`
+
+type LockBalancesRow struct {
+	UserID   string
+	Balance  money.Amount
+	Frozen   money.Amount
+	LastSeq  int64
+	LastHash []byte
+}
+
+// Locks several users' snapshot rows in user id order, the order every transaction that
+// locks more than one takes them in, so none can deadlock another.
+func (q *Queries) LockBalances(ctx context.Context, db DBTX, userIds []string) ([]LockBalancesRow, error) {
+	rows, err := db.Query(ctx, lockBalances, userIds)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []LockBalancesRow
+	for rows.Next() {
+		var i LockBalancesRow
+		if err := rows.Scan(
+			&i.UserID,
+			&i.Balance,
+			&i.Frozen,
+			&i.LastSeq,
+			&i.LastHash,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const openBalance = `-- name: OpenBalance :exec
 INSERT INTO balances (user_id) VALUES ($1) ON CONFLICT (user_id) DO NOTHING
 `
@@ -122,6 +165,34 @@ func (q *Queries) UpdateBalance(ctx context.Context, db DBTX, arg UpdateBalanceP
 		arg.LastSeq,
 		arg.LastHash,
 		arg.UserID,
+	)
+	return err
+}
+
+const updateBalances = `-- name: UpdateBalances :exec
+UPDATE balances b
+SET balance = (($1::text[])[v.i])::numeric, frozen = (($2::text[])[v.i])::numeric,
+    last_seq = ($3::bigint[])[v.i], last_hash = ($4::bytea[])[v.i], updated_at = now()
+FROM unnest($5::text[]) WITH ORDINALITY AS v(user_id, i)
+WHERE b.user_id = v.user_id
+`
+
+type UpdateBalancesParams struct {
+	Balances   []string
+	Frozen     []string
+	LastSeqs   []int64
+	LastHashes [][]byte
+	UserIds    []string
+}
+
+// Several snapshots in one statement: element i of every array is user i's new head.
+func (q *Queries) UpdateBalances(ctx context.Context, db DBTX, arg UpdateBalancesParams) error {
+	_, err := db.Exec(ctx, updateBalances,
+		arg.Balances,
+		arg.Frozen,
+		arg.LastSeqs,
+		arg.LastHashes,
+		arg.UserIds,
 	)
 	return err
 }

@@ -14,16 +14,16 @@ import (
 
 const insertEntries = `-- name: InsertEntries :exec
 INSERT INTO ledger_entries (user_id, seq, kind, amount, balance_after, transfer_id, idempotency_key, metadata, created_at, prev_hash, hash)
-SELECT $1::text, e.seq, ($2::text[])[e.i], (($3::text[])[e.i])::numeric,
+SELECT e.user_id, ($1::bigint[])[e.i], ($2::text[])[e.i], (($3::text[])[e.i])::numeric,
        (($4::text[])[e.i])::numeric,
        NULLIF(($5::text[])[e.i], ''), NULLIF(($6::text[])[e.i], ''),
        (NULLIF(($7::text[])[e.i], ''))::jsonb,
        ($8::timestamptz[])[e.i], ($9::bytea[])[e.i], ($10::bytea[])[e.i]
-FROM unnest($11::bigint[]) WITH ORDINALITY AS e(seq, i)
+FROM unnest($11::text[]) WITH ORDINALITY AS e(user_id, i)
 `
 
 type InsertEntriesParams struct {
-	UserID          string
+	Seqs            []int64
 	Kinds           []string
 	Amounts         []string
 	BalancesAfter   []string
@@ -33,15 +33,15 @@ type InsertEntriesParams struct {
 	CreatedAts      []time.Time
 	PrevHashes      [][]byte
 	Hashes          [][]byte
-	Seqs            []int64
+	UserIds         []string
 }
 
-// Several entries of one user in one statement, for the batched paths: element i of
-// every array is entry i. Empty strings stand for NULL in the optional columns
-// (arrays of text cannot say NULL to sqlc).
+// Several entries, of one user or several, in one statement: element i of every array
+// is entry i. Empty strings stand for NULL in the optional columns (arrays of text
+// cannot say NULL to sqlc).
 func (q *Queries) InsertEntries(ctx context.Context, db DBTX, arg InsertEntriesParams) error {
 	_, err := db.Exec(ctx, insertEntries,
-		arg.UserID,
+		arg.Seqs,
 		arg.Kinds,
 		arg.Amounts,
 		arg.BalancesAfter,
@@ -51,7 +51,7 @@ func (q *Queries) InsertEntries(ctx context.Context, db DBTX, arg InsertEntriesP
 		arg.CreatedAts,
 		arg.PrevHashes,
 		arg.Hashes,
-		arg.Seqs,
+		arg.UserIds,
 	)
 	return err
 }

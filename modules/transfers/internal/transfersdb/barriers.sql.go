@@ -127,3 +127,29 @@ func (q *Queries) LockBarrierKey(ctx context.Context, db DBTX, transferID string
 	_, err := db.Exec(ctx, lockBarrierKey, transferID)
 	return err
 }
+
+const recordIncoming = `-- name: RecordIncoming :exec
+INSERT INTO tcc_barriers (transfer_id, branch, to_user_id, from_user_id, amount, outcome, metadata)
+VALUES ($1, 'credit', $2, $3, $4, 'credited', $5)
+`
+
+type RecordIncomingParams struct {
+	TransferID string
+	ToUserID   string
+	FromUserID string
+	Amount     money.Amount
+	Metadata   []byte
+}
+
+// The receiver's record of a same-shard transfer, as a participant's credit barrier
+// would have recorded it.
+func (q *Queries) RecordIncoming(ctx context.Context, db DBTX, arg RecordIncomingParams) error {
+	_, err := db.Exec(ctx, recordIncoming,
+		arg.TransferID,
+		arg.ToUserID,
+		arg.FromUserID,
+		arg.Amount,
+		arg.Metadata,
+	)
+	return err
+}

@@ -26,6 +26,26 @@ func (q *Queries) AddStep(ctx context.Context, db DBTX, arg AddStepParams) error
 	return err
 }
 
+const addStepsAt = `-- name: AddStepsAt :exec
+INSERT INTO transfer_steps (transfer_id, step, at)
+SELECT $1::text, s.step, ($2::timestamptz[])[s.i]
+FROM unnest($3::text[]) WITH ORDINALITY AS s(step, i)
+ON CONFLICT DO NOTHING
+`
+
+type AddStepsAtParams struct {
+	TransferID string
+	Ats        []time.Time
+	Steps      []string
+}
+
+// Several steps of one transfer with the times the caller chose (the times its
+// response already shows).
+func (q *Queries) AddStepsAt(ctx context.Context, db DBTX, arg AddStepsAtParams) error {
+	_, err := db.Exec(ctx, addStepsAt, arg.TransferID, arg.Ats, arg.Steps)
+	return err
+}
+
 const expiredPending = `-- name: ExpiredPending :many
 SELECT id FROM transfers
 WHERE status = 'pending' AND cancel_requested_at IS NULL AND expires_at < now()

@@ -10,21 +10,23 @@ import (
 	"time"
 )
 
-const claimKey = `-- name: ClaimKey :one
-SELECT r.fingerprint, r.status_code, r.response, r.expires_at,
-       CASE WHEN r.scope IS NULL THEN pg_try_advisory_xact_lock(hashtextextended($1::text, 7151))
+const claimKeys = `-- name: ClaimKeys :many
+SELECT k.i::int AS i, r.fingerprint, r.status_code, r.response, r.expires_at,
+       CASE WHEN r.scope IS NULL THEN pg_try_advisory_xact_lock(hashtextextended(($1::text[])[k.i], 7151))
             ELSE false END::boolean AS locked
-FROM (SELECT 1) AS one
-LEFT JOIN idempotency_records r ON r.scope = $2 AND r.key = $3
+FROM unnest($2::text[]) WITH ORDINALITY AS k(scope, i)
+LEFT JOIN idempotency_records r ON r.scope = k.scope AND r.key = ($3::text[])[k.i]
+ORDER BY k.i
 `
 
-type ClaimKeyParams struct {
-	LockKey string
-	Scope   string
-	Key     string
+type ClaimKeysParams struct {
+	LockKeys []string
+	Scopes   []string
+	Keys     []string
 }
 
-type ClaimKeyRow struct {
+type ClaimKeysRow struct {
+	I           int32
 	Fingerprint []byte
 	StatusCode  *int32
 	Response    []byte
@@ -32,22 +34,36 @@ type ClaimKeyRow struct {
 	Locked      bool
 }
 
-// One round trip for both outcomes. A committed record is returned as it is (records
-// never change once written, so a replay needs no lock and never waits for another
-// replay). Only when there is none does it try the key's transaction-scoped advisory
-// lock, which the first request holds until it commits: failing to get it means that
-// request is still in flight.
-func (q *Queries) ClaimKey(ctx context.Context, db DBTX, arg ClaimKeyParams) (ClaimKeyRow, error) {
-	row := db.QueryRow(ctx, claimKey, arg.LockKey, arg.Scope, arg.Key)
-	var i ClaimKeyRow
-	err := row.Scan(
-		&i.Fingerprint,
-		&i.StatusCode,
-		&i.Response,
-		&i.ExpiresAt,
-		&i.Locked,
-	)
-	return i, err
+// Claims keys in one round trip; row i answers key i. A committed record is returned
+// as it is (records never change once written, so a replay needs no lock and never
+// waits for another replay). Only when there is none does it try the key's
+// transaction-scoped advisory lock, which the first request holds until it commits:
+// failing to get it means that request is still in flight.
+func (q *Queries) ClaimKeys(ctx context.Context, db DBTX, arg ClaimKeysParams) ([]ClaimKeysRow, error) {
+	rows, err := db.Query(ctx, claimKeys, arg.LockKeys, arg.Scopes, arg.Keys)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ClaimKeysRow
+	for rows.Next() {
+		var i ClaimKeysRow
+		if err := rows.Scan(
+			&i.I,
+			&i.Fingerprint,
+			&i.StatusCode,
+			&i.Response,
+			&i.ExpiresAt,
+			&i.Locked,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const deleteExpiredRecords = `-- name: DeleteExpiredRecords :execrows
@@ -77,36 +93,35 @@ func (q *Queries) DeleteRecord(ctx context.Context, db DBTX, arg DeleteRecordPar
 	return err
 }
 
-const insertRecord = `-- name: InsertRecord :execrows
+const insertRecords = `-- name: InsertRecords :exec
 INSERT INTO idempotency_records (scope, key, fingerprint, status_code, response, expires_at)
-VALUES ($1, $2, $3, $4, $5, $6)
-ON CONFLICT (scope, key) DO NOTHING
+SELECT v.scope, ($1::text[])[v.i], ($2::bytea[])[v.i], ($3::int[])[v.i],
+       ($4::bytea[])[v.i], $5
+FROM unnest($6::text[]) WITH ORDINALITY AS v(scope, i)
 `
 
-type InsertRecordParams struct {
-	Scope       string
-	Key         string
-	Fingerprint []byte
-	StatusCode  int32
-	Response    []byte
-	ExpiresAt   time.Time
+type InsertRecordsParams struct {
+	Keys         []string
+	Fingerprints [][]byte
+	StatusCodes  []int32
+	Responses    [][]byte
+	ExpiresAt    time.Time
+	Scopes       []string
 }
 
-// No row is inserted when a record already exists: a request that committed between
-// ClaimKey's snapshot and its lock. The caller's transaction must then roll back.
-func (q *Queries) InsertRecord(ctx context.Context, db DBTX, arg InsertRecordParams) (int64, error) {
-	result, err := db.Exec(ctx, insertRecord,
-		arg.Scope,
-		arg.Key,
-		arg.Fingerprint,
-		arg.StatusCode,
-		arg.Response,
+// A key that already has a record (a request that committed between ClaimKeys'
+// snapshot and its lock) violates the primary key: the transaction rolls back and runs
+// again (pgdb.RetryOnConflict), and then replays that record.
+func (q *Queries) InsertRecords(ctx context.Context, db DBTX, arg InsertRecordsParams) error {
+	_, err := db.Exec(ctx, insertRecords,
+		arg.Keys,
+		arg.Fingerprints,
+		arg.StatusCodes,
+		arg.Responses,
 		arg.ExpiresAt,
+		arg.Scopes,
 	)
-	if err != nil {
-		return 0, err
-	}
-	return result.RowsAffected(), nil
+	return err
 }
 
 const tryLockKey = `-- name: TryLockKey :one

@@ -1,0 +1,208 @@
+package transfers
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"example.com/wallet/modules/ledger"
+	"example.com/wallet/modules/transfers/internal/transfersdb"
+	"example.com/wallet/platform/idempotency"
+	"example.com/wallet/platform/outbox"
+	"example.com/wallet/platform/shard"
+)
+
+// Create runs a transfer exactly once per idempotency key and returns the response to
+// send: 201 with a completed (or immediately cancelled) transfer when both users share
+// the sender's shard, 202 with a pending one otherwise. A sender without the
+// available amount is ErrInsufficientFunds and nothing is written.
+//
+// Transfers that reach the sender's shard together are applied in one transaction
+// (group commit, see applyCreates); each keeps its own key, record and refusal. ctx is
+// not consulted: once queued, a request is applied or refused, never abandoned.
+func (s *Service) Create(_ context.Context, req Request) (idempotency.Response, error) {
+	op := createOp{req: req, idem: idempotency.Request{
+		Scope: req.FromUserID,
+		Key:   req.Key,
+		Fingerprint: idempotency.Fingerprint("transfer", req.ToUserID, req.Amount.String(),
+			string(ledger.CanonicalMetadata(req.Metadata))),
+	}}
+	res, err := s.creates[s.router.ShardOf(req.FromUserID)].Do(op)
+	if err == nil {
+		err = res.err
+	}
+	if err != nil {
+		if errors.Is(err, ledger.ErrInsufficientFunds) {
+			s.metrics.steps.WithLabelValues("try", "insufficient_funds").Inc()
+		}
+		return idempotency.Response{}, err
+	}
+	s.metrics.steps.WithLabelValues("try", res.outcome).Inc()
+	return res.resp, nil
+}
+
+// createOp is one transfer request with its idempotency request.
+type createOp struct {
+	req  Request
+	idem idempotency.Request
+}
+
+// createResult is one request's answer: the response and the protocol outcome (for
+// metrics), or its refusal.
+type createResult struct {
+	resp    idempotency.Response
+	outcome string
+	err     error
+}
+
+// applyCreates is the batcher's apply on the senders' shard: it claims every key at
+// once, locks every user the batch touches on this shard at once (in id order), and
+// decides each transfer in arrival order:
+//   - receiver on the same shard: debit and credit in this transaction, completed;
+//   - receiver in a region this one does not know, or missing on the same shard:
+//     cancelled at once (receiver_not_found), no money moves;
+//   - otherwise the TCC Try: hold the amount, record the transfer pending and queue
+//     the credit for the receiver's region in the outbox.
+//
+// Its error is only what breaks the transaction; a refusal (unknown sender,
+// insufficient funds, balance limit, reused key) is the request's own result.
+func (s *Service) applyCreates(ctx context.Context, tx pgx.Tx, batch []createOp) ([]createResult, error) {
+	results := make([]createResult, len(batch))
+	reqs := make([]idempotency.Request, len(batch))
+	for i, op := range batch {
+		reqs[i] = op.idem
+	}
+	claims, err := s.idem.BeginManyTx(ctx, tx, reqs)
+	if err != nil {
+		return nil, err
+	}
+	var users []string
+	for i, op := range batch {
+		switch {
+		case claims[i].Err != nil:
+			results[i].err = claims[i].Err
+		case claims[i].Stored != nil:
+			results[i].resp, results[i].outcome = *claims[i].Stored, "replayed"
+		default:
+			users = append(users, op.req.FromUserID)
+			if s.sameShard(op.req) {
+				users = append(users, op.req.ToUserID)
+			}
+		}
+	}
+	if len(users) == 0 {
+		return results, nil
+	}
+	postings, err := s.ledger.LockTx(ctx, tx, users...)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	var saved []idempotency.Request
+	var responses []idempotency.Response
+	for i, op := range batch {
+		if claims[i].Err != nil || claims[i].Stored != nil {
+			continue
+		}
+		t, status, outcome, err := s.createTx(ctx, tx, postings, op.req, now)
+		if err != nil {
+			if isRefusal(err) {
+				results[i].err = err
+				continue
+			}
+			return nil, err
+		}
+		body, err := json.Marshal(toJSON(t))
+		if err != nil {
+			return nil, err
+		}
+		results[i] = createResult{resp: idempotency.Response{Status: status, Body: body}, outcome: outcome}
+		saved = append(saved, op.idem)
+		responses = append(responses, results[i].resp)
+	}
+	if err := s.ledger.FlushTx(ctx, tx, postings); err != nil {
+		return nil, err
+	}
+	return results, s.idem.SaveManyTx(ctx, tx, saved, responses)
+}
+
+// isRefusal reports whether err is a request's own refusal, decided before anything
+// of it was staged or written.
+func isRefusal(err error) bool {
+	return errors.Is(err, ledger.ErrUserNotFound) || errors.Is(err, ledger.ErrInsufficientFunds) || errors.Is(err, ledger.ErrBalanceLimit)
+}
+
+func (s *Service) sameShard(r Request) bool {
+	toRegion, _ := shard.UserRegion(r.ToUserID)
+	return toRegion == s.router.Region() && s.router.ShardOf(r.ToUserID) == s.router.ShardOf(r.FromUserID)
+}
+
+// createTx decides one transfer on postings (which hold the locks of its users on
+// this shard) and queues its rows in tx. It returns the transfer as the response shows
+// it, the response's status and the outcome for metrics. A refusal is returned
+// before anything of the request is staged or queued.
+func (s *Service) createTx(ctx context.Context, tx pgx.Tx, p *ledger.Postings, r Request, now time.Time) (Transfer, int, string, error) {
+	if !p.Has(r.FromUserID) {
+		return Transfer{}, 0, "", ledger.ErrUserNotFound
+	}
+	t := Transfer{
+		ID: shard.NewTransferID(s.router.Region(), r.FromUserID, s.buckets), FromUserID: r.FromUserID, ToUserID: r.ToUserID,
+		Amount: r.Amount, Metadata: r.Metadata, CreatedAt: now, UpdatedAt: now,
+	}
+	metadata := ledger.CanonicalMetadata(r.Metadata)
+	toRegion, _ := shard.UserRegion(r.ToUserID)
+	status, outcome := http.StatusCreated, ""
+	var steps []string
+	switch {
+	case s.sameShard(r) && p.Has(r.ToUserID):
+		if _, err := p.Post(
+			ledger.EntryInput{UserID: r.FromUserID, Kind: ledger.KindTransferDebit, Amount: r.Amount, TransferID: t.ID},
+			ledger.EntryInput{UserID: r.ToUserID, Kind: ledger.KindTransferCredit, Amount: r.Amount, TransferID: t.ID},
+		); err != nil {
+			return Transfer{}, 0, "", err
+		}
+		// The receiver's incoming record, as a participant would have written it.
+		if err := s.q.RecordIncoming(ctx, tx, transfersdb.RecordIncomingParams{
+			TransferID: t.ID, ToUserID: t.ToUserID, FromUserID: t.FromUserID, Amount: t.Amount, Metadata: metadata,
+		}); err != nil {
+			return Transfer{}, 0, "", err
+		}
+		t.Status, outcome, steps = StatusCompleted, "completed_same_shard", []string{"debited", "credited", StatusCompleted}
+	case s.sameShard(r) || !s.router.KnownRegion(toRegion):
+		t.Status, t.Reason, outcome, steps = StatusCancelled, ReasonReceiverNotFound, "receiver_not_found", []string{StatusCancelled}
+	default:
+		if err := s.ledger.HoldTx(ctx, tx, p, r.FromUserID, t.ID, r.Amount); err != nil {
+			return Transfer{}, 0, "", err
+		}
+		msg := Message{Type: MsgCredit, TransferID: t.ID, FromUserID: t.FromUserID, ToUserID: t.ToUserID, Amount: t.Amount.String(), Metadata: r.Metadata}
+		if err := outbox.EnqueueTx(ctx, tx, outbox.Message{Region: toRegion, Key: t.ID, Type: MsgCredit, Payload: msg.encode()}); err != nil {
+			return Transfer{}, 0, "", err
+		}
+		t.Status, status, outcome, steps = StatusPending, http.StatusAccepted, "held", []string{"held"}
+	}
+	var reason *string
+	if t.Reason != "" {
+		reason = &t.Reason
+	}
+	if err := s.q.InsertTransfer(ctx, tx, transfersdb.InsertTransferParams{
+		ID: t.ID, FromUserID: t.FromUserID, ToUserID: t.ToUserID, Amount: t.Amount, Status: t.Status, Reason: reason,
+		Metadata: metadata, CreatedAt: now, ExpiresAt: now.Add(s.ttl),
+	}); err != nil {
+		return Transfer{}, 0, "", err
+	}
+	// Steps of one call get increasing times a microsecond apart, so a later read
+	// (ordered by time) lists them in the order they happened, as this response does.
+	ats := make([]time.Time, len(steps))
+	for i, step := range steps {
+		ats[i] = now.Add(time.Duration(i) * time.Microsecond)
+		t.Steps = append(t.Steps, Step{Step: step, At: ats[i]})
+	}
+	if err := s.q.AddStepsAt(ctx, tx, transfersdb.AddStepsAtParams{TransferID: t.ID, Steps: steps, Ats: ats}); err != nil {
+		return Transfer{}, 0, "", err
+	}
+	return t, status, outcome, nil
+}
