@@ -101,14 +101,14 @@ func (s *Service) applyCreates(ctx context.Context, tx pgx.Tx, batch []createOp)
 	if err != nil {
 		return nil, err
 	}
-	now := time.Now().UTC().Truncate(time.Microsecond)
+	rows := createdRows{now: time.Now().UTC().Truncate(time.Microsecond)}
 	var saved []idempotency.Request
 	var responses []idempotency.Response
 	for i, op := range batch {
 		if claims[i].Err != nil || claims[i].Stored != nil {
 			continue
 		}
-		t, status, outcome, err := s.createTx(ctx, tx, postings, op.req, now)
+		t, status, outcome, err := s.createTx(ctx, tx, postings, &rows, op.req)
 		if err != nil {
 			if isRefusal(err) {
 				results[i].err = err
@@ -127,7 +127,59 @@ func (s *Service) applyCreates(ctx context.Context, tx pgx.Tx, batch []createOp)
 	if err := s.ledger.FlushTx(ctx, tx, postings); err != nil {
 		return nil, err
 	}
+	if err := rows.writeTx(ctx, tx, s.q, s.ttl); err != nil {
+		return nil, err
+	}
 	return results, s.idem.SaveManyTx(ctx, tx, saved, responses)
+}
+
+// createdRows gathers the rows a batch of creates writes, so each table gets one
+// statement per batch.
+type createdRows struct {
+	now       time.Time
+	transfers transfersdb.InsertTransfersParams
+	steps     transfersdb.AddStepsAtParams
+	incoming  transfersdb.RecordIncomingParams
+}
+
+func (r *createdRows) addTransfer(t Transfer, metadata []byte) {
+	r.transfers.Ids = append(r.transfers.Ids, t.ID)
+	r.transfers.FromUserIds = append(r.transfers.FromUserIds, t.FromUserID)
+	r.transfers.ToUserIds = append(r.transfers.ToUserIds, t.ToUserID)
+	r.transfers.Amounts = append(r.transfers.Amounts, t.Amount.String())
+	r.transfers.Statuses = append(r.transfers.Statuses, t.Status)
+	r.transfers.Reasons = append(r.transfers.Reasons, t.Reason)
+	r.transfers.Metadata = append(r.transfers.Metadata, string(metadata))
+	for _, st := range t.Steps {
+		r.steps.TransferIds = append(r.steps.TransferIds, t.ID)
+		r.steps.Steps = append(r.steps.Steps, st.Step)
+		r.steps.Ats = append(r.steps.Ats, st.At)
+	}
+}
+
+func (r *createdRows) addIncoming(t Transfer, metadata []byte) {
+	r.incoming.TransferIds = append(r.incoming.TransferIds, t.ID)
+	r.incoming.FromUserIds = append(r.incoming.FromUserIds, t.FromUserID)
+	r.incoming.ToUserIds = append(r.incoming.ToUserIds, t.ToUserID)
+	r.incoming.Amounts = append(r.incoming.Amounts, t.Amount.String())
+	r.incoming.Metadata = append(r.incoming.Metadata, string(metadata))
+}
+
+func (r *createdRows) writeTx(ctx context.Context, tx pgx.Tx, q *transfersdb.Queries, ttl time.Duration) error {
+	if len(r.transfers.Ids) == 0 {
+		return nil
+	}
+	r.transfers.CreatedAt, r.transfers.ExpiresAt = r.now, r.now.Add(ttl)
+	if err := q.InsertTransfers(ctx, tx, r.transfers); err != nil {
+		return err
+	}
+	if err := q.AddStepsAt(ctx, tx, r.steps); err != nil {
+		return err
+	}
+	if len(r.incoming.TransferIds) == 0 {
+		return nil
+	}
+	return q.RecordIncoming(ctx, tx, r.incoming)
 }
 
 // isRefusal reports whether err is a request's own refusal, decided before anything
@@ -142,10 +194,12 @@ func (s *Service) sameShard(r Request) bool {
 }
 
 // createTx decides one transfer on postings (which hold the locks of its users on
-// this shard) and queues its rows in tx. It returns the transfer as the response shows
-// it, the response's status and the outcome for metrics. A refusal is returned
-// before anything of the request is staged or queued.
-func (s *Service) createTx(ctx context.Context, tx pgx.Tx, p *ledger.Postings, r Request, now time.Time) (Transfer, int, string, error) {
+// this shard), queues its hold and outbox message in tx and gathers its rows in rows.
+// It returns the transfer as the response shows it, the response's status and the
+// outcome for metrics. A refusal is returned before anything of the request is staged
+// or queued.
+func (s *Service) createTx(ctx context.Context, tx pgx.Tx, p *ledger.Postings, rows *createdRows, r Request) (Transfer, int, string, error) {
+	now := rows.now
 	if !p.Has(r.FromUserID) {
 		return Transfer{}, 0, "", ledger.ErrUserNotFound
 	}
@@ -166,11 +220,7 @@ func (s *Service) createTx(ctx context.Context, tx pgx.Tx, p *ledger.Postings, r
 			return Transfer{}, 0, "", err
 		}
 		// The receiver's incoming record, as a participant would have written it.
-		if err := s.q.RecordIncoming(ctx, tx, transfersdb.RecordIncomingParams{
-			TransferID: t.ID, ToUserID: t.ToUserID, FromUserID: t.FromUserID, Amount: t.Amount, Metadata: metadata,
-		}); err != nil {
-			return Transfer{}, 0, "", err
-		}
+		rows.addIncoming(t, metadata)
 		t.Status, outcome, steps = StatusCompleted, "completed_same_shard", []string{"debited", "credited", StatusCompleted}
 	case s.sameShard(r) || !s.router.KnownRegion(toRegion):
 		t.Status, t.Reason, outcome, steps = StatusCancelled, ReasonReceiverNotFound, "receiver_not_found", []string{StatusCancelled}
@@ -184,25 +234,11 @@ func (s *Service) createTx(ctx context.Context, tx pgx.Tx, p *ledger.Postings, r
 		}
 		t.Status, status, outcome, steps = StatusPending, http.StatusAccepted, "held", []string{"held"}
 	}
-	var reason *string
-	if t.Reason != "" {
-		reason = &t.Reason
-	}
-	if err := s.q.InsertTransfer(ctx, tx, transfersdb.InsertTransferParams{
-		ID: t.ID, FromUserID: t.FromUserID, ToUserID: t.ToUserID, Amount: t.Amount, Status: t.Status, Reason: reason,
-		Metadata: metadata, CreatedAt: now, ExpiresAt: now.Add(s.ttl),
-	}); err != nil {
-		return Transfer{}, 0, "", err
-	}
 	// Steps of one call get increasing times a microsecond apart, so a later read
 	// (ordered by time) lists them in the order they happened, as this response does.
-	ats := make([]time.Time, len(steps))
 	for i, step := range steps {
-		ats[i] = now.Add(time.Duration(i) * time.Microsecond)
-		t.Steps = append(t.Steps, Step{Step: step, At: ats[i]})
+		t.Steps = append(t.Steps, Step{Step: step, At: now.Add(time.Duration(i) * time.Microsecond)})
 	}
-	if err := s.q.AddStepsAt(ctx, tx, transfersdb.AddStepsAtParams{TransferID: t.ID, Steps: steps, Ats: ats}); err != nil {
-		return Transfer{}, 0, "", err
-	}
+	rows.addTransfer(t, metadata)
 	return t, status, outcome, nil
 }

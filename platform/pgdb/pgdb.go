@@ -39,6 +39,12 @@ func Open(ctx context.Context, specs []config.ShardSpec) (map[string]*Shard, err
 		pcfg.MaxConns = spec.MaxConns
 		pcfg.ConnConfig.ConnectTimeout = 5 * time.Second
 		pcfg.ConnConfig.RuntimeParams["application_name"] = "wallet"
+		// Every statement is prepared once per connection (pgx caches them). By default
+		// PostgreSQL plans a prepared statement afresh for each execution until it
+		// trusts a generic plan, and for the batch statements over arrays it never does:
+		// planning cost more than executing (docs/performance.md). The wallet's queries
+		// are key lookups whose best plan does not depend on the values.
+		pcfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
 		pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 		if err != nil {
 			return nil, fmt.Errorf("shard %s: %w", spec.Name, err)

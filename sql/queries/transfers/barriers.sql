@@ -22,7 +22,9 @@ ORDER BY transfer_id DESC
 LIMIT @page_size;
 
 -- name: RecordIncoming :exec
--- The receiver's record of a same-shard transfer, as a participant's credit barrier
--- would have recorded it.
+-- The receivers' records of same-shard transfers, as a participant's credit barrier
+-- would have recorded them: element i of every array is transfer i.
 INSERT INTO tcc_barriers (transfer_id, branch, to_user_id, from_user_id, amount, outcome, metadata)
-VALUES (@transfer_id, 'credit', @to_user_id, @from_user_id, @amount, 'credited', @metadata);
+SELECT b.transfer_id, 'credit', (@to_user_ids::text[])[b.i], (@from_user_ids::text[])[b.i],
+       ((@amounts::text[])[b.i])::numeric, 'credited', (NULLIF((@metadata::text[])[b.i], ''))::jsonb
+FROM unnest(@transfer_ids::text[]) WITH ORDINALITY AS b(transfer_id, i);

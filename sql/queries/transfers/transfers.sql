@@ -1,6 +1,11 @@
--- name: InsertTransfer :exec
+-- name: InsertTransfers :exec
+-- The transfers created by one batch, in one statement: element i of every array is
+-- transfer i. Empty strings stand for NULL reason and metadata.
 INSERT INTO transfers (id, from_user_id, to_user_id, amount, status, reason, metadata, created_at, updated_at, expires_at)
-VALUES (@id, @from_user_id, @to_user_id, @amount, @status, @reason, @metadata, @created_at, @created_at, @expires_at);
+SELECT t.id, (@from_user_ids::text[])[t.i], (@to_user_ids::text[])[t.i], ((@amounts::text[])[t.i])::numeric,
+       (@statuses::text[])[t.i], NULLIF((@reasons::text[])[t.i], ''), (NULLIF((@metadata::text[])[t.i], ''))::jsonb,
+       @created_at, @created_at, @expires_at
+FROM unnest(@ids::text[]) WITH ORDINALITY AS t(id, i);
 
 -- name: GetTransfer :one
 SELECT id, from_user_id, to_user_id, amount, status, reason, metadata, created_at, updated_at, expires_at, cancel_requested_at
@@ -39,9 +44,9 @@ INSERT INTO transfer_steps (transfer_id, step) VALUES (@transfer_id, @step) ON C
 SELECT transfer_id, step, at FROM transfer_steps WHERE transfer_id = ANY(@ids::text[]) ORDER BY at, step;
 
 -- name: AddStepsAt :exec
--- Several steps of one transfer with the times the caller chose (the times its
--- response already shows).
+-- Steps of several transfers with the times the caller chose (the times its responses
+-- already show): element i of every array is one step.
 INSERT INTO transfer_steps (transfer_id, step, at)
-SELECT @transfer_id::text, s.step, (@ats::timestamptz[])[s.i]
-FROM unnest(@steps::text[]) WITH ORDINALITY AS s(step, i)
+SELECT s.transfer_id, (@steps::text[])[s.i], (@ats::timestamptz[])[s.i]
+FROM unnest(@transfer_ids::text[]) WITH ORDINALITY AS s(transfer_id, i)
 ON CONFLICT DO NOTHING;

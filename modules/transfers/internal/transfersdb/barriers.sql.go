@@ -130,26 +130,28 @@ func (q *Queries) LockBarrierKey(ctx context.Context, db DBTX, transferID string
 
 const recordIncoming = `-- name: RecordIncoming :exec
 INSERT INTO tcc_barriers (transfer_id, branch, to_user_id, from_user_id, amount, outcome, metadata)
-VALUES ($1, 'credit', $2, $3, $4, 'credited', $5)
+SELECT b.transfer_id, 'credit', ($1::text[])[b.i], ($2::text[])[b.i],
+       (($3::text[])[b.i])::numeric, 'credited', (NULLIF(($4::text[])[b.i], ''))::jsonb
+FROM unnest($5::text[]) WITH ORDINALITY AS b(transfer_id, i)
 `
 
 type RecordIncomingParams struct {
-	TransferID string
-	ToUserID   string
-	FromUserID string
-	Amount     money.Amount
-	Metadata   []byte
+	ToUserIds   []string
+	FromUserIds []string
+	Amounts     []string
+	Metadata    []string
+	TransferIds []string
 }
 
-// The receiver's record of a same-shard transfer, as a participant's credit barrier
-// would have recorded it.
+// The receivers' records of same-shard transfers, as a participant's credit barrier
+// would have recorded them: element i of every array is transfer i.
 func (q *Queries) RecordIncoming(ctx context.Context, db DBTX, arg RecordIncomingParams) error {
 	_, err := db.Exec(ctx, recordIncoming,
-		arg.TransferID,
-		arg.ToUserID,
-		arg.FromUserID,
-		arg.Amount,
+		arg.ToUserIds,
+		arg.FromUserIds,
+		arg.Amounts,
 		arg.Metadata,
+		arg.TransferIds,
 	)
 	return err
 }

@@ -8,8 +8,6 @@ package transfersdb
 import (
 	"context"
 	"time"
-
-	"example.com/wallet/platform/money"
 )
 
 const addStep = `-- name: AddStep :exec
@@ -28,21 +26,21 @@ func (q *Queries) AddStep(ctx context.Context, db DBTX, arg AddStepParams) error
 
 const addStepsAt = `-- name: AddStepsAt :exec
 INSERT INTO transfer_steps (transfer_id, step, at)
-SELECT $1::text, s.step, ($2::timestamptz[])[s.i]
-FROM unnest($3::text[]) WITH ORDINALITY AS s(step, i)
+SELECT s.transfer_id, ($1::text[])[s.i], ($2::timestamptz[])[s.i]
+FROM unnest($3::text[]) WITH ORDINALITY AS s(transfer_id, i)
 ON CONFLICT DO NOTHING
 `
 
 type AddStepsAtParams struct {
-	TransferID string
-	Ats        []time.Time
-	Steps      []string
+	Steps       []string
+	Ats         []time.Time
+	TransferIds []string
 }
 
-// Several steps of one transfer with the times the caller chose (the times its
-// response already shows).
+// Steps of several transfers with the times the caller chose (the times its responses
+// already show): element i of every array is one step.
 func (q *Queries) AddStepsAt(ctx context.Context, db DBTX, arg AddStepsAtParams) error {
-	_, err := db.Exec(ctx, addStepsAt, arg.TransferID, arg.Ats, arg.Steps)
+	_, err := db.Exec(ctx, addStepsAt, arg.Steps, arg.Ats, arg.TransferIds)
 	return err
 }
 
@@ -139,34 +137,39 @@ func (q *Queries) GetTransferForUpdate(ctx context.Context, db DBTX, id string) 
 	return i, err
 }
 
-const insertTransfer = `-- name: InsertTransfer :exec
+const insertTransfers = `-- name: InsertTransfers :exec
 INSERT INTO transfers (id, from_user_id, to_user_id, amount, status, reason, metadata, created_at, updated_at, expires_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9)
+SELECT t.id, ($1::text[])[t.i], ($2::text[])[t.i], (($3::text[])[t.i])::numeric,
+       ($4::text[])[t.i], NULLIF(($5::text[])[t.i], ''), (NULLIF(($6::text[])[t.i], ''))::jsonb,
+       $7, $7, $8
+FROM unnest($9::text[]) WITH ORDINALITY AS t(id, i)
 `
 
-type InsertTransferParams struct {
-	ID         string
-	FromUserID string
-	ToUserID   string
-	Amount     money.Amount
-	Status     string
-	Reason     *string
-	Metadata   []byte
-	CreatedAt  time.Time
-	ExpiresAt  time.Time
+type InsertTransfersParams struct {
+	FromUserIds []string
+	ToUserIds   []string
+	Amounts     []string
+	Statuses    []string
+	Reasons     []string
+	Metadata    []string
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
+	Ids         []string
 }
 
-func (q *Queries) InsertTransfer(ctx context.Context, db DBTX, arg InsertTransferParams) error {
-	_, err := db.Exec(ctx, insertTransfer,
-		arg.ID,
-		arg.FromUserID,
-		arg.ToUserID,
-		arg.Amount,
-		arg.Status,
-		arg.Reason,
+// The transfers created by one batch, in one statement: element i of every array is
+// transfer i. Empty strings stand for NULL reason and metadata.
+func (q *Queries) InsertTransfers(ctx context.Context, db DBTX, arg InsertTransfersParams) error {
+	_, err := db.Exec(ctx, insertTransfers,
+		arg.FromUserIds,
+		arg.ToUserIds,
+		arg.Amounts,
+		arg.Statuses,
+		arg.Reasons,
 		arg.Metadata,
 		arg.CreatedAt,
 		arg.ExpiresAt,
+		arg.Ids,
 	)
 	return err
 }
