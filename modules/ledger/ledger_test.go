@@ -459,6 +459,27 @@ func TestVerifyDetectsTamperingAndRebuildMendsSnapshots(t *testing.T) {
 	if !found || report.Users != 1 || report.Entries != 4 {
 		t.Fatalf("tampered entry not detected: %+v", report)
 	}
+
+	// An entry slipped in for a user without a wallet (no writer can; only the table
+	// owner, by hand) is reported by the whole-shard verify.
+	ghost := shard.NewUserID("eu")
+	if _, err := f.pool(u).Exec(ctx, `INSERT INTO ledger_entries (user_id, seq, kind, amount, balance_after, created_at, prev_hash, hash)
+		VALUES ($1, 1, 'deposit', 5, 5, now(), '\x00', '\x00')`, ghost); err != nil {
+		t.Fatal(err)
+	}
+	whole, err := f.svc.Verify(ctx, f.router.ShardOf(u), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	found = false
+	for _, d := range whole.Drifts {
+		if d.UserID == ghost && strings.Contains(d.Problem, "no wallet") {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("entries without a wallet not reported: %+v", whole.Drifts)
+	}
 }
 
 // TestBalanceLimitRefusesAndWritesNothing: NUMERIC(78,0) is the only limit; a deposit

@@ -53,6 +53,15 @@ func (s *Service) walk(ctx context.Context, shardName, userID string, rebuild bo
 		return Report{}, fmt.Errorf("no shard %q in this region", shardName)
 	}
 	report := Report{Shard: shardName}
+	if userID == "" && !rebuild {
+		orphans, err := s.q.EntriesWithoutWallet(ctx, sh.Pool)
+		if err != nil {
+			return report, err
+		}
+		for _, u := range orphans {
+			report.Drifts = append(report.Drifts, Drift{UserID: u, Problem: "entries exist but the user has no wallet"})
+		}
+	}
 	users := []string{userID}
 	after := ""
 	for {

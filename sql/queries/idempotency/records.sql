@@ -5,10 +5,11 @@
 -- transaction-scoped advisory lock, which the first request holds until it commits:
 -- failing to get it means that request is still in flight.
 SELECT k.i::int AS i, r.fingerprint, r.status_code, r.response, r.expires_at,
-       CASE WHEN r.scope IS NULL THEN pg_try_advisory_xact_lock(hashtextextended((@lock_keys::text[])[k.i], 7151))
+       CASE WHEN r.scope IS NULL THEN pg_try_advisory_xact_lock(hashtextextended(k.lock_key, 7151))
             ELSE false END::boolean AS locked
-FROM unnest(@scopes::text[]) WITH ORDINALITY AS k(scope, i)
-LEFT JOIN idempotency_records r ON r.scope = k.scope AND r.key = (@keys::text[])[k.i]
+FROM ROWS FROM (unnest(@scopes::text[]), unnest(@keys::text[]), unnest(@lock_keys::text[])) WITH ORDINALITY
+     AS k(scope, key, lock_key, i)
+LEFT JOIN idempotency_records r ON r.scope = k.scope AND r.key = k.key
 ORDER BY k.i;
 
 -- name: InsertRecords :exec
@@ -16,9 +17,10 @@ ORDER BY k.i;
 -- snapshot and its lock) violates the primary key: the transaction rolls back and runs
 -- again (pgdb.RetryOnConflict), and then replays that record.
 INSERT INTO idempotency_records (scope, key, fingerprint, status_code, response, expires_at)
-SELECT v.scope, (@keys::text[])[v.i], (@fingerprints::bytea[])[v.i], (@status_codes::int[])[v.i],
-       (@responses::bytea[])[v.i], @expires_at
-FROM unnest(@scopes::text[]) WITH ORDINALITY AS v(scope, i);
+SELECT v.scope, v.key, v.fingerprint, v.status_code, v.response, @expires_at
+FROM ROWS FROM (unnest(@scopes::text[]), unnest(@keys::text[]), unnest(@fingerprints::bytea[]),
+                unnest(@status_codes::int[]), unnest(@responses::bytea[]))
+     AS v(scope, key, fingerprint, status_code, response);
 
 -- name: DeleteExpiredRecords :execrows
 DELETE FROM idempotency_records

@@ -19,9 +19,10 @@ FOR UPDATE;
 -- name: UpdateBalances :exec
 -- Several snapshots in one statement: element i of every array is user i's new head.
 UPDATE balances b
-SET balance = ((@balances::text[])[v.i])::numeric, frozen = ((@frozen::text[])[v.i])::numeric,
-    last_seq = (@last_seqs::bigint[])[v.i], last_hash = (@last_hashes::bytea[])[v.i], updated_at = now()
-FROM unnest(@user_ids::text[]) WITH ORDINALITY AS v(user_id, i)
+SET balance = v.balance::numeric, frozen = v.frozen::numeric, last_seq = v.last_seq, last_hash = v.last_hash, updated_at = now()
+FROM ROWS FROM (unnest(@user_ids::text[]), unnest(@balances::text[]), unnest(@frozen::text[]),
+                unnest(@last_seqs::bigint[]), unnest(@last_hashes::bytea[]))
+     AS v(user_id, balance, frozen, last_seq, last_hash)
 WHERE b.user_id = v.user_id;
 
 -- name: UpdateBalance :exec

@@ -23,9 +23,18 @@ LIMIT @page_size;
 -- is entry i. Empty strings stand for NULL in the optional columns (arrays of text
 -- cannot say NULL to sqlc).
 INSERT INTO ledger_entries (user_id, seq, kind, amount, balance_after, transfer_id, idempotency_key, metadata, created_at, prev_hash, hash)
-SELECT e.user_id, (@seqs::bigint[])[e.i], (@kinds::text[])[e.i], ((@amounts::text[])[e.i])::numeric,
-       ((@balances_after::text[])[e.i])::numeric,
-       NULLIF((@transfer_ids::text[])[e.i], ''), NULLIF((@idempotency_keys::text[])[e.i], ''),
-       (NULLIF((@metadata::text[])[e.i], ''))::jsonb,
-       (@created_ats::timestamptz[])[e.i], (@prev_hashes::bytea[])[e.i], (@hashes::bytea[])[e.i]
-FROM unnest(@user_ids::text[]) WITH ORDINALITY AS e(user_id, i);
+SELECT e.user_id, e.seq, e.kind, e.amount::numeric, e.balance_after::numeric,
+       NULLIF(e.transfer_id, ''), NULLIF(e.idempotency_key, ''), NULLIF(e.metadata, '')::jsonb,
+       e.created_at, e.prev_hash, e.hash
+FROM ROWS FROM (unnest(@user_ids::text[]), unnest(@seqs::bigint[]), unnest(@kinds::text[]), unnest(@amounts::text[]),
+                unnest(@balances_after::text[]), unnest(@transfer_ids::text[]), unnest(@idempotency_keys::text[]),
+                unnest(@metadata::text[]), unnest(@created_ats::timestamptz[]), unnest(@prev_hashes::bytea[]),
+                unnest(@hashes::bytea[]))
+     AS e(user_id, seq, kind, amount, balance_after, transfer_id, idempotency_key, metadata, created_at, prev_hash, hash);
+
+-- name: EntriesWithoutWallet :many
+-- For verify: users with entries but no snapshot row (the writers' lock discipline
+-- makes this impossible; verify checks it).
+SELECT DISTINCT e.user_id FROM ledger_entries e
+WHERE NOT EXISTS (SELECT 1 FROM balances b WHERE b.user_id = e.user_id)
+LIMIT 100;

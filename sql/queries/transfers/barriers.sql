@@ -25,6 +25,7 @@ LIMIT @page_size;
 -- The receivers' records of same-shard transfers, as a participant's credit barrier
 -- would have recorded them: element i of every array is transfer i.
 INSERT INTO tcc_barriers (transfer_id, branch, to_user_id, from_user_id, amount, outcome, metadata)
-SELECT b.transfer_id, 'credit', (@to_user_ids::text[])[b.i], (@from_user_ids::text[])[b.i],
-       ((@amounts::text[])[b.i])::numeric, 'credited', (NULLIF((@metadata::text[])[b.i], ''))::jsonb
-FROM unnest(@transfer_ids::text[]) WITH ORDINALITY AS b(transfer_id, i);
+SELECT b.transfer_id, 'credit', b.to_user_id, b.from_user_id, b.amount::numeric, 'credited', NULLIF(b.metadata, '')::jsonb
+FROM ROWS FROM (unnest(@transfer_ids::text[]), unnest(@to_user_ids::text[]), unnest(@from_user_ids::text[]),
+                unnest(@amounts::text[]), unnest(@metadata::text[]))
+     AS b(transfer_id, to_user_id, from_user_id, amount, metadata);

@@ -2,10 +2,11 @@
 -- The transfers created by one batch, in one statement: element i of every array is
 -- transfer i. Empty strings stand for NULL reason and metadata.
 INSERT INTO transfers (id, from_user_id, to_user_id, amount, status, reason, metadata, created_at, updated_at, expires_at)
-SELECT t.id, (@from_user_ids::text[])[t.i], (@to_user_ids::text[])[t.i], ((@amounts::text[])[t.i])::numeric,
-       (@statuses::text[])[t.i], NULLIF((@reasons::text[])[t.i], ''), (NULLIF((@metadata::text[])[t.i], ''))::jsonb,
-       @created_at, @created_at, @expires_at
-FROM unnest(@ids::text[]) WITH ORDINALITY AS t(id, i);
+SELECT t.id, t.from_user_id, t.to_user_id, t.amount::numeric, t.status, NULLIF(t.reason, ''),
+       NULLIF(t.metadata, '')::jsonb, @created_at, @created_at, @expires_at
+FROM ROWS FROM (unnest(@ids::text[]), unnest(@from_user_ids::text[]), unnest(@to_user_ids::text[]),
+                unnest(@amounts::text[]), unnest(@statuses::text[]), unnest(@reasons::text[]), unnest(@metadata::text[]))
+     AS t(id, from_user_id, to_user_id, amount, status, reason, metadata);
 
 -- name: GetTransfer :one
 SELECT id, from_user_id, to_user_id, amount, status, reason, metadata, created_at, updated_at, expires_at, cancel_requested_at
@@ -47,6 +48,7 @@ SELECT transfer_id, step, at FROM transfer_steps WHERE transfer_id = ANY(@ids::t
 -- Steps of several transfers with the times the caller chose (the times its responses
 -- already show): element i of every array is one step.
 INSERT INTO transfer_steps (transfer_id, step, at)
-SELECT s.transfer_id, (@steps::text[])[s.i], (@ats::timestamptz[])[s.i]
-FROM unnest(@transfer_ids::text[]) WITH ORDINALITY AS s(transfer_id, i)
+SELECT s.transfer_id, s.step, s.at
+FROM ROWS FROM (unnest(@transfer_ids::text[]), unnest(@steps::text[]), unnest(@ats::timestamptz[]))
+     AS s(transfer_id, step, at)
 ON CONFLICT DO NOTHING;

@@ -171,28 +171,29 @@ func (q *Queries) UpdateBalance(ctx context.Context, db DBTX, arg UpdateBalanceP
 
 const updateBalances = `-- name: UpdateBalances :exec
 UPDATE balances b
-SET balance = (($1::text[])[v.i])::numeric, frozen = (($2::text[])[v.i])::numeric,
-    last_seq = ($3::bigint[])[v.i], last_hash = ($4::bytea[])[v.i], updated_at = now()
-FROM unnest($5::text[]) WITH ORDINALITY AS v(user_id, i)
+SET balance = v.balance::numeric, frozen = v.frozen::numeric, last_seq = v.last_seq, last_hash = v.last_hash, updated_at = now()
+FROM ROWS FROM (unnest($1::text[]), unnest($2::text[]), unnest($3::text[]),
+                unnest($4::bigint[]), unnest($5::bytea[]))
+     AS v(user_id, balance, frozen, last_seq, last_hash)
 WHERE b.user_id = v.user_id
 `
 
 type UpdateBalancesParams struct {
+	UserIds    []string
 	Balances   []string
 	Frozen     []string
 	LastSeqs   []int64
 	LastHashes [][]byte
-	UserIds    []string
 }
 
 // Several snapshots in one statement: element i of every array is user i's new head.
 func (q *Queries) UpdateBalances(ctx context.Context, db DBTX, arg UpdateBalancesParams) error {
 	_, err := db.Exec(ctx, updateBalances,
+		arg.UserIds,
 		arg.Balances,
 		arg.Frozen,
 		arg.LastSeqs,
 		arg.LastHashes,
-		arg.UserIds,
 	)
 	return err
 }

@@ -12,17 +12,48 @@ import (
 	"example.com/wallet/platform/money"
 )
 
+const entriesWithoutWallet = `-- name: EntriesWithoutWallet :many
+SELECT DISTINCT e.user_id FROM ledger_entries e
+WHERE NOT EXISTS (SELECT 1 FROM balances b WHERE b.user_id = e.user_id)
+LIMIT 100
+`
+
+// For verify: users with entries but no snapshot row (the writers' lock discipline
+// makes this impossible; verify checks it).
+func (q *Queries) EntriesWithoutWallet(ctx context.Context, db DBTX) ([]string, error) {
+	rows, err := db.Query(ctx, entriesWithoutWallet)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var user_id string
+		if err := rows.Scan(&user_id); err != nil {
+			return nil, err
+		}
+		items = append(items, user_id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const insertEntries = `-- name: InsertEntries :exec
 INSERT INTO ledger_entries (user_id, seq, kind, amount, balance_after, transfer_id, idempotency_key, metadata, created_at, prev_hash, hash)
-SELECT e.user_id, ($1::bigint[])[e.i], ($2::text[])[e.i], (($3::text[])[e.i])::numeric,
-       (($4::text[])[e.i])::numeric,
-       NULLIF(($5::text[])[e.i], ''), NULLIF(($6::text[])[e.i], ''),
-       (NULLIF(($7::text[])[e.i], ''))::jsonb,
-       ($8::timestamptz[])[e.i], ($9::bytea[])[e.i], ($10::bytea[])[e.i]
-FROM unnest($11::text[]) WITH ORDINALITY AS e(user_id, i)
+SELECT e.user_id, e.seq, e.kind, e.amount::numeric, e.balance_after::numeric,
+       NULLIF(e.transfer_id, ''), NULLIF(e.idempotency_key, ''), NULLIF(e.metadata, '')::jsonb,
+       e.created_at, e.prev_hash, e.hash
+FROM ROWS FROM (unnest($1::text[]), unnest($2::bigint[]), unnest($3::text[]), unnest($4::text[]),
+                unnest($5::text[]), unnest($6::text[]), unnest($7::text[]),
+                unnest($8::text[]), unnest($9::timestamptz[]), unnest($10::bytea[]),
+                unnest($11::bytea[]))
+     AS e(user_id, seq, kind, amount, balance_after, transfer_id, idempotency_key, metadata, created_at, prev_hash, hash)
 `
 
 type InsertEntriesParams struct {
+	UserIds         []string
 	Seqs            []int64
 	Kinds           []string
 	Amounts         []string
@@ -33,7 +64,6 @@ type InsertEntriesParams struct {
 	CreatedAts      []time.Time
 	PrevHashes      [][]byte
 	Hashes          [][]byte
-	UserIds         []string
 }
 
 // Several entries, of one user or several, in one statement: element i of every array
@@ -41,6 +71,7 @@ type InsertEntriesParams struct {
 // cannot say NULL to sqlc).
 func (q *Queries) InsertEntries(ctx context.Context, db DBTX, arg InsertEntriesParams) error {
 	_, err := db.Exec(ctx, insertEntries,
+		arg.UserIds,
 		arg.Seqs,
 		arg.Kinds,
 		arg.Amounts,
@@ -51,7 +82,6 @@ func (q *Queries) InsertEntries(ctx context.Context, db DBTX, arg InsertEntriesP
 		arg.CreatedAts,
 		arg.PrevHashes,
 		arg.Hashes,
-		arg.UserIds,
 	)
 	return err
 }

@@ -130,28 +130,29 @@ func (q *Queries) LockBarrierKey(ctx context.Context, db DBTX, transferID string
 
 const recordIncoming = `-- name: RecordIncoming :exec
 INSERT INTO tcc_barriers (transfer_id, branch, to_user_id, from_user_id, amount, outcome, metadata)
-SELECT b.transfer_id, 'credit', ($1::text[])[b.i], ($2::text[])[b.i],
-       (($3::text[])[b.i])::numeric, 'credited', (NULLIF(($4::text[])[b.i], ''))::jsonb
-FROM unnest($5::text[]) WITH ORDINALITY AS b(transfer_id, i)
+SELECT b.transfer_id, 'credit', b.to_user_id, b.from_user_id, b.amount::numeric, 'credited', NULLIF(b.metadata, '')::jsonb
+FROM ROWS FROM (unnest($1::text[]), unnest($2::text[]), unnest($3::text[]),
+                unnest($4::text[]), unnest($5::text[]))
+     AS b(transfer_id, to_user_id, from_user_id, amount, metadata)
 `
 
 type RecordIncomingParams struct {
+	TransferIds []string
 	ToUserIds   []string
 	FromUserIds []string
 	Amounts     []string
 	Metadata    []string
-	TransferIds []string
 }
 
 // The receivers' records of same-shard transfers, as a participant's credit barrier
 // would have recorded them: element i of every array is transfer i.
 func (q *Queries) RecordIncoming(ctx context.Context, db DBTX, arg RecordIncomingParams) error {
 	_, err := db.Exec(ctx, recordIncoming,
+		arg.TransferIds,
 		arg.ToUserIds,
 		arg.FromUserIds,
 		arg.Amounts,
 		arg.Metadata,
-		arg.TransferIds,
 	)
 	return err
 }

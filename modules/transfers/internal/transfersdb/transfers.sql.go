@@ -26,21 +26,22 @@ func (q *Queries) AddStep(ctx context.Context, db DBTX, arg AddStepParams) error
 
 const addStepsAt = `-- name: AddStepsAt :exec
 INSERT INTO transfer_steps (transfer_id, step, at)
-SELECT s.transfer_id, ($1::text[])[s.i], ($2::timestamptz[])[s.i]
-FROM unnest($3::text[]) WITH ORDINALITY AS s(transfer_id, i)
+SELECT s.transfer_id, s.step, s.at
+FROM ROWS FROM (unnest($1::text[]), unnest($2::text[]), unnest($3::timestamptz[]))
+     AS s(transfer_id, step, at)
 ON CONFLICT DO NOTHING
 `
 
 type AddStepsAtParams struct {
+	TransferIds []string
 	Steps       []string
 	Ats         []time.Time
-	TransferIds []string
 }
 
 // Steps of several transfers with the times the caller chose (the times its responses
 // already show): element i of every array is one step.
 func (q *Queries) AddStepsAt(ctx context.Context, db DBTX, arg AddStepsAtParams) error {
-	_, err := db.Exec(ctx, addStepsAt, arg.Steps, arg.Ats, arg.TransferIds)
+	_, err := db.Exec(ctx, addStepsAt, arg.TransferIds, arg.Steps, arg.Ats)
 	return err
 }
 
@@ -139,37 +140,38 @@ func (q *Queries) GetTransferForUpdate(ctx context.Context, db DBTX, id string) 
 
 const insertTransfers = `-- name: InsertTransfers :exec
 INSERT INTO transfers (id, from_user_id, to_user_id, amount, status, reason, metadata, created_at, updated_at, expires_at)
-SELECT t.id, ($1::text[])[t.i], ($2::text[])[t.i], (($3::text[])[t.i])::numeric,
-       ($4::text[])[t.i], NULLIF(($5::text[])[t.i], ''), (NULLIF(($6::text[])[t.i], ''))::jsonb,
-       $7, $7, $8
-FROM unnest($9::text[]) WITH ORDINALITY AS t(id, i)
+SELECT t.id, t.from_user_id, t.to_user_id, t.amount::numeric, t.status, NULLIF(t.reason, ''),
+       NULLIF(t.metadata, '')::jsonb, $1, $1, $2
+FROM ROWS FROM (unnest($3::text[]), unnest($4::text[]), unnest($5::text[]),
+                unnest($6::text[]), unnest($7::text[]), unnest($8::text[]), unnest($9::text[]))
+     AS t(id, from_user_id, to_user_id, amount, status, reason, metadata)
 `
 
 type InsertTransfersParams struct {
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
+	Ids         []string
 	FromUserIds []string
 	ToUserIds   []string
 	Amounts     []string
 	Statuses    []string
 	Reasons     []string
 	Metadata    []string
-	CreatedAt   time.Time
-	ExpiresAt   time.Time
-	Ids         []string
 }
 
 // The transfers created by one batch, in one statement: element i of every array is
 // transfer i. Empty strings stand for NULL reason and metadata.
 func (q *Queries) InsertTransfers(ctx context.Context, db DBTX, arg InsertTransfersParams) error {
 	_, err := db.Exec(ctx, insertTransfers,
+		arg.CreatedAt,
+		arg.ExpiresAt,
+		arg.Ids,
 		arg.FromUserIds,
 		arg.ToUserIds,
 		arg.Amounts,
 		arg.Statuses,
 		arg.Reasons,
 		arg.Metadata,
-		arg.CreatedAt,
-		arg.ExpiresAt,
-		arg.Ids,
 	)
 	return err
 }

@@ -12,17 +12,18 @@ import (
 
 const claimKeys = `-- name: ClaimKeys :many
 SELECT k.i::int AS i, r.fingerprint, r.status_code, r.response, r.expires_at,
-       CASE WHEN r.scope IS NULL THEN pg_try_advisory_xact_lock(hashtextextended(($1::text[])[k.i], 7151))
+       CASE WHEN r.scope IS NULL THEN pg_try_advisory_xact_lock(hashtextextended(k.lock_key, 7151))
             ELSE false END::boolean AS locked
-FROM unnest($2::text[]) WITH ORDINALITY AS k(scope, i)
-LEFT JOIN idempotency_records r ON r.scope = k.scope AND r.key = ($3::text[])[k.i]
+FROM ROWS FROM (unnest($1::text[]), unnest($2::text[]), unnest($3::text[])) WITH ORDINALITY
+     AS k(scope, key, lock_key, i)
+LEFT JOIN idempotency_records r ON r.scope = k.scope AND r.key = k.key
 ORDER BY k.i
 `
 
 type ClaimKeysParams struct {
-	LockKeys []string
 	Scopes   []string
 	Keys     []string
+	LockKeys []string
 }
 
 type ClaimKeysRow struct {
@@ -40,7 +41,7 @@ type ClaimKeysRow struct {
 // transaction-scoped advisory lock, which the first request holds until it commits:
 // failing to get it means that request is still in flight.
 func (q *Queries) ClaimKeys(ctx context.Context, db DBTX, arg ClaimKeysParams) ([]ClaimKeysRow, error) {
-	rows, err := db.Query(ctx, claimKeys, arg.LockKeys, arg.Scopes, arg.Keys)
+	rows, err := db.Query(ctx, claimKeys, arg.Scopes, arg.Keys, arg.LockKeys)
 	if err != nil {
 		return nil, err
 	}
@@ -95,18 +96,19 @@ func (q *Queries) DeleteRecord(ctx context.Context, db DBTX, arg DeleteRecordPar
 
 const insertRecords = `-- name: InsertRecords :exec
 INSERT INTO idempotency_records (scope, key, fingerprint, status_code, response, expires_at)
-SELECT v.scope, ($1::text[])[v.i], ($2::bytea[])[v.i], ($3::int[])[v.i],
-       ($4::bytea[])[v.i], $5
-FROM unnest($6::text[]) WITH ORDINALITY AS v(scope, i)
+SELECT v.scope, v.key, v.fingerprint, v.status_code, v.response, $1
+FROM ROWS FROM (unnest($2::text[]), unnest($3::text[]), unnest($4::bytea[]),
+                unnest($5::int[]), unnest($6::bytea[]))
+     AS v(scope, key, fingerprint, status_code, response)
 `
 
 type InsertRecordsParams struct {
+	ExpiresAt    time.Time
+	Scopes       []string
 	Keys         []string
 	Fingerprints [][]byte
 	StatusCodes  []int32
 	Responses    [][]byte
-	ExpiresAt    time.Time
-	Scopes       []string
 }
 
 // A key that already has a record (a request that committed between ClaimKeys'
@@ -114,12 +116,12 @@ type InsertRecordsParams struct {
 // again (pgdb.RetryOnConflict), and then replays that record.
 func (q *Queries) InsertRecords(ctx context.Context, db DBTX, arg InsertRecordsParams) error {
 	_, err := db.Exec(ctx, insertRecords,
+		arg.ExpiresAt,
+		arg.Scopes,
 		arg.Keys,
 		arg.Fingerprints,
 		arg.StatusCodes,
 		arg.Responses,
-		arg.ExpiresAt,
-		arg.Scopes,
 	)
 	return err
 }
