@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"os"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -39,8 +41,18 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 	if err != nil {
 		return err
 	}
-	logger := newLogger(stdout, cfg.Log.Level).With("region", cfg.Region)
+	logs := newLogBuffer(stdout)
+	defer logs.Close()
+	logger := newLogger(logs, cfg.Log.Level).With("region", cfg.Region)
 	slog.SetDefault(logger)
+	if _, set := os.LookupEnv("GOGC"); !set {
+		// The live heap is tens of megabytes and the garbage is per request: at the
+		// default GOGC=100 marking took about 8% of the CPU under load
+		// (docs/performance.md). Four times the live heap is still small, and
+		// GOMEMLIMIT (the chart derives it from the container's limit) caps it. An
+		// explicit GOGC wins.
+		debug.SetGCPercent(400)
+	}
 
 	shards, err := pgdb.Open(ctx, cfg.ShardList)
 	if err != nil {

@@ -92,7 +92,7 @@ func pgbench(ctx context.Context, o options, dbURL string, p *progress) (float64
 	secs := max(1, int(o.duration.Round(time.Second).Seconds()))
 	p.start("baseline pgbench", time.Duration(secs)*time.Second, nil)
 	defer p.stop()
-	cmd := exec.CommandContext(ctx, "pgbench", "-n", "-M", "prepared", "-c", itoa(o.clients), "-j", itoa(min(o.clients, 4)), "-T", itoa(secs), dbURL)
+	cmd := exec.CommandContext(ctx, "pgbench", "-M", "prepared", "-c", itoa(o.clients), "-j", itoa(min(o.clients, 4)), "-T", itoa(secs), dbURL)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return 0, fmt.Errorf("pgbench: %v\n%s", err, out)
