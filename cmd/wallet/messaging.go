@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 
+	"example.com/wallet/modules/transfers"
 	"example.com/wallet/platform/config"
 	"example.com/wallet/platform/kafkabus"
 	"example.com/wallet/platform/outbox"
@@ -92,21 +93,33 @@ func (m *messaging) ensureTopics(ctx context.Context, region string) {
 	}
 }
 
-// consumer builds the region's TCC consumer. The group is named after the topic, so
+// consumer builds the region's TCC consumer: one lane per shard, batches of up to
+// consumerBatch messages per transaction. The group is named after the topic, so
 // every replica of the region shares the partitions.
-func (m *messaging) consumer(handle kafkabus.Handler, isTransient func(error) bool) *kafkabus.Consumer {
+func (m *messaging) consumer(svc *transfers.Service) *kafkabus.Consumer[transfers.Inbound] {
 	topic := m.cfg.TopicTCC(m.cfg.Region)
-	return &kafkabus.Consumer{
-		Reader:      kafkabus.NewGroupReader(m.cfg.Kafka.Brokers, topic+".consumers", topic, m.logger),
-		DeadLetters: m.writer(m.cfg.Region),
-		DLQTopic:    m.cfg.TopicDLQ(m.cfg.Region),
-		Handle:      handle,
-		IsTransient: isTransient,
-		MaxTries:    m.cfg.Transfers.MaxTries,
-		Logger:      m.logger,
-		Metrics:     m.consumerStats,
+	return &kafkabus.Consumer[transfers.Inbound]{
+		Reader:       kafkabus.NewGroupReader(m.cfg.Kafka.Brokers, topic+".consumers", topic, m.logger),
+		DeadLetters:  m.writer(m.cfg.Region),
+		DLQTopic:     m.cfg.TopicDLQ(m.cfg.Region),
+		Decode:       svc.DecodeInbound,
+		Apply:        svc.ApplyInbound,
+		Permanent:    transfers.IsPermanent,
+		MaxTries:     m.cfg.Transfers.MaxTries,
+		MaxBatch:     consumerBatch,
+		LaneCapacity: consumerLaneCapacity,
+		Logger:       m.logger,
+		Metrics:      m.consumerStats,
 	}
 }
+
+const (
+	// consumerBatch bounds the messages one transaction applies.
+	consumerBatch = 256
+	// consumerLaneCapacity bounds the messages fetched for one shard and not yet
+	// applied: about 10 MB per shard at most, whatever the outage.
+	consumerLaneCapacity = 20_000
+)
 
 func (m *messaging) close() {
 	for _, w := range m.writers {

@@ -128,14 +128,14 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 	}
 	// kafka-go starts a group reader's membership as soon as it is built, and one that
 	// joins before its topic exists can stay unassigned: build it once the topic is there.
-	consumerDone := make(chan *kafkabus.Consumer, 1)
+	consumerDone := make(chan *kafkabus.Consumer[transfers.Inbound], 1)
 	spawn(func() {
 		bus.ensureTopics(bg, cfg.Region)
 		if bg.Err() != nil {
 			close(consumerDone)
 			return
 		}
-		consumer := bus.consumer(transfersSvc.HandleMessage, transfers.IsTransient)
+		consumer := bus.consumer(transfersSvc)
 		consumerDone <- consumer
 		consumer.Run(bg)
 	})

@@ -21,10 +21,12 @@ import (
 //
 // A Postings belongs to one transaction and one goroutine.
 type Postings struct {
-	heads   map[string]chainHead
-	changed map[string]bool
-	entries []Entry
-	now     time.Time
+	heads      map[string]chainHead
+	changed    map[string]bool
+	entries    []Entry
+	newHolds   ledgerdb.InsertHoldsParams
+	holdStatus map[string]string // transfer id -> status staged this batch
+	now        time.Time
 }
 
 // LockTx locks the snapshots of users in user id order (the order every transaction
@@ -38,7 +40,7 @@ func (s *Service) LockTx(ctx context.Context, tx pgx.Tx, users ...string) (*Post
 	if err != nil {
 		return nil, err
 	}
-	p := &Postings{heads: make(map[string]chainHead, len(rows)), changed: map[string]bool{}, now: time.Now()}
+	p := &Postings{heads: make(map[string]chainHead, len(rows)), changed: map[string]bool{}, holdStatus: map[string]string{}, now: time.Now()}
 	for _, r := range rows {
 		p.heads[r.UserID] = chainHead{balance: r.Balance, frozen: r.Frozen, seq: r.LastSeq, hash: r.LastHash}
 	}
@@ -87,9 +89,9 @@ func (p *Postings) Post(ins ...EntryInput) ([]Entry, error) {
 	return out, nil
 }
 
-// Freeze stages amount more frozen for user (a hold being taken), refusing it with
-// ErrInsufficientFunds when the available balance is short.
-func (p *Postings) Freeze(user string, amount money.Amount) error {
+// freeze stages amount more frozen for user, refusing it with ErrInsufficientFunds
+// when the available balance is short.
+func (p *Postings) freeze(user string, amount money.Amount) error {
 	h, ok := p.heads[user]
 	if !ok {
 		return ErrUserNotFound
@@ -103,28 +105,95 @@ func (p *Postings) Freeze(user string, amount money.Amount) error {
 	return nil
 }
 
-// Unfreeze stages amount less frozen for user (a hold being released).
-func (p *Postings) Unfreeze(user string, amount money.Amount) error {
-	h, ok := p.heads[user]
-	if !ok {
-		return ErrUserNotFound
+// Hold freezes amount of user's available balance for transferID, the TCC Try: the
+// money stays in the balance but leaves available until the hold is captured (a
+// debit) or released. ErrInsufficientFunds when available is short; nothing is
+// staged then.
+func (p *Postings) Hold(user, transferID string, amount money.Amount) error {
+	if err := p.freeze(user, amount); err != nil {
+		return err
 	}
-	frozen, ok := h.frozen.Sub(amount)
-	if !ok {
-		return fmt.Errorf("ledger: releasing %s exceeds frozen %s of %s", amount, h.frozen, user)
-	}
-	h.frozen = frozen
-	p.heads[user], p.changed[user] = h, true
+	p.newHolds.TransferIds = append(p.newHolds.TransferIds, transferID)
+	p.newHolds.UserIds = append(p.newHolds.UserIds, user)
+	p.newHolds.Amounts = append(p.newHolds.Amounts, amount.String())
+	p.holdStatus[transferID] = HoldActive
 	return nil
 }
 
+// Capture turns an active hold (locked with LockHoldsTx, its user's snapshot locked
+// in p) into the transfer's debit entry. Capturing a captured hold changes nothing
+// (false); a released hold cannot be captured.
+func (p *Postings) Capture(h Hold) (bool, error) {
+	switch p.status(h) {
+	case HoldCaptured:
+		return false, nil
+	case HoldReleased:
+		return false, fmt.Errorf("ledger: hold of %s was released and cannot be captured", h.TransferID)
+	}
+	if _, err := p.Post(EntryInput{UserID: h.UserID, Kind: KindTransferDebit, Amount: h.Amount, TransferID: h.TransferID, CaptureHold: true}); err != nil {
+		return false, err
+	}
+	p.holdStatus[h.TransferID] = HoldCaptured
+	return true, nil
+}
+
+// Release unfreezes an active hold, writing no entry: no money moved. Releasing a
+// released hold changes nothing (false); a captured hold cannot be released.
+func (p *Postings) Release(h Hold) (bool, error) {
+	switch p.status(h) {
+	case HoldReleased:
+		return false, nil
+	case HoldCaptured:
+		return false, fmt.Errorf("ledger: hold of %s was captured and cannot be released", h.TransferID)
+	}
+	head, ok := p.heads[h.UserID]
+	if !ok {
+		return false, ErrUserNotFound
+	}
+	frozen, ok := head.frozen.Sub(h.Amount)
+	if !ok {
+		return false, fmt.Errorf("ledger: releasing %s exceeds frozen %s of %s", h.Amount, head.frozen, h.UserID)
+	}
+	head.frozen = frozen
+	p.heads[h.UserID], p.changed[h.UserID] = head, true
+	p.holdStatus[h.TransferID] = HoldReleased
+	return true, nil
+}
+
+func (p *Postings) status(h Hold) string {
+	if st, ok := p.holdStatus[h.TransferID]; ok {
+		return st
+	}
+	return h.Status
+}
+
 // FlushTx writes what was staged: every entry with one insert, every changed snapshot
-// with one update. Postings may go on staging afterwards and be flushed again.
+// with one update, new holds and hold status changes with one statement each.
+// Postings may go on staging afterwards and be flushed again.
 func (s *Service) FlushTx(ctx context.Context, tx pgx.Tx, p *Postings) error {
 	if err := s.insertEntriesTx(ctx, tx, p.entries); err != nil {
 		return err
 	}
 	p.entries = p.entries[:0]
+	if len(p.newHolds.TransferIds) > 0 {
+		if err := s.q.InsertHolds(ctx, tx, p.newHolds); err != nil {
+			return err
+		}
+	}
+	var statuses ledgerdb.SetHoldStatusesParams
+	for id, st := range p.holdStatus {
+		if st != HoldActive {
+			statuses.TransferIds = append(statuses.TransferIds, id)
+			statuses.Statuses = append(statuses.Statuses, st)
+		}
+	}
+	if len(statuses.TransferIds) > 0 {
+		if err := s.q.SetHoldStatuses(ctx, tx, statuses); err != nil {
+			return err
+		}
+	}
+	p.newHolds = ledgerdb.InsertHoldsParams{}
+	clear(p.holdStatus)
 	if len(p.changed) == 0 {
 		return nil
 	}

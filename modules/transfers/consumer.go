@@ -3,32 +3,107 @@ package transfers
 import (
 	"context"
 	"errors"
+	"fmt"
 
-	"github.com/segmentio/kafka-go"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5"
 
+	"example.com/wallet/platform/kafkabus"
+	"example.com/wallet/platform/money"
 	"example.com/wallet/platform/pgdb"
+	"example.com/wallet/platform/shard"
 )
 
-// HandleMessage applies one message from the region's TCC topic: credits and cancels
-// as the participant, replies as the coordinator. It is the kafkabus handler.
-func (s *Service) HandleMessage(ctx context.Context, km kafka.Message) error {
+// Inbound is a decoded message of the region's TCC topic.
+type Inbound struct {
+	Message
+	Amount money.Amount
+}
+
+// DecodeInbound checks a message of the region's TCC topic and names its lane: the
+// shard whose transaction applies it (the receiver's for credit and cancel, the
+// sender's for replies). A message that is malformed, addressed to another region, or
+// from a region this one does not know is refused: it can never be applied, and
+// answering a region we cannot reach would only block the outbox.
+func (s *Service) DecodeInbound(km kafkabus.Message) (Inbound, string, error) {
 	m, amount, err := DecodeMessage(km.Value)
 	if err != nil {
-		return err
+		return Inbound{}, "", err
 	}
+	senderRegion, _ := shard.TransferRegion(m.TransferID)
 	switch m.Type {
 	case MsgCredit, MsgCancel:
-		return s.HandleCreditOrCancel(ctx, m, amount)
+		if region, _ := shard.UserRegion(m.ToUserID); region != s.router.Region() {
+			return Inbound{}, "", fmt.Errorf("%w: %s for receiver %s reached region %s", ErrMalformedMessage, m.Type, m.ToUserID, s.router.Region())
+		}
+		if !s.router.KnownRegion(senderRegion) {
+			return Inbound{}, "", fmt.Errorf("%w: %s of transfer %s from region %s, which is not a peer of %s", ErrProtocolViolation, m.Type, m.TransferID, senderRegion, s.router.Region())
+		}
+		return Inbound{Message: m, Amount: amount}, s.router.ShardOf(m.ToUserID), nil
 	default:
-		return s.HandleReply(ctx, m)
+		if senderRegion != s.router.Region() {
+			return Inbound{}, "", fmt.Errorf("%w: reply for transfer %s of region %s reached region %s", ErrMalformedMessage, m.TransferID, senderRegion, s.router.Region())
+		}
+		return Inbound{Message: m, Amount: amount}, s.router.ShardOf(m.TransferID), nil
 	}
 }
 
-// IsTransient says which handler failures to retry for as long as they last (a shard
-// or the network is away) rather than dead-letter after a bounded number of tries.
-func IsTransient(err error) bool {
-	if errors.Is(err, ErrMalformedMessage) || errors.Is(err, ErrProtocolViolation) {
-		return false
+// ApplyInbound applies a batch of one shard's TCC messages in one transaction, in
+// order: credits and cancels as the participant, replies as the coordinator. A
+// transfer's messages are all of one side in one shard (its participant and its
+// coordinator are on different shards), so the two sides never touch the same rows.
+func (s *Service) ApplyInbound(ctx context.Context, shardName string, batch []Inbound) error {
+	var participant, coordinator []Inbound
+	for _, m := range batch {
+		if m.Type == MsgCredit || m.Type == MsgCancel {
+			participant = append(participant, m)
+		} else {
+			coordinator = append(coordinator, m)
+		}
 	}
-	return pgdb.IsUnavailable(err)
+	var observe []func()
+	err := pgdb.InTx(ctx, s.shards[shardName].Pool, func(tx pgx.Tx) error {
+		observe = observe[:0]
+		if len(participant) > 0 {
+			o, err := s.participateTx(ctx, tx, participant)
+			if err != nil {
+				return err
+			}
+			observe = append(observe, o...)
+		}
+		if len(coordinator) > 0 {
+			o, err := s.coordinateTx(ctx, tx, coordinator)
+			if err != nil {
+				return err
+			}
+			observe = append(observe, o...)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	// Metrics only for what committed.
+	for _, o := range observe {
+		o()
+	}
+	return nil
+}
+
+// IsPermanent reports which failures retrying cannot cure: a malformed message, a
+// protocol violation, and PostgreSQL's data and integrity errors (class 22 and 23),
+// which the same message would meet again. Everything else (a shard away, a
+// read-only replica during failover, a full disk, lock and statement timeouts,
+// deadlocks, serialization failures, any connection error) is retried for as long as
+// it lasts.
+func IsPermanent(err error) bool {
+	if errors.Is(err, ErrMalformedMessage) || errors.Is(err, ErrProtocolViolation) {
+		return true
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && !pgdb.IsUnavailable(err) {
+		class := pgErr.Code[:2]
+		return class == "22" || class == "23"
+	}
+	return false
 }

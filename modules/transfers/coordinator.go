@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -20,64 +21,109 @@ import (
 // is never applied: the consumer dead-letters it for a human.
 var ErrProtocolViolation = errors.New("TCC protocol violation")
 
-// HandleReply is the coordinator's confirm step, on the sender's shard, in one
-// transaction: capture the hold on "credited", release it on "refused" or
-// "cancelled". Replies for a transfer already final are duplicates and change nothing.
-func (s *Service) HandleReply(ctx context.Context, m Message) error {
-	if region, _ := shard.TransferRegion(m.TransferID); region != s.router.Region() {
-		return fmt.Errorf("%w: reply for transfer %s of region %s reached region %s", ErrMalformedMessage, m.TransferID, region, s.router.Region())
+// coordinateTx is the coordinator's confirm step for a batch of replies on the
+// senders' shard, in the caller's transaction: it locks the transfers, then their
+// holds, then the senders' snapshots (each set in id order), decides each reply in
+// order with Coordinate (so two replies of one transfer in the same batch see each
+// other), captures holds on "credited" and releases them on "refused" or
+// "cancelled". Replies for a transfer already final are duplicates and change
+// nothing. It returns the metrics to record once the transaction has committed.
+func (s *Service) coordinateTx(ctx context.Context, tx pgx.Tx, batch []Inbound) ([]func(), error) {
+	ids := make([]string, 0, len(batch))
+	for _, m := range batch {
+		ids = append(ids, m.TransferID)
 	}
-	var decision CoordinatorDecision
-	var t transfersdb.Transfer
-	err := pgdb.InTx(ctx, s.pool(m.TransferID).Pool, func(tx pgx.Tx) error {
-		var err error
-		t, err = s.q.GetTransferForUpdate(ctx, tx, m.TransferID)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("%w: %s reply for unknown transfer %s", ErrProtocolViolation, m.Type, m.TransferID)
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	rows, err := s.q.LockTransfers(ctx, tx, ids)
+	if err != nil {
+		return nil, err
+	}
+	transfers := make(map[string]transfersdb.Transfer, len(rows))
+	for _, r := range rows {
+		transfers[r.ID] = r
+	}
+	holds, err := s.ledger.LockHoldsTx(ctx, tx, ids)
+	if err != nil {
+		return nil, err
+	}
+	senders := make([]string, 0, len(holds))
+	for _, h := range holds {
+		senders = append(senders, h.UserID)
+	}
+	postings, err := s.ledger.LockTx(ctx, tx, senders...)
+	if err != nil {
+		return nil, err
+	}
+	var finish transfersdb.FinishTransfersParams
+	var steps transfersdb.AddStepsAtParams
+	var observe []func()
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	addSteps := func(id string, names ...string) {
+		for _, name := range names {
+			steps.TransferIds = append(steps.TransferIds, id)
+			steps.Steps = append(steps.Steps, name)
+			steps.Ats = append(steps.Ats, now.Add(time.Duration(len(steps.Ats))*time.Microsecond))
 		}
-		if err != nil {
-			return err
+	}
+	for _, m := range batch {
+		t, ok := transfers[m.TransferID]
+		if !ok {
+			return nil, fmt.Errorf("%w: %s reply for unknown transfer %s", ErrProtocolViolation, m.Type, m.TransferID)
 		}
-		decision = Coordinate(t.Status, t.CancelRequestedAt != nil, m.Type)
+		decision := Coordinate(t.Status, t.CancelRequestedAt != nil, m.Type)
 		if decision.Violation != "" {
-			return fmt.Errorf("%w: transfer %s: %s", ErrProtocolViolation, m.TransferID, decision.Violation)
+			return nil, fmt.Errorf("%w: transfer %s: %s", ErrProtocolViolation, m.TransferID, decision.Violation)
 		}
+		hold, held := holds[m.TransferID]
+		if (decision.Action == ActCapture || decision.Action == ActRelease) && !held {
+			return nil, fmt.Errorf("%w: transfer %s is pending without a hold", ErrProtocolViolation, m.TransferID)
+		}
+		reason := ""
 		switch decision.Action {
 		case ActCapture:
-			if _, err := s.ledger.CaptureTx(ctx, tx, m.TransferID); err != nil {
-				return err
+			if _, err := postings.Capture(hold); err != nil {
+				return nil, err
 			}
-			if err := s.q.FinishTransfer(ctx, tx, transfersdb.FinishTransferParams{ID: m.TransferID, Status: StatusCompleted}); err != nil {
-				return err
-			}
-			return s.addSteps(ctx, tx, m.TransferID, MsgCredited, "captured", StatusCompleted)
+			addSteps(m.TransferID, "captured", StatusCompleted)
 		case ActRelease:
-			if _, err := s.ledger.ReleaseTx(ctx, tx, m.TransferID); err != nil {
-				return err
+			if _, err := postings.Release(hold); err != nil {
+				return nil, err
 			}
-			reason := m.Reason
+			reason = m.Reason
 			if reason == "" || reason == reasonCancelledBeforeCredit {
 				reason = ReasonExpired
 			}
-			if err := s.q.FinishTransfer(ctx, tx, transfersdb.FinishTransferParams{ID: m.TransferID, Status: StatusCancelled, Reason: &reason}); err != nil {
-				return err
-			}
-			return s.addSteps(ctx, tx, m.TransferID, m.Type, "released", StatusCancelled)
+			addSteps(m.TransferID, m.Type, "released", StatusCancelled)
 		}
-		return nil
-	})
-	if err != nil {
-		return err
+		outcome := decision.Action.String()
+		if decision.Action == ActNone {
+			outcome = "duplicate"
+		} else {
+			t.Status = decision.Status
+			transfers[m.TransferID] = t
+			finish.Ids = append(finish.Ids, m.TransferID)
+			finish.Statuses = append(finish.Statuses, decision.Status)
+			finish.Reasons = append(finish.Reasons, reason)
+			status, took := decision.Status, now.Sub(t.CreatedAt).Seconds()
+			observe = append(observe, func() { s.metrics.completion.WithLabelValues(status).Observe(took) })
+		}
+		step := "confirm_" + m.Type
+		observe = append(observe, func() { s.metrics.steps.WithLabelValues(step, outcome).Inc() })
 	}
-	outcome := decision.Action.String()
-	if decision.Action == ActNone {
-		outcome = "duplicate"
+	if err := s.ledger.FlushTx(ctx, tx, postings); err != nil {
+		return nil, err
 	}
-	s.metrics.steps.WithLabelValues("confirm_"+m.Type, outcome).Inc()
-	if decision.Action == ActCapture || decision.Action == ActRelease {
-		s.metrics.completion.WithLabelValues(decision.Status).Observe(time.Since(t.CreatedAt).Seconds())
+	if len(finish.Ids) == 0 {
+		return observe, nil
 	}
-	return nil
+	if err := s.q.FinishTransfers(ctx, tx, finish); err != nil {
+		return nil, err
+	}
+	if err := s.q.AddStepsAt(ctx, tx, steps); err != nil {
+		return nil, err
+	}
+	return observe, s.q.NotifyFinal(ctx, tx, finish.Ids)
 }
 
 // ExpireOnce asks the participants of pending transfers past their TTL on one shard

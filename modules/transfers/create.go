@@ -225,7 +225,7 @@ func (s *Service) createTx(ctx context.Context, tx pgx.Tx, p *ledger.Postings, r
 	case s.sameShard(r) || !s.router.KnownRegion(toRegion):
 		t.Status, t.Reason, outcome, steps = StatusCancelled, ReasonReceiverNotFound, "receiver_not_found", []string{StatusCancelled}
 	default:
-		if err := s.ledger.HoldTx(ctx, tx, p, r.FromUserID, t.ID, r.Amount); err != nil {
+		if err := p.Hold(r.FromUserID, t.ID, r.Amount); err != nil {
 			return Transfer{}, 0, "", err
 		}
 		msg := Message{Type: MsgCredit, TransferID: t.ID, FromUserID: t.FromUserID, ToUserID: t.ToUserID, Amount: t.Amount.String(), Metadata: r.Metadata}

@@ -3,94 +3,115 @@ package transfers
 import (
 	"context"
 	"errors"
-	"fmt"
+	"slices"
 
 	"github.com/jackc/pgx/v5"
 
 	"example.com/wallet/modules/ledger"
 	"example.com/wallet/modules/transfers/internal/transfersdb"
-	"example.com/wallet/platform/money"
 	"example.com/wallet/platform/outbox"
-	"example.com/wallet/platform/pgdb"
 	"example.com/wallet/platform/shard"
 )
 
-// reasonCancelledBeforeCredit is the participant's reason for refusing a credit that
-// arrived after the cancel it had already honoured.
-const reasonCancelledBeforeCredit = "cancelled_before_credit"
+// Reasons a participant refuses a credit.
+const (
+	// reasonCancelledBeforeCredit: the credit arrived after the cancel the participant
+	// had already honoured.
+	reasonCancelledBeforeCredit = "cancelled_before_credit"
+	// ReasonReceiverBalanceLimit: the credit would take the receiver's balance past
+	// what the ledger can hold.
+	ReasonReceiverBalanceLimit = "receiver_balance_limit"
+)
 
-// HandleCreditOrCancel is the participant's step, on the receiver's shard, in one
-// transaction: read the transfer's barriers, decide (Participate), credit the receiver
-// and write the barrier if it is new, and queue the reply to the sender's region.
-func (s *Service) HandleCreditOrCancel(ctx context.Context, m Message, amount money.Amount) error {
-	if region, _ := shard.UserRegion(m.ToUserID); region != s.router.Region() {
-		return fmt.Errorf("%w: %s for receiver %s reached region %s", ErrMalformedMessage, m.Type, m.ToUserID, s.router.Region())
+// participateTx is the participant's step for a batch of credits and cancels on the
+// receivers' shard, in the caller's transaction. It serializes each transfer's
+// decisions (its key locked, in id order), reads what the participant knows of every
+// transfer at once, decides each message in order with Participate (so a credit and a
+// cancel of one transfer in the same batch see each other), credits receivers through
+// the ledger's Postings, and writes the new barriers and the replies. It returns the
+// metrics to record once the transaction has committed.
+func (s *Service) participateTx(ctx context.Context, tx pgx.Tx, batch []Inbound) ([]func(), error) {
+	var ids, receivers []string
+	for _, m := range batch {
+		ids = append(ids, m.TransferID)
+		receivers = append(receivers, m.ToUserID)
 	}
-	var decision ParticipantDecision
-	err := pgdb.InTx(ctx, s.pool(m.ToUserID).Pool, func(tx pgx.Tx) error {
-		// One transfer's credit and cancel are decided one at a time.
-		if err := s.q.LockBarrierKey(ctx, tx, m.TransferID); err != nil {
-			return err
-		}
-		var b Barrier
-		credit, err := s.q.GetBarrier(ctx, tx, transfersdb.GetBarrierParams{TransferID: m.TransferID, Branch: MsgCredit})
-		switch {
-		case err == nil:
-			b.CreditOutcome = credit.Outcome
-			if credit.Reason != nil {
-				b.CreditReason = *credit.Reason
-			}
-		case !errors.Is(err, pgx.ErrNoRows):
-			return err
-		}
-		if _, err := s.q.GetBarrier(ctx, tx, transfersdb.GetBarrierParams{TransferID: m.TransferID, Branch: MsgCancel}); err == nil {
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	if err := s.q.LockBarrierKeys(ctx, tx, ids); err != nil {
+		return nil, err
+	}
+	rows, err := s.q.GetBarriers(ctx, tx, ids)
+	if err != nil {
+		return nil, err
+	}
+	known := map[string]Barrier{}
+	for _, r := range rows {
+		b := known[r.TransferID]
+		if r.Branch == MsgCancel {
 			b.Cancelled = true
-		} else if !errors.Is(err, pgx.ErrNoRows) {
-			return err
-		}
-		exists := true
-		if m.Type == MsgCredit && b.CreditOutcome == "" && !b.Cancelled {
-			if exists, err = s.ledger.ExistsTx(ctx, tx, m.ToUserID); err != nil {
-				return err
+		} else {
+			b.CreditOutcome = r.Outcome
+			if r.Reason != nil {
+				b.CreditReason = *r.Reason
 			}
 		}
-		decision = Participate(b, m.Type, exists)
+		known[r.TransferID] = b
+	}
+	postings, err := s.ledger.LockTx(ctx, tx, receivers...)
+	if err != nil {
+		return nil, err
+	}
+	var barriers transfersdb.InsertBarriersParams
+	var replies []outbox.Message
+	var observe []func()
+	for _, m := range batch {
+		b := known[m.TransferID]
+		decision := Participate(b, m.Type, postings.Has(m.ToUserID))
 		if decision.Credit {
-			_, _, err := s.ledger.AppendTx(ctx, tx, ledger.EntryInput{UserID: m.ToUserID, Kind: ledger.KindTransferCredit, Amount: amount, TransferID: m.TransferID, Metadata: m.Metadata})
-			if errors.Is(err, ledger.ErrBalanceLimit) {
-				// The receiver cannot hold more: refuse instead of crediting.
-				decision = ParticipantDecision{WriteCredit: true, Outcome: MsgRefused, Reason: "receiver_balance_limit", Reply: MsgRefused}
-			} else if err != nil {
-				return err
+			_, err := postings.Post(ledger.EntryInput{UserID: m.ToUserID, Kind: ledger.KindTransferCredit, Amount: m.Amount, TransferID: m.TransferID, Metadata: m.Metadata})
+			switch {
+			case errors.Is(err, ledger.ErrBalanceLimit):
+				// The receiver cannot hold more: refuse, and the sender's hold is released.
+				decision = ParticipantDecision{WriteCredit: true, Outcome: MsgRefused, Reason: ReasonReceiverBalanceLimit, Reply: MsgRefused}
+			case err != nil:
+				return nil, err
 			}
 		}
 		if decision.WriteCredit || decision.WriteCancel {
 			branch := MsgCredit
 			if decision.WriteCancel {
-				branch = MsgCancel
+				branch, b.Cancelled = MsgCancel, true
+			} else {
+				b.CreditOutcome, b.CreditReason = decision.Outcome, decision.Reason
 			}
-			var reason *string
-			if decision.Reason != "" {
-				reason = &decision.Reason
-			}
-			if _, err := s.q.InsertBarrier(ctx, tx, transfersdb.InsertBarrierParams{
-				TransferID: m.TransferID, Branch: branch, ToUserID: m.ToUserID, FromUserID: m.FromUserID,
-				Amount: amount, Outcome: decision.Outcome, Reason: reason, Metadata: ledger.CanonicalMetadata(m.Metadata),
-			}); err != nil {
-				return err
-			}
+			known[m.TransferID] = b
+			barriers.TransferIds = append(barriers.TransferIds, m.TransferID)
+			barriers.Branches = append(barriers.Branches, branch)
+			barriers.ToUserIds = append(barriers.ToUserIds, m.ToUserID)
+			barriers.FromUserIds = append(barriers.FromUserIds, m.FromUserID)
+			barriers.Amounts = append(barriers.Amounts, m.Amount.String())
+			barriers.Outcomes = append(barriers.Outcomes, decision.Outcome)
+			barriers.Reasons = append(barriers.Reasons, decision.Reason)
+			barriers.Metadata = append(barriers.Metadata, string(ledger.CanonicalMetadata(m.Metadata)))
 		}
-		reply := Message{Type: decision.Reply, TransferID: m.TransferID, FromUserID: m.FromUserID, ToUserID: m.ToUserID, Amount: m.Amount, Reason: decision.Reason}
+		reply := Message{Type: decision.Reply, TransferID: m.TransferID, FromUserID: m.FromUserID, ToUserID: m.ToUserID, Amount: m.Amount.String(), Reason: decision.Reason}
 		senderRegion, _ := shard.TransferRegion(m.TransferID)
-		return outbox.EnqueueTx(ctx, tx, outbox.Message{Region: senderRegion, Key: m.TransferID, Type: reply.Type, Payload: reply.encode()})
-	})
-	if err != nil {
-		return err
+		replies = append(replies, outbox.Message{Region: senderRegion, Key: m.TransferID, Type: reply.Type, Payload: reply.encode()})
+		outcome := decision.Reply
+		if !decision.WriteCredit && !decision.WriteCancel {
+			outcome = "duplicate"
+		}
+		step := "participant_" + m.Type
+		observe = append(observe, func() { s.metrics.steps.WithLabelValues(step, outcome).Inc() })
 	}
-	outcome := decision.Reply
-	if !decision.WriteCredit && !decision.WriteCancel {
-		outcome = "duplicate"
+	if err := s.ledger.FlushTx(ctx, tx, postings); err != nil {
+		return nil, err
 	}
-	s.metrics.steps.WithLabelValues("participant_"+m.Type, outcome).Inc()
-	return nil
+	if len(barriers.TransferIds) > 0 {
+		if err := s.q.InsertBarriers(ctx, tx, barriers); err != nil {
+			return nil, err
+		}
+	}
+	return observe, outbox.EnqueueTx(ctx, tx, replies...)
 }

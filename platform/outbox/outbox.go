@@ -30,10 +30,20 @@ type Message struct {
 
 var queries = outboxdb.New()
 
-// EnqueueTx stores msg in the caller's transaction. It is published only if, and only
-// after, that transaction commits.
-func EnqueueTx(ctx context.Context, tx pgx.Tx, msg Message) error {
-	return queries.Enqueue(ctx, tx, outboxdb.EnqueueParams{Region: msg.Region, Key: msg.Key, Type: msg.Type, Payload: msg.Payload})
+// EnqueueTx stores msgs, in order, in the caller's transaction, with one statement.
+// They are published only if, and only after, that transaction commits.
+func EnqueueTx(ctx context.Context, tx pgx.Tx, msgs ...Message) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	var p outboxdb.EnqueueParams
+	for _, m := range msgs {
+		p.Regions = append(p.Regions, m.Region)
+		p.Keys = append(p.Keys, m.Key)
+		p.Types = append(p.Types, m.Type)
+		p.Payloads = append(p.Payloads, m.Payload)
+	}
+	return queries.Enqueue(ctx, tx, p)
 }
 
 // Publish sends messages in order and returns only once every one is acknowledged.

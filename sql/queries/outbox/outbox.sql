@@ -1,5 +1,11 @@
 -- name: Enqueue :exec
-INSERT INTO outbox (region, key, type, payload) VALUES (@region, @key, @type, @payload);
+-- Messages in one statement, in array order (ids follow it): element i of every array
+-- is message i.
+INSERT INTO outbox (region, key, type, payload)
+SELECT m.region, m.key, m.type, m.payload
+FROM ROWS FROM (unnest(@regions::text[]), unnest(@keys::text[]), unnest(@types::text[]), unnest(@payloads::bytea[]))
+     WITH ORDINALITY AS m(region, key, type, payload, i)
+ORDER BY m.i;
 
 -- name: Unsent :many
 SELECT id, region, key, type, payload, created_at FROM outbox

@@ -1,18 +1,23 @@
--- name: InsertBarrier :one
--- Returns nothing when the barrier already exists: the step already happened.
+-- name: InsertBarriers :exec
+-- Barriers written by one batch: element i of every array is barrier i; empty
+-- reasons and metadata are NULL.
 INSERT INTO tcc_barriers (transfer_id, branch, to_user_id, from_user_id, amount, outcome, reason, metadata)
-VALUES (@transfer_id, @branch, @to_user_id, @from_user_id, @amount, @outcome, @reason, @metadata)
-ON CONFLICT (transfer_id, branch) DO NOTHING
-RETURNING transfer_id;
+SELECT b.transfer_id, b.branch, b.to_user_id, b.from_user_id, b.amount::numeric, b.outcome,
+       NULLIF(b.reason, ''), NULLIF(b.metadata, '')::jsonb
+FROM ROWS FROM (unnest(@transfer_ids::text[]), unnest(@branches::text[]), unnest(@to_user_ids::text[]),
+                unnest(@from_user_ids::text[]), unnest(@amounts::text[]), unnest(@outcomes::text[]),
+                unnest(@reasons::text[]), unnest(@metadata::text[]))
+     AS b(transfer_id, branch, to_user_id, from_user_id, amount, outcome, reason, metadata);
 
--- name: GetBarrier :one
-SELECT transfer_id, branch, to_user_id, from_user_id, amount, outcome, reason, metadata, created_at
-FROM tcc_barriers WHERE transfer_id = @transfer_id AND branch = @branch;
+-- name: GetBarriers :many
+SELECT transfer_id, branch, outcome, reason FROM tcc_barriers WHERE transfer_id = ANY(@transfer_ids::text[]);
 
--- name: LockBarrierKey :exec
--- Serializes the credit and cancel of one transfer on the participant, so a cancel
--- and a credit racing on two consumers cannot both succeed.
-SELECT pg_advisory_xact_lock(hashtextextended(@transfer_id::text, 7153));
+-- name: LockBarrierKeys :exec
+-- Serializes the credit and cancel of each transfer on the participant, so a cancel
+-- and a credit racing on two consumers cannot both succeed. Keys are taken in id
+-- order, so two batches never deadlock.
+SELECT pg_advisory_xact_lock(hashtextextended(k.id, 7153))
+FROM (SELECT unnest(@transfer_ids::text[]) AS id ORDER BY 1) AS k;
 
 -- name: ListIncoming :many
 SELECT transfer_id, branch, to_user_id, from_user_id, amount, outcome, reason, metadata, created_at

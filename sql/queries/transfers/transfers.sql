@@ -12,12 +12,23 @@ FROM ROWS FROM (unnest(@ids::text[]), unnest(@from_user_ids::text[]), unnest(@to
 SELECT id, from_user_id, to_user_id, amount, status, reason, metadata, created_at, updated_at, expires_at, cancel_requested_at
 FROM transfers WHERE id = @id;
 
--- name: GetTransferForUpdate :one
+-- name: LockTransfers :many
+-- Several transfers, locked in id order.
 SELECT id, from_user_id, to_user_id, amount, status, reason, metadata, created_at, updated_at, expires_at, cancel_requested_at
-FROM transfers WHERE id = @id FOR UPDATE;
+FROM transfers WHERE id = ANY(@ids::text[])
+ORDER BY id
+FOR UPDATE;
 
--- name: FinishTransfer :exec
-UPDATE transfers SET status = @status, reason = @reason, updated_at = now() WHERE id = @id;
+-- name: FinishTransfers :exec
+-- Final statuses of several transfers; an empty reason is NULL.
+UPDATE transfers t SET status = v.status, reason = NULLIF(v.reason, ''), updated_at = now()
+FROM ROWS FROM (unnest(@ids::text[]), unnest(@statuses::text[]), unnest(@reasons::text[])) AS v(id, status, reason)
+WHERE t.id = v.id;
+
+-- name: NotifyFinal :exec
+-- Wakes the requests waiting for these transfers (Prefer: wait), in every replica,
+-- once the transaction commits.
+SELECT pg_notify('wallet_transfer_final', id) FROM unnest(@ids::text[]) AS id;
 
 -- name: MarkCancelRequested :exec
 UPDATE transfers SET cancel_requested_at = now(), updated_at = now() WHERE id = @id;

@@ -11,55 +11,78 @@ import (
 	"example.com/wallet/platform/money"
 )
 
-const getHoldForUpdate = `-- name: GetHoldForUpdate :one
-SELECT transfer_id, user_id, amount, status FROM holds WHERE transfer_id = $1 FOR UPDATE
+const insertHolds = `-- name: InsertHolds :exec
+INSERT INTO holds (transfer_id, user_id, amount)
+SELECT h.transfer_id, h.user_id, h.amount::numeric
+FROM ROWS FROM (unnest($1::text[]), unnest($2::text[]), unnest($3::text[]))
+     AS h(transfer_id, user_id, amount)
 `
 
-type GetHoldForUpdateRow struct {
-	TransferID string
-	UserID     string
-	Amount     money.Amount
-	Status     string
+type InsertHoldsParams struct {
+	TransferIds []string
+	UserIds     []string
+	Amounts     []string
 }
 
-func (q *Queries) GetHoldForUpdate(ctx context.Context, db DBTX, transferID string) (GetHoldForUpdateRow, error) {
-	row := db.QueryRow(ctx, getHoldForUpdate, transferID)
-	var i GetHoldForUpdateRow
-	err := row.Scan(
-		&i.TransferID,
-		&i.UserID,
-		&i.Amount,
-		&i.Status,
-	)
-	return i, err
-}
-
-const insertHold = `-- name: InsertHold :exec
-INSERT INTO holds (transfer_id, user_id, amount) VALUES ($1, $2, $3)
-`
-
-type InsertHoldParams struct {
-	TransferID string
-	UserID     string
-	Amount     money.Amount
-}
-
-func (q *Queries) InsertHold(ctx context.Context, db DBTX, arg InsertHoldParams) error {
-	_, err := db.Exec(ctx, insertHold, arg.TransferID, arg.UserID, arg.Amount)
+// Holds taken by one batch: element i of every array is hold i.
+func (q *Queries) InsertHolds(ctx context.Context, db DBTX, arg InsertHoldsParams) error {
+	_, err := db.Exec(ctx, insertHolds, arg.TransferIds, arg.UserIds, arg.Amounts)
 	return err
 }
 
-const setHoldStatus = `-- name: SetHoldStatus :exec
-UPDATE holds SET status = $1, updated_at = now() WHERE transfer_id = $2
+const lockHolds = `-- name: LockHolds :many
+SELECT transfer_id, user_id, amount, status FROM holds
+WHERE transfer_id = ANY($1::text[])
+ORDER BY transfer_id
+FOR UPDATE
 `
 
-type SetHoldStatusParams struct {
-	Status     string
+type LockHoldsRow struct {
 	TransferID string
+	UserID     string
+	Amount     money.Amount
+	Status     string
 }
 
-func (q *Queries) SetHoldStatus(ctx context.Context, db DBTX, arg SetHoldStatusParams) error {
-	_, err := db.Exec(ctx, setHoldStatus, arg.Status, arg.TransferID)
+// The holds of several transfers, locked in transfer id order.
+func (q *Queries) LockHolds(ctx context.Context, db DBTX, transferIds []string) ([]LockHoldsRow, error) {
+	rows, err := db.Query(ctx, lockHolds, transferIds)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []LockHoldsRow
+	for rows.Next() {
+		var i LockHoldsRow
+		if err := rows.Scan(
+			&i.TransferID,
+			&i.UserID,
+			&i.Amount,
+			&i.Status,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const setHoldStatuses = `-- name: SetHoldStatuses :exec
+UPDATE holds h SET status = v.status, updated_at = now()
+FROM ROWS FROM (unnest($1::text[]), unnest($2::text[])) AS v(transfer_id, status)
+WHERE h.transfer_id = v.transfer_id
+`
+
+type SetHoldStatusesParams struct {
+	TransferIds []string
+	Statuses    []string
+}
+
+func (q *Queries) SetHoldStatuses(ctx context.Context, db DBTX, arg SetHoldStatusesParams) error {
+	_, err := db.Exec(ctx, setHoldStatuses, arg.TransferIds, arg.Statuses)
 	return err
 }
 

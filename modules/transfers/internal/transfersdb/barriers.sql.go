@@ -7,70 +7,79 @@ package transfersdb
 
 import (
 	"context"
-
-	"example.com/wallet/platform/money"
 )
 
-const getBarrier = `-- name: GetBarrier :one
-SELECT transfer_id, branch, to_user_id, from_user_id, amount, outcome, reason, metadata, created_at
-FROM tcc_barriers WHERE transfer_id = $1 AND branch = $2
+const getBarriers = `-- name: GetBarriers :many
+SELECT transfer_id, branch, outcome, reason FROM tcc_barriers WHERE transfer_id = ANY($1::text[])
 `
 
-type GetBarrierParams struct {
+type GetBarriersRow struct {
 	TransferID string
 	Branch     string
-}
-
-func (q *Queries) GetBarrier(ctx context.Context, db DBTX, arg GetBarrierParams) (TccBarrier, error) {
-	row := db.QueryRow(ctx, getBarrier, arg.TransferID, arg.Branch)
-	var i TccBarrier
-	err := row.Scan(
-		&i.TransferID,
-		&i.Branch,
-		&i.ToUserID,
-		&i.FromUserID,
-		&i.Amount,
-		&i.Outcome,
-		&i.Reason,
-		&i.Metadata,
-		&i.CreatedAt,
-	)
-	return i, err
-}
-
-const insertBarrier = `-- name: InsertBarrier :one
-INSERT INTO tcc_barriers (transfer_id, branch, to_user_id, from_user_id, amount, outcome, reason, metadata)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-ON CONFLICT (transfer_id, branch) DO NOTHING
-RETURNING transfer_id
-`
-
-type InsertBarrierParams struct {
-	TransferID string
-	Branch     string
-	ToUserID   string
-	FromUserID string
-	Amount     money.Amount
 	Outcome    string
 	Reason     *string
-	Metadata   []byte
 }
 
-// Returns nothing when the barrier already exists: the step already happened.
-func (q *Queries) InsertBarrier(ctx context.Context, db DBTX, arg InsertBarrierParams) (string, error) {
-	row := db.QueryRow(ctx, insertBarrier,
-		arg.TransferID,
-		arg.Branch,
-		arg.ToUserID,
-		arg.FromUserID,
-		arg.Amount,
-		arg.Outcome,
-		arg.Reason,
+func (q *Queries) GetBarriers(ctx context.Context, db DBTX, transferIds []string) ([]GetBarriersRow, error) {
+	rows, err := db.Query(ctx, getBarriers, transferIds)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []GetBarriersRow
+	for rows.Next() {
+		var i GetBarriersRow
+		if err := rows.Scan(
+			&i.TransferID,
+			&i.Branch,
+			&i.Outcome,
+			&i.Reason,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const insertBarriers = `-- name: InsertBarriers :exec
+INSERT INTO tcc_barriers (transfer_id, branch, to_user_id, from_user_id, amount, outcome, reason, metadata)
+SELECT b.transfer_id, b.branch, b.to_user_id, b.from_user_id, b.amount::numeric, b.outcome,
+       NULLIF(b.reason, ''), NULLIF(b.metadata, '')::jsonb
+FROM ROWS FROM (unnest($1::text[]), unnest($2::text[]), unnest($3::text[]),
+                unnest($4::text[]), unnest($5::text[]), unnest($6::text[]),
+                unnest($7::text[]), unnest($8::text[]))
+     AS b(transfer_id, branch, to_user_id, from_user_id, amount, outcome, reason, metadata)
+`
+
+type InsertBarriersParams struct {
+	TransferIds []string
+	Branches    []string
+	ToUserIds   []string
+	FromUserIds []string
+	Amounts     []string
+	Outcomes    []string
+	Reasons     []string
+	Metadata    []string
+}
+
+// Barriers written by one batch: element i of every array is barrier i; empty
+// reasons and metadata are NULL.
+func (q *Queries) InsertBarriers(ctx context.Context, db DBTX, arg InsertBarriersParams) error {
+	_, err := db.Exec(ctx, insertBarriers,
+		arg.TransferIds,
+		arg.Branches,
+		arg.ToUserIds,
+		arg.FromUserIds,
+		arg.Amounts,
+		arg.Outcomes,
+		arg.Reasons,
 		arg.Metadata,
 	)
-	var transfer_id string
-	err := row.Scan(&transfer_id)
-	return transfer_id, err
+	return err
 }
 
 const listIncoming = `-- name: ListIncoming :many
@@ -117,14 +126,16 @@ func (q *Queries) ListIncoming(ctx context.Context, db DBTX, arg ListIncomingPar
 	return items, nil
 }
 
-const lockBarrierKey = `-- name: LockBarrierKey :exec
-SELECT pg_advisory_xact_lock(hashtextextended($1::text, 7153))
+const lockBarrierKeys = `-- name: LockBarrierKeys :exec
+SELECT pg_advisory_xact_lock(hashtextextended(k.id, 7153))
+FROM (SELECT unnest($1::text[]) AS id ORDER BY 1) AS k
 `
 
-// Serializes the credit and cancel of one transfer on the participant, so a cancel
-// and a credit racing on two consumers cannot both succeed.
-func (q *Queries) LockBarrierKey(ctx context.Context, db DBTX, transferID string) error {
-	_, err := db.Exec(ctx, lockBarrierKey, transferID)
+// Serializes the credit and cancel of each transfer on the participant, so a cancel
+// and a credit racing on two consumers cannot both succeed. Keys are taken in id
+// order, so two batches never deadlock.
+func (q *Queries) LockBarrierKeys(ctx context.Context, db DBTX, transferIds []string) error {
+	_, err := db.Exec(ctx, lockBarrierKeys, transferIds)
 	return err
 }
 

@@ -75,18 +75,21 @@ func (q *Queries) ExpiredPending(ctx context.Context, db DBTX, batch int32) ([]s
 	return items, nil
 }
 
-const finishTransfer = `-- name: FinishTransfer :exec
-UPDATE transfers SET status = $1, reason = $2, updated_at = now() WHERE id = $3
+const finishTransfers = `-- name: FinishTransfers :exec
+UPDATE transfers t SET status = v.status, reason = NULLIF(v.reason, ''), updated_at = now()
+FROM ROWS FROM (unnest($1::text[]), unnest($2::text[]), unnest($3::text[])) AS v(id, status, reason)
+WHERE t.id = v.id
 `
 
-type FinishTransferParams struct {
-	Status string
-	Reason *string
-	ID     string
+type FinishTransfersParams struct {
+	Ids      []string
+	Statuses []string
+	Reasons  []string
 }
 
-func (q *Queries) FinishTransfer(ctx context.Context, db DBTX, arg FinishTransferParams) error {
-	_, err := db.Exec(ctx, finishTransfer, arg.Status, arg.Reason, arg.ID)
+// Final statuses of several transfers; an empty reason is NULL.
+func (q *Queries) FinishTransfers(ctx context.Context, db DBTX, arg FinishTransfersParams) error {
+	_, err := db.Exec(ctx, finishTransfers, arg.Ids, arg.Statuses, arg.Reasons)
 	return err
 }
 
@@ -97,30 +100,6 @@ FROM transfers WHERE id = $1
 
 func (q *Queries) GetTransfer(ctx context.Context, db DBTX, id string) (Transfer, error) {
 	row := db.QueryRow(ctx, getTransfer, id)
-	var i Transfer
-	err := row.Scan(
-		&i.ID,
-		&i.FromUserID,
-		&i.ToUserID,
-		&i.Amount,
-		&i.Status,
-		&i.Reason,
-		&i.Metadata,
-		&i.CreatedAt,
-		&i.UpdatedAt,
-		&i.ExpiresAt,
-		&i.CancelRequestedAt,
-	)
-	return i, err
-}
-
-const getTransferForUpdate = `-- name: GetTransferForUpdate :one
-SELECT id, from_user_id, to_user_id, amount, status, reason, metadata, created_at, updated_at, expires_at, cancel_requested_at
-FROM transfers WHERE id = $1 FOR UPDATE
-`
-
-func (q *Queries) GetTransferForUpdate(ctx context.Context, db DBTX, id string) (Transfer, error) {
-	row := db.QueryRow(ctx, getTransferForUpdate, id)
 	var i Transfer
 	err := row.Scan(
 		&i.ID,
@@ -252,11 +231,62 @@ func (q *Queries) ListSteps(ctx context.Context, db DBTX, ids []string) ([]Trans
 	return items, nil
 }
 
+const lockTransfers = `-- name: LockTransfers :many
+SELECT id, from_user_id, to_user_id, amount, status, reason, metadata, created_at, updated_at, expires_at, cancel_requested_at
+FROM transfers WHERE id = ANY($1::text[])
+ORDER BY id
+FOR UPDATE
+`
+
+// Several transfers, locked in id order.
+func (q *Queries) LockTransfers(ctx context.Context, db DBTX, ids []string) ([]Transfer, error) {
+	rows, err := db.Query(ctx, lockTransfers, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []Transfer
+	for rows.Next() {
+		var i Transfer
+		if err := rows.Scan(
+			&i.ID,
+			&i.FromUserID,
+			&i.ToUserID,
+			&i.Amount,
+			&i.Status,
+			&i.Reason,
+			&i.Metadata,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.ExpiresAt,
+			&i.CancelRequestedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const markCancelRequested = `-- name: MarkCancelRequested :exec
 UPDATE transfers SET cancel_requested_at = now(), updated_at = now() WHERE id = $1
 `
 
 func (q *Queries) MarkCancelRequested(ctx context.Context, db DBTX, id string) error {
 	_, err := db.Exec(ctx, markCancelRequested, id)
+	return err
+}
+
+const notifyFinal = `-- name: NotifyFinal :exec
+SELECT pg_notify('wallet_transfer_final', id) FROM unnest($1::text[]) AS id
+`
+
+// Wakes the requests waiting for these transfers (Prefer: wait), in every replica,
+// once the transaction commits.
+func (q *Queries) NotifyFinal(ctx context.Context, db DBTX, ids []string) error {
+	_, err := db.Exec(ctx, notifyFinal, ids)
 	return err
 }

@@ -30,22 +30,28 @@ func (q *Queries) DeleteSent(ctx context.Context, db DBTX, arg DeleteSentParams)
 }
 
 const enqueue = `-- name: Enqueue :exec
-INSERT INTO outbox (region, key, type, payload) VALUES ($1, $2, $3, $4)
+INSERT INTO outbox (region, key, type, payload)
+SELECT m.region, m.key, m.type, m.payload
+FROM ROWS FROM (unnest($1::text[]), unnest($2::text[]), unnest($3::text[]), unnest($4::bytea[]))
+     WITH ORDINALITY AS m(region, key, type, payload, i)
+ORDER BY m.i
 `
 
 type EnqueueParams struct {
-	Region  string
-	Key     string
-	Type    string
-	Payload []byte
+	Regions  []string
+	Keys     []string
+	Types    []string
+	Payloads [][]byte
 }
 
+// Messages in one statement, in array order (ids follow it): element i of every array
+// is message i.
 func (q *Queries) Enqueue(ctx context.Context, db DBTX, arg EnqueueParams) error {
 	_, err := db.Exec(ctx, enqueue,
-		arg.Region,
-		arg.Key,
-		arg.Type,
-		arg.Payload,
+		arg.Regions,
+		arg.Keys,
+		arg.Types,
+		arg.Payloads,
 	)
 	return err
 }
