@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"example.com/wallet/platform/kafkabus"
 	"example.com/wallet/platform/money"
@@ -64,21 +64,35 @@ func (s *Service) ApplyInbound(ctx context.Context, shardName string, batch []In
 	var observe []func()
 	err := pgdb.InTx(ctx, s.shards[shardName].Pool, func(tx pgx.Tx) error {
 		observe = observe[:0]
+		// Locks in the order every path takes them: transfer keys, transfers, holds,
+		// then every user's snapshot at once, in id order.
+		pv, err := s.lockParticipantTx(ctx, tx, participant)
+		if err != nil {
+			return err
+		}
+		cv, err := s.lockCoordinatorTx(ctx, tx, coordinator)
+		if err != nil {
+			return err
+		}
+		postings, err := s.ledger.LockTx(ctx, tx, append(pv.receivers, cv.senders...)...)
+		if err != nil {
+			return err
+		}
 		if len(participant) > 0 {
-			o, err := s.participateTx(ctx, tx, participant)
+			o, err := s.participateTx(ctx, tx, pv, postings, participant)
 			if err != nil {
 				return err
 			}
 			observe = append(observe, o...)
 		}
 		if len(coordinator) > 0 {
-			o, err := s.coordinateTx(ctx, tx, coordinator)
+			o, err := s.coordinateTx(ctx, tx, cv, postings, coordinator)
 			if err != nil {
 				return err
 			}
 			observe = append(observe, o...)
 		}
-		return nil
+		return s.ledger.FlushTx(ctx, tx, postings)
 	})
 	if err != nil {
 		return err

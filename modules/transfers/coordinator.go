@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"example.com/wallet/modules/ledger"
 	"example.com/wallet/modules/transfers/internal/transfersdb"
 	"example.com/wallet/platform/outbox"
 	"example.com/wallet/platform/pgdb"
@@ -21,40 +22,52 @@ import (
 // is never applied: the consumer dead-letters it for a human.
 var ErrProtocolViolation = errors.New("TCC protocol violation")
 
-// coordinateTx is the coordinator's confirm step for a batch of replies on the
-// senders' shard, in the caller's transaction: it locks the transfers, then their
-// holds, then the senders' snapshots (each set in id order), decides each reply in
-// order with Coordinate (so two replies of one transfer in the same batch see each
-// other), captures holds on "credited" and releases them on "refused" or
-// "cancelled". Replies for a transfer already final are duplicates and change
-// nothing. It returns the metrics to record once the transaction has committed.
-func (s *Service) coordinateTx(ctx context.Context, tx pgx.Tx, batch []Inbound) ([]func(), error) {
+// coordinatorView is a batch's transfers and their holds, locked.
+type coordinatorView struct {
+	transfers map[string]transfersdb.Transfer
+	holds     map[string]ledger.Hold
+	senders   []string
+}
+
+// lockCoordinatorTx locks the transfers of a batch of replies, then their holds (each
+// set in id order): the order every path that takes them follows.
+func (s *Service) lockCoordinatorTx(ctx context.Context, tx pgx.Tx, batch []Inbound) (coordinatorView, error) {
 	ids := make([]string, 0, len(batch))
 	for _, m := range batch {
 		ids = append(ids, m.TransferID)
 	}
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
+	v := coordinatorView{transfers: map[string]transfersdb.Transfer{}}
+	if len(ids) == 0 {
+		return v, nil
+	}
 	rows, err := s.q.LockTransfers(ctx, tx, ids)
 	if err != nil {
-		return nil, err
+		return v, err
 	}
-	transfers := make(map[string]transfersdb.Transfer, len(rows))
 	for _, r := range rows {
-		transfers[r.ID] = r
+		v.transfers[r.ID] = r
 	}
-	holds, err := s.ledger.LockHoldsTx(ctx, tx, ids)
-	if err != nil {
-		return nil, err
+	if v.holds, err = s.ledger.LockHoldsTx(ctx, tx, ids); err != nil {
+		return v, err
 	}
-	senders := make([]string, 0, len(holds))
-	for _, h := range holds {
-		senders = append(senders, h.UserID)
+	for _, h := range v.holds {
+		v.senders = append(v.senders, h.UserID)
 	}
-	postings, err := s.ledger.LockTx(ctx, tx, senders...)
-	if err != nil {
-		return nil, err
-	}
+	return v, nil
+}
+
+// coordinateTx is the coordinator's confirm step for a batch of replies on the
+// senders' shard, in the caller's transaction, once lockCoordinatorTx has run and the
+// senders' snapshots are locked in postings. It decides each reply in order with
+// Coordinate (so two replies of one transfer in the same batch see each other),
+// captures holds on "credited" and releases them on "refused" or "cancelled", and
+// queues the final statuses and steps; the caller flushes postings. Replies for a
+// transfer already final are duplicates and change nothing. It returns the metrics to
+// record once the transaction has committed.
+func (s *Service) coordinateTx(ctx context.Context, tx pgx.Tx, v coordinatorView, postings *ledger.Postings, batch []Inbound) ([]func(), error) {
+	transfers, holds := v.transfers, v.holds
 	var finish transfersdb.FinishTransfersParams
 	var steps transfersdb.AddStepsAtParams
 	var observe []func()
@@ -110,9 +123,6 @@ func (s *Service) coordinateTx(ctx context.Context, tx pgx.Tx, batch []Inbound) 
 		}
 		step := "confirm_" + m.Type
 		observe = append(observe, func() { s.metrics.steps.WithLabelValues(step, outcome).Inc() })
-	}
-	if err := s.ledger.FlushTx(ctx, tx, postings); err != nil {
-		return nil, err
 	}
 	if len(finish.Ids) == 0 {
 		return observe, nil

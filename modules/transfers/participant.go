@@ -23,31 +23,37 @@ const (
 	ReasonReceiverBalanceLimit = "receiver_balance_limit"
 )
 
-// participateTx is the participant's step for a batch of credits and cancels on the
-// receivers' shard, in the caller's transaction. It serializes each transfer's
-// decisions (its key locked, in id order), reads what the participant knows of every
-// transfer at once, decides each message in order with Participate (so a credit and a
-// cancel of one transfer in the same batch see each other), credits receivers through
-// the ledger's Postings, and writes the new barriers and the replies. It returns the
-// metrics to record once the transaction has committed.
-func (s *Service) participateTx(ctx context.Context, tx pgx.Tx, batch []Inbound) ([]func(), error) {
-	var ids, receivers []string
+// participantView is what the participant knows of a batch's transfers, read under
+// their keys' locks.
+type participantView struct {
+	known     map[string]Barrier
+	receivers []string
+}
+
+// lockParticipantTx serializes the decisions of each transfer in batch (its key
+// locked, in id order) and reads what the participant knows of every one of them at
+// once.
+func (s *Service) lockParticipantTx(ctx context.Context, tx pgx.Tx, batch []Inbound) (participantView, error) {
+	var ids []string
+	v := participantView{known: map[string]Barrier{}}
 	for _, m := range batch {
 		ids = append(ids, m.TransferID)
-		receivers = append(receivers, m.ToUserID)
+		v.receivers = append(v.receivers, m.ToUserID)
+	}
+	if len(ids) == 0 {
+		return v, nil
 	}
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
 	if err := s.q.LockBarrierKeys(ctx, tx, ids); err != nil {
-		return nil, err
+		return v, err
 	}
 	rows, err := s.q.GetBarriers(ctx, tx, ids)
 	if err != nil {
-		return nil, err
+		return v, err
 	}
-	known := map[string]Barrier{}
 	for _, r := range rows {
-		b := known[r.TransferID]
+		b := v.known[r.TransferID]
 		if r.Branch == MsgCancel {
 			b.Cancelled = true
 		} else {
@@ -56,17 +62,24 @@ func (s *Service) participateTx(ctx context.Context, tx pgx.Tx, batch []Inbound)
 				b.CreditReason = *r.Reason
 			}
 		}
-		known[r.TransferID] = b
+		v.known[r.TransferID] = b
 	}
-	postings, err := s.ledger.LockTx(ctx, tx, receivers...)
-	if err != nil {
-		return nil, err
-	}
+	return v, nil
+}
+
+// participateTx is the participant's step for a batch of credits and cancels on the
+// receivers' shard, in the caller's transaction, once lockParticipantTx has run and
+// the receivers' snapshots are locked in postings. It decides each message in order
+// with Participate (so a credit and a cancel of one transfer in the same batch see
+// each other), credits receivers through postings, and queues the new barriers and
+// the replies; the caller flushes postings. It returns the metrics to record once
+// the transaction has committed.
+func (s *Service) participateTx(ctx context.Context, tx pgx.Tx, v participantView, postings *ledger.Postings, batch []Inbound) ([]func(), error) {
 	var barriers transfersdb.InsertBarriersParams
 	var replies []outbox.Message
 	var observe []func()
 	for _, m := range batch {
-		b := known[m.TransferID]
+		b := v.known[m.TransferID]
 		decision := Participate(b, m.Type, postings.Has(m.ToUserID))
 		if decision.Credit {
 			_, err := postings.Post(ledger.EntryInput{UserID: m.ToUserID, Kind: ledger.KindTransferCredit, Amount: m.Amount, TransferID: m.TransferID, Metadata: m.Metadata})
@@ -85,7 +98,7 @@ func (s *Service) participateTx(ctx context.Context, tx pgx.Tx, batch []Inbound)
 			} else {
 				b.CreditOutcome, b.CreditReason = decision.Outcome, decision.Reason
 			}
-			known[m.TransferID] = b
+			v.known[m.TransferID] = b
 			barriers.TransferIds = append(barriers.TransferIds, m.TransferID)
 			barriers.Branches = append(barriers.Branches, branch)
 			barriers.ToUserIds = append(barriers.ToUserIds, m.ToUserID)
@@ -104,9 +117,6 @@ func (s *Service) participateTx(ctx context.Context, tx pgx.Tx, batch []Inbound)
 		}
 		step := "participant_" + m.Type
 		observe = append(observe, func() { s.metrics.steps.WithLabelValues(step, outcome).Inc() })
-	}
-	if err := s.ledger.FlushTx(ctx, tx, postings); err != nil {
-		return nil, err
 	}
 	if len(barriers.TransferIds) > 0 {
 		if err := s.q.InsertBarriers(ctx, tx, barriers); err != nil {
