@@ -87,7 +87,8 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 	ledgerSvc := ledger.NewService(router, shards, idem)
 	accountsSvc := accounts.NewService(router, shards, ledgerSvc)
 	limiter := ratelimit.New(cfg.Limits.RatePerSecond, cfg.Limits.RateBurst)
-	transfersSvc := transfers.NewService(transfers.Config{Buckets: cfg.Buckets, TTL: cfg.Transfers.TTL},
+	transfersSvc := transfers.NewService(transfers.Config{Buckets: cfg.Buckets, TTL: cfg.Transfers.TTL,
+		ResendAfter: cfg.Transfers.ResendAfter, ResendMax: cfg.Transfers.ResendMax},
 		router, shards, ledgerSvc, idem, transfers.NewMetrics(reg))
 
 	api := newAPI(cfg, logger, reg, tracker, func(r chi.Router) {
@@ -123,7 +124,7 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 		}
 	}
 	for name, s := range shards {
-		relay := &outbox.Relay{Shard: name, Pool: s.Pool, Publish: bus.publish, Logger: logger, Metrics: bus.outboxMetrics, Hold: cfg.Testing.RelayHold}
+		relay := &outbox.Relay{Shard: name, Pool: s.Pool, Publish: bus.publish, Logger: logger, Metrics: bus.outboxMetrics, Hold: cfg.Testing.RelayHold, Drop: cfg.Testing.RelayDrop}
 		spawn(func() { relay.Run(bg) })
 	}
 	// kafka-go starts a group reader's membership as soon as it is built, and one that
@@ -139,7 +140,8 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 		consumerDone <- consumer
 		consumer.Run(bg)
 	})
-	spawn(func() { transfersSvc.RunExpiry(bg, logger, min(cfg.Transfers.TTL/4, time.Second)) })
+	spawn(func() { transfersSvc.RunNotifications(bg, logger) })
+	spawn(func() { transfersSvc.RunSweep(bg, logger, min(cfg.Transfers.TTL/4, cfg.Transfers.ResendAfter/4, time.Second)) })
 
 	apiServer := newServer(cfg.HTTP, cfg.HTTP.Addr, api)
 	adminServer := newServer(cfg.HTTP, cfg.HTTP.AdminAddr, admin)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"slices"
 	"time"
 
@@ -136,52 +137,100 @@ func (s *Service) coordinateTx(ctx context.Context, tx pgx.Tx, v coordinatorView
 	return observe, s.q.NotifyFinal(ctx, tx, finish.Ids)
 }
 
-// ExpireOnce asks the participants of pending transfers past their TTL on one shard
-// to cancel, and returns how many it asked. The hold is not released here: only the
-// participant's answer may release it, since the credit may already have happened.
-func (s *Service) ExpireOnce(ctx context.Context, shardName string) (int, error) {
-	n := 0
+// SweepOnce is the coordinator's recovery sweep of one shard: every pending transfer
+// whose next attempt is due gets the step it waits for sent again, through the
+// outbox, and its next attempt scheduled with backoff:
+//   - before its TTL, the credit again (its first credit or the reply may be lost, or
+//     stuck behind a fault);
+//   - at its TTL, the cancel is requested (Coordinate decides: never a unilateral
+//     release, since the credit may have happened);
+//   - after that, the cancel again, until a reply arrives.
+//
+// The participant's barriers make every repeat harmless, so a transfer reaches
+// completed or cancelled within about resendMax of every fault ending, without a person
+// replaying anything. It returns how many transfers it attempted.
+func (s *Service) SweepOnce(ctx context.Context, shardName string) (int, error) {
+	var counts map[string]int
 	err := pgdb.InTx(ctx, s.shards[shardName].Pool, func(tx pgx.Tx) error {
-		n = 0
-		ids, err := s.q.ExpiredPending(ctx, tx, 100)
-		if err != nil {
+		counts = map[string]int{}
+		due, err := s.q.DueTransfers(ctx, tx, 100)
+		if err != nil || len(due) == 0 {
 			return err
 		}
-		for _, id := range ids {
-			t, err := s.q.GetTransfer(ctx, tx, id)
-			if err != nil {
-				return err
+		now := time.Now()
+		var sched transfersdb.ScheduleAttemptsParams
+		var msgs []outbox.Message
+		var steps transfersdb.AddStepsAtParams
+		for _, t := range due {
+			cancelRequested := t.CancelRequestedAt != nil
+			msgType, step := MsgCredit, "credit_resent"
+			switch {
+			case !cancelRequested && !now.Before(t.ExpiresAt):
+				if Coordinate(StatusPending, false, EventExpired).Action != ActRequestCancel {
+					continue
+				}
+				msgType, step, cancelRequested = MsgCancel, "cancel_requested", true
+			case cancelRequested:
+				msgType, step = MsgCancel, "cancel_resent"
 			}
-			if Coordinate(t.Status, t.CancelRequestedAt != nil, EventExpired).Action != ActRequestCancel {
-				continue
+			next := now.Add(s.backoff(int(t.Attempts)))
+			if !cancelRequested && next.After(t.ExpiresAt) {
+				next = t.ExpiresAt // the cancel is requested on time
 			}
-			if err := s.q.MarkCancelRequested(ctx, tx, id); err != nil {
-				return err
-			}
+			sched.Ids = append(sched.Ids, t.ID)
+			sched.NextAttemptAts = append(sched.NextAttemptAts, next)
+			sched.Cancels = append(sched.Cancels, cancelRequested)
 			toRegion, err := shard.UserRegion(t.ToUserID)
 			if err != nil {
 				return err
 			}
-			msg := Message{Type: MsgCancel, TransferID: id, FromUserID: t.FromUserID, ToUserID: t.ToUserID, Amount: t.Amount.String()}
-			if err := outbox.EnqueueTx(ctx, tx, outbox.Message{Region: toRegion, Key: id, Type: MsgCancel, Payload: msg.encode()}); err != nil {
-				return err
+			msg := Message{Type: msgType, TransferID: t.ID, FromUserID: t.FromUserID, ToUserID: t.ToUserID, Amount: t.Amount.String()}
+			if msgType == MsgCredit {
+				msg.Metadata = decodeMetadata(t.Metadata)
 			}
-			if err := s.addSteps(ctx, tx, id, "cancel_requested"); err != nil {
-				return err
-			}
-			n++
+			msgs = append(msgs, outbox.Message{Region: toRegion, Key: t.ID, Type: msgType, Payload: msg.encode()})
+			steps.TransferIds = append(steps.TransferIds, t.ID)
+			steps.Steps = append(steps.Steps, step)
+			steps.Ats = append(steps.Ats, now.UTC().Truncate(time.Microsecond))
+			counts[step]++
 		}
-		return nil
+		if len(sched.Ids) == 0 {
+			return nil
+		}
+		if err := s.q.ScheduleAttempts(ctx, tx, sched); err != nil {
+			return err
+		}
+		if err := s.q.AddStepsAt(ctx, tx, steps); err != nil {
+			return err
+		}
+		return outbox.EnqueueTx(ctx, tx, msgs...)
 	})
-	if n > 0 {
-		s.metrics.steps.WithLabelValues("expire", "cancel_requested").Add(float64(n))
+	n := 0
+	for step, c := range counts {
+		s.metrics.steps.WithLabelValues("sweep", step).Add(float64(c))
+		n += c
 	}
 	return n, err
 }
 
-// RunExpiry sweeps every shard for expired transfers until ctx ends. Every replica
-// sweeps; SKIP LOCKED keeps them off each other's rows.
-func (s *Service) RunExpiry(ctx context.Context, logger *slog.Logger, every time.Duration) {
+// backoff is the wait before the attempt after attempts tries: resendAfter doubling
+// up to resendMax, give or take a tenth, so transfers stuck by one fault do not all
+// come back at once.
+func (s *Service) backoff(attempts int) time.Duration {
+	d := s.resendAfter
+	for range min(attempts, 20) {
+		if d >= s.resendMax {
+			break
+		}
+		d *= 2
+	}
+	d = min(d, s.resendMax)
+	return d - d/10 + time.Duration(rand.Int64N(int64(d/5)+1))
+}
+
+// RunSweep sweeps every shard until ctx ends. Every replica sweeps; SKIP LOCKED keeps
+// them off each other's rows.
+func (s *Service) RunSweep(ctx context.Context, logger *slog.Logger, every time.Duration) {
 	for {
 		select {
 		case <-ctx.Done():
@@ -189,8 +238,8 @@ func (s *Service) RunExpiry(ctx context.Context, logger *slog.Logger, every time
 		case <-time.After(every):
 		}
 		for name := range s.shards {
-			if _, err := s.ExpireOnce(ctx, name); err != nil && ctx.Err() == nil {
-				logger.Warn("expiring transfers", "shard", name, "error", err.Error())
+			if _, err := s.SweepOnce(ctx, name); err != nil && ctx.Err() == nil {
+				logger.Warn("sweeping pending transfers", "shard", name, "error", err.Error())
 			}
 		}
 	}

@@ -127,7 +127,7 @@ func (s *Service) applyCreates(ctx context.Context, tx pgx.Tx, batch []createOp)
 	if err := s.ledger.FlushTx(ctx, tx, postings); err != nil {
 		return nil, err
 	}
-	if err := rows.writeTx(ctx, tx, s.q, s.ttl); err != nil {
+	if err := rows.writeTx(ctx, tx, s.q, s.ttl, s.resendAfter); err != nil {
 		return nil, err
 	}
 	return results, s.idem.SaveManyTx(ctx, tx, saved, responses)
@@ -165,11 +165,12 @@ func (r *createdRows) addIncoming(t Transfer, metadata []byte) {
 	r.incoming.Metadata = append(r.incoming.Metadata, string(metadata))
 }
 
-func (r *createdRows) writeTx(ctx context.Context, tx pgx.Tx, q *transfersdb.Queries, ttl time.Duration) error {
+func (r *createdRows) writeTx(ctx context.Context, tx pgx.Tx, q *transfersdb.Queries, ttl, resendAfter time.Duration) error {
 	if len(r.transfers.Ids) == 0 {
 		return nil
 	}
 	r.transfers.CreatedAt, r.transfers.ExpiresAt = r.now, r.now.Add(ttl)
+	r.transfers.FirstAttemptAt = r.now.Add(min(ttl, resendAfter))
 	if err := q.InsertTransfers(ctx, tx, r.transfers); err != nil {
 		return err
 	}

@@ -115,31 +115,23 @@ func (h *HTTP) create(w http.ResponseWriter, r *http.Request) {
 }
 
 // waitForFinal answers with the transfer once it is final (201) or when wait runs out
-// (202, still pending). It polls through the pool and holds no connection between
-// polls, so a thousand waiting clients cost no database connections.
+// (202, still pending). The wait costs no connection and no polling: the request is
+// woken when its transfer is announced final (see Service.WaitFinal).
 func (h *HTTP) waitForFinal(w http.ResponseWriter, r *http.Request, id string, wait time.Duration) {
 	w.Header().Set("Preference-Applied", "wait="+strconv.Itoa(int(wait.Seconds())))
-	deadline := time.Now().Add(wait)
-	for {
-		t, err := h.transfers.Get(r.Context(), id)
-		if err != nil {
-			httpapi.WriteError(w, r, err)
-			return
+	t, err := h.transfers.WaitFinal(r.Context(), id, wait)
+	if err != nil {
+		if r.Context().Err() != nil {
+			return // the client has gone
 		}
-		if t.Status != StatusPending {
-			httpapi.WriteJSON(w, http.StatusCreated, toJSON(t))
-			return
-		}
-		if time.Now().After(deadline) {
-			httpapi.WriteJSON(w, http.StatusAccepted, toJSON(t))
-			return
-		}
-		select {
-		case <-r.Context().Done():
-			return
-		case <-time.After(20 * time.Millisecond):
-		}
+		httpapi.WriteError(w, r, err)
+		return
 	}
+	status := http.StatusCreated
+	if t.Status == StatusPending {
+		status = http.StatusAccepted
+	}
+	httpapi.WriteJSON(w, status, toJSON(t))
 }
 
 // preferWait reads RFC 7240 "Prefer: wait=N", capped at maxWait seconds.

@@ -48,6 +48,7 @@ type Transfer struct {
 type Metrics struct {
 	steps      *prometheus.CounterVec
 	completion *prometheus.HistogramVec
+	waitReads  prometheus.Counter
 }
 
 // NewMetrics registers the transfer metrics on reg.
@@ -61,7 +62,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300},
 		}, []string{"status"}),
 	}
-	reg.MustRegister(m.steps, m.completion)
+	m.waitReads = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "wallet_transfer_wait_reads_total", Help: "Reads of a transfer by requests waiting for it to be final (Prefer: wait).",
+	})
+	reg.MustRegister(m.steps, m.completion, m.waitReads)
 	return m
 }
 
@@ -73,11 +77,15 @@ type Service struct {
 	ledger  *ledger.Service
 	idem    *idempotency.Store
 	ttl     time.Duration
-	q       *transfersdb.Queries
+	// resendAfter and resendMax bound the recovery sweep's backoff (see SweepOnce).
+	resendAfter, resendMax time.Duration
+	q                      *transfersdb.Queries
 	metrics *Metrics
 	// creates group each shard's concurrent transfer requests into shared
 	// transactions (see applyCreates).
 	creates map[string]*pgdb.Batcher[createOp, createResult]
+	// waiters are the requests waiting for transfers to become final.
+	waiters *waiters
 }
 
 // Config is what the service needs beyond its collaborators.
@@ -86,12 +94,16 @@ type Config struct {
 	// TTL is how long a pending transfer waits for the receiver before the
 	// coordinator asks it to cancel.
 	TTL time.Duration
+	// ResendAfter is how long a pending transfer waits before its step is sent again;
+	// each further attempt waits twice as long, up to ResendMax.
+	ResendAfter, ResendMax time.Duration
 }
 
 // NewService builds the transfers service of a region.
 func NewService(cfg Config, router *shard.Router, shards map[string]*pgdb.Shard, ledgerSvc *ledger.Service, idem *idempotency.Store, metrics *Metrics) *Service {
 	s := &Service{router: router, buckets: cfg.Buckets, shards: shards, ledger: ledgerSvc, idem: idem, ttl: cfg.TTL,
-		q: transfersdb.New(), metrics: metrics, creates: map[string]*pgdb.Batcher[createOp, createResult]{}}
+		resendAfter: cfg.ResendAfter, resendMax: cfg.ResendMax,
+		q: transfersdb.New(), metrics: metrics, creates: map[string]*pgdb.Batcher[createOp, createResult]{}, waiters: newWaiters()}
 	for name, sh := range shards {
 		s.creates[name] = pgdb.NewBatcher(sh.Pool, s.applyCreates)
 	}

@@ -101,6 +101,9 @@ type Testing struct {
 	// RelayHold keeps outbox messages of a type (credit, cancel, credited, ...)
 	// unpublished until they are this old, so a later message can overtake them.
 	RelayHold map[string]time.Duration `koanf:"relay_hold"`
+	// RelayDrop marks the first N outbox messages of a type sent without publishing
+	// them: a message lost between the outbox and the broker.
+	RelayDrop map[string]int `koanf:"relay_drop"`
 }
 
 // Auth holds credentials. Gateway tokens are stored only as hex SHA-256 hashes; the
@@ -126,8 +129,14 @@ type Transfers struct {
 	// TTL is how long a pending transfer waits for the receiver before the
 	// coordinator starts a coordinated cancel.
 	TTL time.Duration `koanf:"ttl"`
-	// MaxTries bounds how often a consumer retries a message before dead-lettering it.
+	// MaxTries bounds how often a consumer retries a message that fails permanently
+	// before dead-lettering it.
 	MaxTries int `koanf:"max_tries"`
+	// ResendAfter is how long a pending transfer waits before the recovery sweep sends
+	// its step again (the credit before the TTL, the cancel after it); each further
+	// attempt waits twice as long, up to ResendMax.
+	ResendAfter time.Duration `koanf:"resend_after"`
+	ResendMax   time.Duration `koanf:"resend_max"`
 }
 
 // Log configures structured logging.
@@ -194,6 +203,8 @@ var defaults = map[string]any{
 	"idempotency.retention":  "24h",
 	"transfers.ttl":          "30s",
 	"transfers.max_tries":    5,
+	"transfers.resend_after": "10s",
+	"transfers.resend_max":   "60s",
 	"log.level":              "info",
 }
 
@@ -372,6 +383,9 @@ func (c *Config) validate() error {
 	}
 	if c.Transfers.TTL <= 0 || c.Transfers.MaxTries < 1 {
 		return errors.New("transfers.ttl must be positive and transfers.max_tries at least 1")
+	}
+	if c.Transfers.ResendAfter <= 0 || c.Transfers.ResendMax < c.Transfers.ResendAfter {
+		return errors.New("transfers.resend_after must be positive and transfers.resend_max at least as long")
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

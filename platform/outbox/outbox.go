@@ -82,6 +82,11 @@ type Relay struct {
 	// Hold, for fault-injection tests only, keeps messages of a type unpublished until
 	// they are this old, so a later message can overtake them. Empty in production.
 	Hold map[string]time.Duration
+	// Drop, for fault-injection tests only, marks the first N messages of a type sent
+	// without publishing them: a message lost on its way. Empty in production.
+	Drop map[string]int
+
+	dropped map[string]int
 }
 
 const (
@@ -181,15 +186,30 @@ func (r *Relay) relayOnce(ctx context.Context, conn *pgx.Conn) (int, error) {
 	r.Metrics.oldest.WithLabelValues(r.Shard).Set(age)
 	msgs := make([]Message, 0, len(rows))
 	ids := make([]int64, 0, len(rows))
+	var lost []int64
 	for _, row := range rows {
 		if hold := r.Hold[row.Type]; hold > 0 && time.Since(row.CreatedAt) < hold {
+			continue
+		}
+		if r.dropped[row.Type] < r.Drop[row.Type] {
+			if r.dropped == nil {
+				r.dropped = map[string]int{}
+			}
+			r.dropped[row.Type]++
+			lost = append(lost, row.ID)
+			r.Logger.Warn("outbox message dropped (fault injection)", "shard", r.Shard, "type", row.Type, "key", row.Key)
 			continue
 		}
 		msgs = append(msgs, Message{Region: row.Region, Key: row.Key, Type: row.Type, Payload: row.Payload})
 		ids = append(ids, row.ID)
 	}
+	if len(lost) > 0 {
+		if err := queries.MarkSent(ctx, conn, lost); err != nil {
+			return 0, &connError{err}
+		}
+	}
 	if len(msgs) == 0 {
-		return 0, nil
+		return len(lost), nil
 	}
 	if err := r.Publish(ctx, msgs); err != nil {
 		return 0, err

@@ -86,6 +86,8 @@ type Transfer struct {
 	UpdatedAt         time.Time
 	ExpiresAt         time.Time
 	CancelRequestedAt *time.Time
+	NextAttemptAt     *time.Time
+	Attempts          int32
 }
 
 type TransferStep struct {

@@ -8,6 +8,8 @@ package transfersdb
 import (
 	"context"
 	"time"
+
+	"example.com/wallet/platform/money"
 )
 
 const addStep = `-- name: AddStep :exec
@@ -45,29 +47,49 @@ func (q *Queries) AddStepsAt(ctx context.Context, db DBTX, arg AddStepsAtParams)
 	return err
 }
 
-const expiredPending = `-- name: ExpiredPending :many
-SELECT id FROM transfers
-WHERE status = 'pending' AND cancel_requested_at IS NULL AND expires_at < now()
-ORDER BY expires_at
+const dueTransfers = `-- name: DueTransfers :many
+SELECT id, from_user_id, to_user_id, amount, metadata, expires_at, cancel_requested_at, attempts FROM transfers
+WHERE status = 'pending' AND next_attempt_at <= now()
+ORDER BY next_attempt_at
 LIMIT $1
 FOR UPDATE SKIP LOCKED
 `
 
-// Pending transfers past their TTL without a cancel yet; SKIP LOCKED lets replicas
-// sweep the same shard without waiting on each other.
-func (q *Queries) ExpiredPending(ctx context.Context, db DBTX, batch int32) ([]string, error) {
-	rows, err := db.Query(ctx, expiredPending, batch)
+type DueTransfersRow struct {
+	ID                string
+	FromUserID        string
+	ToUserID          string
+	Amount            money.Amount
+	Metadata          []byte
+	ExpiresAt         time.Time
+	CancelRequestedAt *time.Time
+	Attempts          int32
+}
+
+// Pending transfers due for another attempt; SKIP LOCKED lets replicas sweep the same
+// shard without waiting on each other or on a lane applying a reply.
+func (q *Queries) DueTransfers(ctx context.Context, db DBTX, batch int32) ([]DueTransfersRow, error) {
+	rows, err := db.Query(ctx, dueTransfers, batch)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []string
+	var items []DueTransfersRow
 	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
+		var i DueTransfersRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.FromUserID,
+			&i.ToUserID,
+			&i.Amount,
+			&i.Metadata,
+			&i.ExpiresAt,
+			&i.CancelRequestedAt,
+			&i.Attempts,
+		); err != nil {
 			return nil, err
 		}
-		items = append(items, id)
+		items = append(items, i)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
@@ -94,7 +116,7 @@ func (q *Queries) FinishTransfers(ctx context.Context, db DBTX, arg FinishTransf
 }
 
 const getTransfer = `-- name: GetTransfer :one
-SELECT id, from_user_id, to_user_id, amount, status, reason, metadata, created_at, updated_at, expires_at, cancel_requested_at
+SELECT id, from_user_id, to_user_id, amount, status, reason, metadata, created_at, updated_at, expires_at, cancel_requested_at, next_attempt_at, attempts
 FROM transfers WHERE id = $1
 `
 
@@ -113,37 +135,43 @@ func (q *Queries) GetTransfer(ctx context.Context, db DBTX, id string) (Transfer
 		&i.UpdatedAt,
 		&i.ExpiresAt,
 		&i.CancelRequestedAt,
+		&i.NextAttemptAt,
+		&i.Attempts,
 	)
 	return i, err
 }
 
 const insertTransfers = `-- name: InsertTransfers :exec
-INSERT INTO transfers (id, from_user_id, to_user_id, amount, status, reason, metadata, created_at, updated_at, expires_at)
+INSERT INTO transfers (id, from_user_id, to_user_id, amount, status, reason, metadata, created_at, updated_at, expires_at, next_attempt_at)
 SELECT t.id, t.from_user_id, t.to_user_id, t.amount::numeric, t.status, NULLIF(t.reason, ''),
-       NULLIF(t.metadata, '')::jsonb, $1, $1, $2
-FROM ROWS FROM (unnest($3::text[]), unnest($4::text[]), unnest($5::text[]),
-                unnest($6::text[]), unnest($7::text[]), unnest($8::text[]), unnest($9::text[]))
+       NULLIF(t.metadata, '')::jsonb, $1, $1, $2,
+       CASE WHEN t.status = 'pending' THEN $3::timestamptz END
+FROM ROWS FROM (unnest($4::text[]), unnest($5::text[]), unnest($6::text[]),
+                unnest($7::text[]), unnest($8::text[]), unnest($9::text[]), unnest($10::text[]))
      AS t(id, from_user_id, to_user_id, amount, status, reason, metadata)
 `
 
 type InsertTransfersParams struct {
-	CreatedAt   time.Time
-	ExpiresAt   time.Time
-	Ids         []string
-	FromUserIds []string
-	ToUserIds   []string
-	Amounts     []string
-	Statuses    []string
-	Reasons     []string
-	Metadata    []string
+	CreatedAt      time.Time
+	ExpiresAt      time.Time
+	FirstAttemptAt time.Time
+	Ids            []string
+	FromUserIds    []string
+	ToUserIds      []string
+	Amounts        []string
+	Statuses       []string
+	Reasons        []string
+	Metadata       []string
 }
 
 // The transfers created by one batch, in one statement: element i of every array is
-// transfer i. Empty strings stand for NULL reason and metadata.
+// transfer i. Empty strings stand for NULL reason and metadata. Pending ones are due
+// for the recovery sweep at @first_attempt_at.
 func (q *Queries) InsertTransfers(ctx context.Context, db DBTX, arg InsertTransfersParams) error {
 	_, err := db.Exec(ctx, insertTransfers,
 		arg.CreatedAt,
 		arg.ExpiresAt,
+		arg.FirstAttemptAt,
 		arg.Ids,
 		arg.FromUserIds,
 		arg.ToUserIds,
@@ -156,7 +184,7 @@ func (q *Queries) InsertTransfers(ctx context.Context, db DBTX, arg InsertTransf
 }
 
 const listOutgoing = `-- name: ListOutgoing :many
-SELECT id, from_user_id, to_user_id, amount, status, reason, metadata, created_at, updated_at, expires_at, cancel_requested_at
+SELECT id, from_user_id, to_user_id, amount, status, reason, metadata, created_at, updated_at, expires_at, cancel_requested_at, next_attempt_at, attempts
 FROM transfers
 WHERE from_user_id = $1 AND id < $2 AND ($3::text IS NULL OR status = $3)
 ORDER BY id DESC
@@ -196,6 +224,8 @@ func (q *Queries) ListOutgoing(ctx context.Context, db DBTX, arg ListOutgoingPar
 			&i.UpdatedAt,
 			&i.ExpiresAt,
 			&i.CancelRequestedAt,
+			&i.NextAttemptAt,
+			&i.Attempts,
 		); err != nil {
 			return nil, err
 		}
@@ -232,7 +262,7 @@ func (q *Queries) ListSteps(ctx context.Context, db DBTX, ids []string) ([]Trans
 }
 
 const lockTransfers = `-- name: LockTransfers :many
-SELECT id, from_user_id, to_user_id, amount, status, reason, metadata, created_at, updated_at, expires_at, cancel_requested_at
+SELECT id, from_user_id, to_user_id, amount, status, reason, metadata, created_at, updated_at, expires_at, cancel_requested_at, next_attempt_at, attempts
 FROM transfers WHERE id = ANY($1::text[])
 ORDER BY id
 FOR UPDATE
@@ -260,6 +290,8 @@ func (q *Queries) LockTransfers(ctx context.Context, db DBTX, ids []string) ([]T
 			&i.UpdatedAt,
 			&i.ExpiresAt,
 			&i.CancelRequestedAt,
+			&i.NextAttemptAt,
+			&i.Attempts,
 		); err != nil {
 			return nil, err
 		}
@@ -271,15 +303,6 @@ func (q *Queries) LockTransfers(ctx context.Context, db DBTX, ids []string) ([]T
 	return items, nil
 }
 
-const markCancelRequested = `-- name: MarkCancelRequested :exec
-UPDATE transfers SET cancel_requested_at = now(), updated_at = now() WHERE id = $1
-`
-
-func (q *Queries) MarkCancelRequested(ctx context.Context, db DBTX, id string) error {
-	_, err := db.Exec(ctx, markCancelRequested, id)
-	return err
-}
-
 const notifyFinal = `-- name: NotifyFinal :exec
 SELECT pg_notify('wallet_transfer_final', id) FROM unnest($1::text[]) AS id
 `
@@ -288,5 +311,27 @@ SELECT pg_notify('wallet_transfer_final', id) FROM unnest($1::text[]) AS id
 // once the transaction commits.
 func (q *Queries) NotifyFinal(ctx context.Context, db DBTX, ids []string) error {
 	_, err := db.Exec(ctx, notifyFinal, ids)
+	return err
+}
+
+const scheduleAttempts = `-- name: ScheduleAttempts :exec
+UPDATE transfers t
+SET attempts = t.attempts + 1, next_attempt_at = v.next_attempt_at, updated_at = now(),
+    cancel_requested_at = CASE WHEN v.cancel THEN coalesce(t.cancel_requested_at, now()) ELSE t.cancel_requested_at END
+FROM ROWS FROM (unnest($1::text[]), unnest($2::timestamptz[]), unnest($3::boolean[]))
+     AS v(id, next_attempt_at, cancel)
+WHERE t.id = v.id
+`
+
+type ScheduleAttemptsParams struct {
+	Ids            []string
+	NextAttemptAts []time.Time
+	Cancels        []bool
+}
+
+// Records an attempt of each transfer: the next one due at next_attempt_at, and the
+// cancel requested now where cancel is true (once: the first request's time stays).
+func (q *Queries) ScheduleAttempts(ctx context.Context, db DBTX, arg ScheduleAttemptsParams) error {
+	_, err := db.Exec(ctx, scheduleAttempts, arg.Ids, arg.NextAttemptAts, arg.Cancels)
 	return err
 }

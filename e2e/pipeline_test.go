@@ -1,0 +1,201 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// TestLostCancelStillEndsCancelled loses every credit and the first cancel between
+// the sender's outbox and the broker. Nobody replays anything: the coordinator's
+// recovery sweep sends the cancel again, the participant honours it, and the transfer
+// ends cancelled with the sender's hold released.
+func TestLostCancelStillEndsCancelled(t *testing.T) {
+	t.Parallel()
+	s := StartStack(t, "WALLET_TRANSFERS__TTL=1s", "WALLET_TRANSFERS__RESEND_AFTER=300ms", "WALLET_TRANSFERS__RESEND_MAX=1s",
+		"WALLET_TESTING__RELAY_DROP__CREDIT=1000", "WALLET_TESTING__RELAY_DROP__CANCEL=1")
+	from, to := fund(t, s, "eu", "100"), fund(t, s, "us", "0")
+	_, tr := send(t, s.EU, from, to, "30", "lost")
+	final := awaitFinal(t, s.EU, tr.ID, 30*time.Second)
+	if final.Status != "cancelled" || final.Reason != "expired" || !hasStep(final, "cancel_requested") || !hasStep(final, "cancel_resent") {
+		t.Fatalf("final = %+v", final)
+	}
+	assertBalance(t, s, from, "100", "0")
+	assertBalance(t, s, to, "0", "0")
+	s.VerifyLedgers(t)
+}
+
+// TestLostCreditIsSentAgain loses a transfer's first credit; the sweep sends it again
+// long before the TTL, and the transfer completes.
+func TestLostCreditIsSentAgain(t *testing.T) {
+	t.Parallel()
+	s := StartStack(t, "WALLET_TRANSFERS__RESEND_AFTER=300ms", "WALLET_TRANSFERS__RESEND_MAX=1s", "WALLET_TESTING__RELAY_DROP__CREDIT=1")
+	from, to := fund(t, s, "us", "100"), fund(t, s, "eu", "0")
+	_, tr := send(t, s.US, from, to, "30", "lost-credit")
+	final := awaitFinal(t, s.US, tr.ID, 15*time.Second)
+	if final.Status != "completed" || !hasStep(final, "credit_resent") || hasStep(final, "cancel_requested") {
+		t.Fatalf("final = %+v", final)
+	}
+	assertBalance(t, s, from, "70", "0")
+	assertBalance(t, s, to, "30", "0")
+	s.VerifyLedgers(t)
+}
+
+// TestCreditPastTheBalanceLimitIsRefused sends 1 to a receiver whose balance already
+// has the most digits the ledger holds: the participant refuses at once
+// (receiver_balance_limit) and the sender's hold is released, instead of the credit
+// failing inside an aborted transaction until the TTL.
+func TestCreditPastTheBalanceLimitIsRefused(t *testing.T) {
+	t.Parallel()
+	s := StartStack(t)
+	full := strings.Repeat("9", 78)
+	from, to := fund(t, s, "eu", "10"), fund(t, s, "us", full)
+	resp, tr := send(t, s.EU, from, to, "1", "too-much", "Prefer", "wait=20")
+	if resp.Status != 201 || tr.Status != "cancelled" || tr.Reason != "receiver_balance_limit" {
+		t.Fatalf("transfer to a full wallet = %d %s", resp.Status, resp.Body)
+	}
+	assertBalance(t, s, from, "10", "0")
+	assertBalance(t, s, to, full, "0")
+	if n := s.EU.Metric(t, "wallet_dlq_messages_total") + s.US.Metric(t, "wallet_dlq_messages_total"); n != 0 {
+		t.Fatalf("%v messages dead-lettered", n)
+	}
+	s.VerifyLedgers(t)
+}
+
+// TestShardDownHoldsBackOnlyItsOwnTransfers makes shard eu1 refuse connections while
+// transfers flow: transfers between eu0 and region us keep completing, transfers to
+// users of eu1 wait, and all of them complete once eu1 is back.
+func TestShardDownHoldsBackOnlyItsOwnTransfers(t *testing.T) {
+	t.Parallel()
+	s := StartStack(t)
+	eu0 := userOnShard(t, s, "eu", "eu0", "1000")
+	eu1 := userOnShard(t, s, "eu", "eu1", "0")
+	us := fund(t, s, "us", "1000")
+
+	setShardDown(t, s.EU.ShardDSN["eu1"], true)
+	shardUp := false
+	t.Cleanup(func() {
+		if !shardUp {
+			setShardDown(t, s.EU.ShardDSN["eu1"], false)
+		}
+	})
+
+	// Transfers into the shard that is down: accepted by their senders, then waiting.
+	var waiting []string
+	for i := range 3 {
+		resp, tr := send(t, s.US, us, eu1, "7", fmt.Sprint("to-down-", i))
+		if resp.Status != 202 {
+			t.Fatalf("transfer to a user of the shard that is down = %d %s", resp.Status, resp.Body)
+		}
+		waiting = append(waiting, tr.ID)
+	}
+	// Transfers that do not touch eu1 keep completing meanwhile, in both directions.
+	for i := range 3 {
+		for _, p := range [][2]string{{eu0, us}, {us, eu0}} {
+			via := s.EU
+			if p[0] == us {
+				via = s.US
+			}
+			resp, tr := send(t, via, p[0], p[1], "5", fmt.Sprint("healthy-", i))
+			if resp.Status != 202 {
+				t.Fatalf("transfer between healthy shards = %d %s", resp.Status, resp.Body)
+			}
+			if final := awaitFinal(t, via, tr.ID, 20*time.Second); final.Status != "completed" {
+				t.Fatalf("a transfer between healthy shards while eu1 is down = %+v", final)
+			}
+		}
+	}
+	for _, id := range waiting {
+		resp := s.US.Do(t, Call{Method: "GET", Path: "/v1/transfers/" + id})
+		var tr transfer
+		resp.JSON(t, &tr)
+		if tr.Status != "pending" {
+			t.Fatalf("a transfer to the shard that is down ended while it was down: %+v", tr)
+		}
+	}
+
+	setShardDown(t, s.EU.ShardDSN["eu1"], false)
+	shardUp = true
+	for _, id := range waiting {
+		if final := awaitFinal(t, s.US, id, 60*time.Second); final.Status != "completed" {
+			t.Fatalf("after eu1 came back: %+v", final)
+		}
+	}
+	assertBalance(t, s, eu1, "21", "0")
+	assertBalance(t, s, eu0, "1000", "0")
+	assertBalance(t, s, us, "979", "0")
+	s.VerifyLedgers(t)
+}
+
+// setShardDown makes a shard's database refuse new connections and ends the open
+// ones (down), or accept them again (up), as the database's owner may.
+func setShardDown(t *testing.T, dsn string, down bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := cfg.Database
+	cfg.Database = "postgres"
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, fmt.Sprintf("ALTER DATABASE %s ALLOW_CONNECTIONS %t", pgx.Identifier{db}.Sanitize(), !down)); err != nil {
+		t.Fatal(err)
+	}
+	if down {
+		if _, err := conn.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1`, db); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestManyWaitersCostNoPolling holds many transfers open with Prefer: wait while their
+// credits are held back: the requests are answered when their transfers complete,
+// and in between the region runs no query per waiting request.
+func TestManyWaitersCostNoPolling(t *testing.T) {
+	t.Parallel()
+	s := StartStack(t, "WALLET_TESTING__RELAY_HOLD__CREDIT=3s")
+	from, to := fund(t, s, "eu", "1000"), fund(t, s, "us", "0")
+	const n = 40
+	var wg sync.WaitGroup
+	results := make([]Response, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i], _ = send(t, s.EU, from, to, "1", fmt.Sprint("wait-", i), "Prefer", "wait=30")
+		}()
+	}
+	// While the credits are held, count the reads the waiting requests cost.
+	eventually(t, 10*time.Second, "every request waiting", func() bool {
+		return s.EU.Metric(t, "wallet_transfer_wait_reads_total") >= n
+	})
+	before := s.EU.Metric(t, "wallet_transfer_wait_reads_total")
+	time.Sleep(1500 * time.Millisecond)
+	reads := s.EU.Metric(t, "wallet_transfer_wait_reads_total") - before
+	wg.Wait()
+	for i, r := range results {
+		var tr transfer
+		r.JSON(t, &tr)
+		if r.Status != 201 || tr.Status != "completed" {
+			t.Fatalf("waiting request %d = %d %s", i, r.Status, r.Body)
+		}
+	}
+	// Polling every 20 ms would have read the transfers about 40 × 75 times; waking
+	// on notifications reads none until the credits are released.
+	if reads != 0 {
+		t.Fatalf("%v reads of waiting transfers in 1.5 s while %d requests waited for held credits", reads, n)
+	}
+	assertBalance(t, s, from, "960", "0")
+}
+
