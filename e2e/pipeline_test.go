@@ -198,4 +198,3 @@ func TestManyWaitersCostNoPolling(t *testing.T) {
 	}
 	assertBalance(t, s, from, "960", "0")
 }
-

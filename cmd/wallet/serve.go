@@ -141,7 +141,9 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 		consumer.Run(bg)
 	})
 	spawn(func() { transfersSvc.RunNotifications(bg, logger) })
-	spawn(func() { transfersSvc.RunSweep(bg, logger, min(cfg.Transfers.TTL/4, cfg.Transfers.ResendAfter/4, time.Second)) })
+	spawn(func() {
+		transfersSvc.RunSweep(bg, logger, min(cfg.Transfers.TTL/4, cfg.Transfers.ResendAfter/4, time.Second))
+	})
 
 	apiServer := newServer(cfg.HTTP, cfg.HTTP.Addr, api)
 	adminServer := newServer(cfg.HTTP, cfg.HTTP.AdminAddr, admin)

@@ -80,7 +80,7 @@ type Service struct {
 	// resendAfter and resendMax bound the recovery sweep's backoff (see SweepOnce).
 	resendAfter, resendMax time.Duration
 	q                      *transfersdb.Queries
-	metrics *Metrics
+	metrics                *Metrics
 	// creates group each shard's concurrent transfer requests into shared
 	// transactions (see applyCreates).
 	creates map[string]*pgdb.Batcher[createOp, createResult]
