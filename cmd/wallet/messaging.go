@@ -43,33 +43,25 @@ func (m *messaging) writer(region string) *kafka.Writer {
 	return m.writers[strings.Join(m.cfg.BrokersOf(region), ",")]
 }
 
-// publish sends relayed outbox messages to each destination region's TCC topic, in
-// order, waiting for every acknowledgement.
+// publish sends relayed outbox messages, all for one destination region, to that
+// region's TCC topic, in order, waiting for every acknowledgement.
 func (m *messaging) publish(ctx context.Context, msgs []outbox.Message) error {
-	// Consecutive messages for the same cluster go in one write, keeping order.
-	for start := 0; start < len(msgs); {
-		w := m.writer(msgs[start].Region)
-		end := start
-		var batch []kafka.Message
-		for end < len(msgs) && m.writer(msgs[end].Region) == w {
-			msg := msgs[end]
-			batch = append(batch, kafka.Message{
-				Topic:   m.cfg.TopicTCC(msg.Region),
-				Key:     []byte(msg.Key),
-				Value:   msg.Payload,
-				Headers: []kafka.Header{{Key: "type", Value: []byte(msg.Type)}},
-			})
-			end++
-		}
-		ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		err := w.WriteMessages(ctx, batch...)
-		cancel()
-		if err != nil {
-			return err
-		}
-		start = end
+	if len(msgs) == 0 {
+		return nil
 	}
-	return nil
+	region := msgs[0].Region
+	batch := make([]kafka.Message, len(msgs))
+	for i, msg := range msgs {
+		batch[i] = kafka.Message{
+			Topic:   m.cfg.TopicTCC(region),
+			Key:     []byte(msg.Key),
+			Value:   msg.Payload,
+			Headers: []kafka.Header{{Key: "type", Value: []byte(msg.Type)}},
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	return m.writer(region).WriteMessages(ctx, batch...)
 }
 
 // ensureTopics creates region's TCC topic (and, for this region, its dead-letter

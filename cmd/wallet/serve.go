@@ -124,7 +124,8 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 		}
 	}
 	for name, s := range shards {
-		relay := &outbox.Relay{Shard: name, Pool: s.Pool, Publish: bus.publish, Logger: logger, Metrics: bus.outboxMetrics, Hold: cfg.Testing.RelayHold, Drop: cfg.Testing.RelayDrop}
+		relay := &outbox.Relay{Shard: name, Pool: s.Pool, Regions: cfg.Regions(), Publish: bus.publish, Logger: logger,
+			Metrics: bus.outboxMetrics, Hold: cfg.Testing.RelayHold, Drop: cfg.Testing.RelayDrop}
 		spawn(func() { relay.Run(bg) })
 	}
 	// kafka-go starts a group reader's membership as soon as it is built, and one that

@@ -7,8 +7,12 @@ package outbox
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -46,39 +50,59 @@ func EnqueueTx(ctx context.Context, tx pgx.Tx, msgs ...Message) error {
 	return queries.Enqueue(ctx, tx, p)
 }
 
-// Publish sends messages in order and returns only once every one is acknowledged.
+// Publish sends messages, all for one destination region, in order and returns only
+// once every one is acknowledged.
 type Publish func(ctx context.Context, msgs []Message) error
 
-// Metrics are the relay's gauges, labelled by shard.
+// Metrics are the relay's gauges, labelled by shard (and destination region).
 type Metrics struct {
 	oldest    *prometheus.GaugeVec
 	published *prometheus.CounterVec
+	leader    *prometheus.GaugeVec
 }
 
 // NewMetrics registers the outbox metrics on reg.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		oldest: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "wallet_outbox_oldest_unsent_seconds", Help: "Age of the oldest outbox message not yet published, by shard.",
-		}, []string{"shard"}),
+			Name: "wallet_outbox_oldest_unsent_seconds", Help: "Age of the oldest outbox message not yet published, by shard and destination region.",
+		}, []string{"shard", "region"}),
 		published: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "wallet_outbox_published_total", Help: "Outbox messages published, by shard and type.",
 		}, []string{"shard", "type"}),
+		leader: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "wallet_outbox_relay_leader", Help: "1 while this replica holds the shard's relay lease.",
+		}, []string{"shard"}),
 	}
-	reg.MustRegister(m.oldest, m.published)
+	reg.MustRegister(m.oldest, m.published, m.leader)
 	return m
 }
 
-// Relay publishes one shard's outbox in id order. Among all replicas of a region only
-// one relay per shard is active, elected by a session advisory lock; the others wait
-// for it to go away. The active relay is woken by LISTEN/NOTIFY when a message commits
-// and polls once a second in case a notification was missed.
+// Relay publishes one shard's outbox. Among all replicas of a region one relay per
+// shard is active: the holder of the shard's lease (outbox_relay_lease), renewed every
+// third of its term. A leader that cannot renew (its connection cut, even half-open)
+// stops before its term ends by its own clock, and another replica takes the lapsed
+// lease; so two leaders never publish at once for longer than the clocks drift.
+//
+// The leader relays each destination region on its own, in id order, so a region
+// whose brokers are away holds back only its own messages. It is woken by
+// LISTEN/NOTIFY when a message commits and polls once a second in case a
+// notification was missed. A crash between publishing and marking sent republishes;
+// consumers are idempotent.
 type Relay struct {
-	Shard   string
-	Pool    *pgxpool.Pool
+	Shard string
+	Pool  *pgxpool.Pool
+	// Regions are the destination regions, each relayed on its own: every region of
+	// the wallet (messages are only ever written for a configured region).
+	Regions []string
+	// Publish sends a batch of messages to one destination region.
 	Publish Publish
 	Logger  *slog.Logger
 	Metrics *Metrics
+	// Holder names this replica in the lease; empty means a random name.
+	Holder string
+	// LeaseTerm is how long the lease lasts without renewal; default 10 s.
+	LeaseTerm time.Duration
 	// Hold, for fault-injection tests only, keeps messages of a type unpublished until
 	// they are this old, so a later message can overtake them. Empty in production.
 	Hold map[string]time.Duration
@@ -86,96 +110,217 @@ type Relay struct {
 	// without publishing them: a message lost on its way. Empty in production.
 	Drop map[string]int
 
+	mu      sync.Mutex
 	dropped map[string]int
+	oldest  map[string]float64 // destination region -> age of its oldest unsent message
 }
 
 const (
-	relayLockKey = 7154
-	batchSize    = 200
-	pollInterval = time.Second
-	keepSent     = time.Hour
+	batchSize        = 500
+	pollInterval     = time.Second
+	keepSent         = time.Hour
+	defaultLeaseTerm = 10 * time.Second
 )
 
-// Run relays until ctx ends.
+// OldestUnsent is the age of the oldest message of this shard still waiting to be
+// published, to any region, as the leader last saw it (0 on a replica that is not
+// the leader): what back-pressure watches.
+func (r *Relay) OldestUnsent() time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	oldest := 0.0
+	for _, age := range r.oldest {
+		oldest = max(oldest, age)
+	}
+	return time.Duration(oldest * float64(time.Second))
+}
+
+// Run relays until ctx ends, giving the lease up on the way out.
 func (r *Relay) Run(ctx context.Context) {
+	if r.Holder == "" {
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		r.Holder = hex.EncodeToString(b[:])
+	}
+	if r.LeaseTerm <= 0 {
+		r.LeaseTerm = defaultLeaseTerm
+	}
 	backoff := &retry.Backoff{Min: 100 * time.Millisecond, Max: 5 * time.Second}
 	for ctx.Err() == nil {
-		err := r.runActive(ctx)
+		led, err := r.lead(ctx)
 		if ctx.Err() != nil {
 			return
 		}
 		if err != nil {
 			r.Logger.Warn("outbox relay interrupted", "shard", r.Shard, "error", err.Error())
+			retry.Sleep(ctx, backoff.Next())
+			continue
 		}
-		retry.Sleep(ctx, backoff.Next())
+		if led {
+			backoff.Reset()
+		}
+		retry.Sleep(ctx, r.LeaseTerm/3)
 	}
 }
 
-// runActive takes the shard's relay lock on a dedicated connection and relays until
-// an error or ctx ends. Losing the connection releases the lock, so another replica
-// takes over.
-func (r *Relay) runActive(ctx context.Context) error {
-	pooled, err := r.Pool.Acquire(ctx)
-	if err != nil {
-		return err
+// lead takes the lease if it can and relays while it holds it. It reports whether it
+// led at all.
+func (r *Relay) lead(ctx context.Context) (bool, error) {
+	until, ok, err := r.takeLease(ctx, r.LeaseTerm/3)
+	if err != nil || !ok {
+		return false, err
 	}
-	// The session lock and LISTEN belong to this connection: take it out of the pool
-	// so it is closed, never reused, when the relay stops.
-	conn := pooled.Hijack()
-	defer conn.Close(context.WithoutCancel(ctx))
+	r.Logger.Info("outbox relay active", "shard", r.Shard, "holder", r.Holder)
+	r.Metrics.leader.WithLabelValues(r.Shard).Set(1)
+	defer r.Metrics.leader.WithLabelValues(r.Shard).Set(0)
+
+	leading, stop := context.WithCancel(ctx)
+	defer stop()
+	wake := newWakeups()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); r.listen(leading, wake) }()
+	wg.Add(1)
+	go func() { defer wg.Done(); r.relayRegions(leading, wake) }()
+
+	// Renew every third of the term. When renewing fails, keep trying while the
+	// term lasts, and stop leading a tenth of a term before it ends by this replica's
+	// own clock: another replica may take the lease once it has lapsed.
+	margin := r.LeaseTerm / 10
+	var leadErr error
+renew:
 	for {
-		var leader bool
-		if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, relayLockKey).Scan(&leader); err != nil {
-			return err
-		}
-		if leader {
+		wait := min(r.LeaseTerm/3, time.Until(until)-margin)
+		if wait <= 0 {
+			leadErr = fmt.Errorf("could not renew the relay lease of shard %s within its term", r.Shard)
 			break
 		}
-		retry.Sleep(ctx, 2*time.Second)
-		if ctx.Err() != nil {
-			return nil
+		select {
+		case <-ctx.Done():
+			break renew
+		case <-time.After(wait):
+		}
+		next, ok, err := r.takeLease(ctx, time.Until(until)-margin)
+		switch {
+		case err == nil && ok:
+			until = next
+		case err == nil:
+			leadErr = fmt.Errorf("the relay lease of shard %s went to another replica", r.Shard)
+			break renew
+		default:
+			r.Logger.Warn("renewing the outbox relay lease failed", "shard", r.Shard, "error", err.Error())
 		}
 	}
-	if _, err := conn.Exec(ctx, `LISTEN wallet_outbox`); err != nil {
-		return err
+	stop()
+	wg.Wait()
+	if ctx.Err() != nil {
+		release, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		_ = queries.ReleaseLease(release, r.Pool, r.Holder)
+		cancel()
+		return true, nil
 	}
-	r.Logger.Info("outbox relay active", "shard", r.Shard)
-	publishBackoff := &retry.Backoff{Min: 100 * time.Millisecond, Max: 5 * time.Second}
-	lastHousekeeping := time.Time{}
+	return true, leadErr
+}
+
+// takeLease takes or renews the lease, giving up after within. until is when it
+// lapses by this replica's clock: the term counted from before the request was sent,
+// so it never ends later than the database's own expiry.
+func (r *Relay) takeLease(ctx context.Context, within time.Duration) (until time.Time, ok bool, err error) {
+	sent := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, max(within, time.Millisecond))
+	defer cancel()
+	_, err = queries.TakeLease(ctx, r.Pool, outboxdb.TakeLeaseParams{Holder: r.Holder, TermSeconds: r.LeaseTerm.Seconds()})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return time.Time{}, false, nil
+	}
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	return sent.Add(r.LeaseTerm), true, nil
+}
+
+// listen wakes the region loops when a message commits, until ctx ends. Without a
+// listening connection the loops still poll every pollInterval.
+func (r *Relay) listen(ctx context.Context, wake *wakeups) {
+	backoff := &retry.Backoff{Min: 100 * time.Millisecond, Max: 5 * time.Second}
 	for ctx.Err() == nil {
-		if time.Since(lastHousekeeping) > 5*time.Second {
-			lastHousekeeping = time.Now()
-			r.housekeeping(ctx, conn)
-		}
-		sent, err := r.relayOnce(ctx, conn)
-		if err != nil {
-			if isConnError(err) {
+		err := func() error {
+			pooled, err := r.Pool.Acquire(ctx)
+			if err != nil {
 				return err
 			}
-			// The broker is away: keep the messages and try again later.
-			r.Logger.Warn("outbox publish failed", "shard", r.Shard, "error", err.Error())
-			retry.Sleep(ctx, publishBackoff.Next())
+			// LISTEN belongs to this connection: take it out of the pool, so it is
+			// closed, never reused, when listening stops.
+			conn := pooled.Hijack()
+			defer conn.Close(context.WithoutCancel(ctx))
+			if _, err := conn.Exec(ctx, `LISTEN wallet_outbox`); err != nil {
+				return err
+			}
+			wake.all() // whatever committed before listening
+			for {
+				if _, err := conn.WaitForNotification(ctx); err != nil {
+					return err
+				}
+				backoff.Reset()
+				wake.all()
+			}
+		}()
+		if ctx.Err() == nil {
+			r.Logger.Warn("outbox relay not listening", "shard", r.Shard, "error", err.Error())
+			retry.Sleep(ctx, backoff.Next())
+		}
+	}
+}
+
+// relayRegions runs one loop per destination region until ctx ends, and cleans up
+// messages sent long ago.
+func (r *Relay) relayRegions(ctx context.Context, wake *wakeups) {
+	var wg sync.WaitGroup
+	for _, region := range r.Regions {
+		woken := wake.subscribe(region)
+		wg.Add(1)
+		go func() { defer wg.Done(); r.relayRegion(ctx, region, woken) }()
+	}
+	for ctx.Err() == nil {
+		_, _ = queries.DeleteSent(ctx, r.Pool, outboxdb.DeleteSentParams{SentBefore: time.Now().Add(-keepSent), Batch: 1000})
+		select {
+		case <-ctx.Done():
+		case <-time.After(5 * time.Second):
+		}
+	}
+	wg.Wait()
+}
+
+// relayRegion publishes region's messages in id order until ctx ends: a region whose
+// brokers are away is retried with backoff while the others go on.
+func (r *Relay) relayRegion(ctx context.Context, region string, woken <-chan struct{}) {
+	backoff := &retry.Backoff{Min: 100 * time.Millisecond, Max: 5 * time.Second}
+	for ctx.Err() == nil {
+		sent, err := r.relayOnce(ctx, region)
+		if err != nil {
+			if ctx.Err() == nil {
+				r.Logger.Warn("outbox publish failed", "shard", r.Shard, "region", region, "error", err.Error())
+				retry.Sleep(ctx, backoff.Next())
+			}
 			continue
 		}
-		publishBackoff.Reset()
+		backoff.Reset()
 		if sent == batchSize {
 			continue // more may be waiting
 		}
-		waitCtx, cancel := context.WithTimeout(ctx, pollInterval)
-		_, err = conn.WaitForNotification(waitCtx)
-		cancel()
-		if err != nil && ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) {
-			return err
+		select {
+		case <-ctx.Done():
+		case <-woken:
+		case <-time.After(pollInterval):
 		}
 	}
-	return nil
 }
 
-// relayOnce publishes up to one batch of unsent messages and marks them sent.
-func (r *Relay) relayOnce(ctx context.Context, conn *pgx.Conn) (int, error) {
-	rows, err := queries.Unsent(ctx, conn, batchSize)
+// relayOnce publishes up to one batch of region's unsent messages and marks them sent.
+func (r *Relay) relayOnce(ctx context.Context, region string) (int, error) {
+	rows, err := queries.Unsent(ctx, r.Pool, outboxdb.UnsentParams{Region: region, Batch: batchSize})
 	if err != nil {
-		return 0, &connError{err}
+		return 0, err
 	}
 	// Rows come in id order, so the first is the oldest waiting message: its age is
 	// how far behind the broker this shard is, and it grows while a publish fails.
@@ -183,7 +328,7 @@ func (r *Relay) relayOnce(ctx context.Context, conn *pgx.Conn) (int, error) {
 	if len(rows) > 0 {
 		age = time.Since(rows[0].CreatedAt).Seconds()
 	}
-	r.Metrics.oldest.WithLabelValues(r.Shard).Set(age)
+	r.setOldest(region, age)
 	msgs := make([]Message, 0, len(rows))
 	ids := make([]int64, 0, len(rows))
 	var lost []int64
@@ -191,11 +336,7 @@ func (r *Relay) relayOnce(ctx context.Context, conn *pgx.Conn) (int, error) {
 		if hold := r.Hold[row.Type]; hold > 0 && time.Since(row.CreatedAt) < hold {
 			continue
 		}
-		if r.dropped[row.Type] < r.Drop[row.Type] {
-			if r.dropped == nil {
-				r.dropped = map[string]int{}
-			}
-			r.dropped[row.Type]++
+		if r.drop(row.Type) {
 			lost = append(lost, row.ID)
 			r.Logger.Warn("outbox message dropped (fault injection)", "shard", r.Shard, "type", row.Type, "key", row.Key)
 			continue
@@ -204,8 +345,8 @@ func (r *Relay) relayOnce(ctx context.Context, conn *pgx.Conn) (int, error) {
 		ids = append(ids, row.ID)
 	}
 	if len(lost) > 0 {
-		if err := queries.MarkSent(ctx, conn, lost); err != nil {
-			return 0, &connError{err}
+		if err := queries.MarkSent(ctx, r.Pool, lost); err != nil {
+			return 0, err
 		}
 	}
 	if len(msgs) == 0 {
@@ -215,11 +356,11 @@ func (r *Relay) relayOnce(ctx context.Context, conn *pgx.Conn) (int, error) {
 		return 0, err
 	}
 	// A crash here republishes the batch on restart: consumers are idempotent.
-	if err := queries.MarkSent(ctx, conn, ids); err != nil {
-		return 0, &connError{err}
+	if err := queries.MarkSent(ctx, r.Pool, ids); err != nil {
+		return 0, err
 	}
 	if len(msgs) == len(rows) && len(rows) < batchSize {
-		r.Metrics.oldest.WithLabelValues(r.Shard).Set(0) // nothing is left waiting
+		r.setOldest(region, 0) // nothing is left waiting
 	}
 	for _, m := range msgs {
 		r.Metrics.published.WithLabelValues(r.Shard, m.Type).Inc()
@@ -228,16 +369,54 @@ func (r *Relay) relayOnce(ctx context.Context, conn *pgx.Conn) (int, error) {
 	return len(rows), nil
 }
 
-func (r *Relay) housekeeping(ctx context.Context, conn *pgx.Conn) {
-	_, _ = queries.DeleteSent(ctx, conn, outboxdb.DeleteSentParams{SentBefore: time.Now().Add(-keepSent), Batch: 1000})
+func (r *Relay) setOldest(region string, age float64) {
+	r.Metrics.oldest.WithLabelValues(r.Shard, region).Set(age)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.oldest == nil {
+		r.oldest = map[string]float64{}
+	}
+	r.oldest[region] = age
 }
 
-type connError struct{ err error }
+// drop reports whether the fault-injection budget drops a message of type typ.
+func (r *Relay) drop(typ string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.dropped[typ] >= r.Drop[typ] {
+		return false
+	}
+	if r.dropped == nil {
+		r.dropped = map[string]int{}
+	}
+	r.dropped[typ]++
+	return true
+}
 
-func (e *connError) Error() string { return e.err.Error() }
-func (e *connError) Unwrap() error { return e.err }
+// wakeups fans one notification out to every region loop.
+type wakeups struct {
+	mu   sync.Mutex
+	subs map[string]chan struct{}
+}
 
-func isConnError(err error) bool {
-	var ce *connError
-	return errors.As(err, &ce)
+func newWakeups() *wakeups { return &wakeups{subs: map[string]chan struct{}{}} }
+
+// subscribe returns name's wake-up channel (one pending wake-up at most).
+func (w *wakeups) subscribe(name string) <-chan struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	ch := make(chan struct{}, 1)
+	w.subs[name] = ch
+	return ch
+}
+
+func (w *wakeups) all() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, ch := range w.subs {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
 }

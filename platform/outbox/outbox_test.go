@@ -58,7 +58,7 @@ func TestTwoRelaysPublishEachMessageOnceInOrder(t *testing.T) {
 	var relays sync.WaitGroup
 	for _, name := range []string{"a", "b"} {
 		relays.Add(1)
-		r := &Relay{Shard: "s0", Pool: pool, Publish: publish(name), Logger: logger, Metrics: metrics}
+		r := &Relay{Shard: "s0", Pool: pool, Regions: []string{"x"}, Publish: publish(name), Logger: logger, Metrics: metrics}
 		go func() { defer relays.Done(); r.Run(relayCtx) }()
 	}
 
@@ -102,7 +102,7 @@ func TestTwoRelaysPublishEachMessageOnceInOrder(t *testing.T) {
 		next[string(m.Key)]++
 	}
 	if len(publishers) != 1 {
-		t.Fatalf("both relays published: %v (the advisory lock must elect one)", publishers)
+		t.Fatalf("both relays published: %v (the lease must elect one)", publishers)
 	}
 	var unsent int
 	if err := pool.QueryRow(ctx, `SELECT count(*) FROM outbox WHERE sent_at IS NULL`).Scan(&unsent); err != nil || unsent != 0 {

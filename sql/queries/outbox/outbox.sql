@@ -8,8 +8,10 @@ FROM ROWS FROM (unnest(@regions::text[]), unnest(@keys::text[]), unnest(@types::
 ORDER BY m.i;
 
 -- name: Unsent :many
+-- The oldest unsent messages for one destination region, in the order they were
+-- written.
 SELECT id, region, key, type, payload, created_at FROM outbox
-WHERE sent_at IS NULL
+WHERE sent_at IS NULL AND region = @region
 ORDER BY id
 LIMIT @batch;
 
@@ -20,3 +22,15 @@ UPDATE outbox SET sent_at = now() WHERE id = ANY(@ids::bigint[]);
 DELETE FROM outbox WHERE id IN (
     SELECT id FROM outbox WHERE sent_at IS NOT NULL AND sent_at < sqlc.arg(sent_before)::timestamptz ORDER BY id LIMIT @batch
 );
+
+-- name: TakeLease :one
+-- Takes or renews the shard's relay lease for holder: it succeeds (returns the new
+-- expiry) when holder already has the lease or the lease has lapsed, and returns no
+-- row otherwise.
+UPDATE outbox_relay_lease SET holder = @holder, expires_at = now() + make_interval(0, 0, 0, 0, 0, 0, @term_seconds::float8)
+WHERE id = 1 AND (holder = @holder OR expires_at < now())
+RETURNING expires_at;
+
+-- name: ReleaseLease :exec
+-- Gives the lease up at shutdown, so another replica takes over at once.
+UPDATE outbox_relay_lease SET expires_at = '-infinity' WHERE id = 1 AND holder = @holder;

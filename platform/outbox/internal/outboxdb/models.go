@@ -62,6 +62,12 @@ type Outbox struct {
 	SentAt    *time.Time
 }
 
+type OutboxRelayLease struct {
+	ID        int16
+	Holder    string
+	ExpiresAt time.Time
+}
+
 type TccBarrier struct {
 	TransferID string
 	Branch     string

@@ -65,12 +65,48 @@ func (q *Queries) MarkSent(ctx context.Context, db DBTX, ids []int64) error {
 	return err
 }
 
+const releaseLease = `-- name: ReleaseLease :exec
+UPDATE outbox_relay_lease SET expires_at = '-infinity' WHERE id = 1 AND holder = $1
+`
+
+// Gives the lease up at shutdown, so another replica takes over at once.
+func (q *Queries) ReleaseLease(ctx context.Context, db DBTX, holder string) error {
+	_, err := db.Exec(ctx, releaseLease, holder)
+	return err
+}
+
+const takeLease = `-- name: TakeLease :one
+UPDATE outbox_relay_lease SET holder = $1, expires_at = now() + make_interval(0, 0, 0, 0, 0, 0, $2::float8)
+WHERE id = 1 AND (holder = $1 OR expires_at < now())
+RETURNING expires_at
+`
+
+type TakeLeaseParams struct {
+	Holder      string
+	TermSeconds float64
+}
+
+// Takes or renews the shard's relay lease for holder: it succeeds (returns the new
+// expiry) when holder already has the lease or the lease has lapsed, and returns no
+// row otherwise.
+func (q *Queries) TakeLease(ctx context.Context, db DBTX, arg TakeLeaseParams) (time.Time, error) {
+	row := db.QueryRow(ctx, takeLease, arg.Holder, arg.TermSeconds)
+	var expires_at time.Time
+	err := row.Scan(&expires_at)
+	return expires_at, err
+}
+
 const unsent = `-- name: Unsent :many
 SELECT id, region, key, type, payload, created_at FROM outbox
-WHERE sent_at IS NULL
+WHERE sent_at IS NULL AND region = $1
 ORDER BY id
-LIMIT $1
+LIMIT $2
 `
+
+type UnsentParams struct {
+	Region string
+	Batch  int32
+}
 
 type UnsentRow struct {
 	ID        int64
@@ -81,8 +117,10 @@ type UnsentRow struct {
 	CreatedAt time.Time
 }
 
-func (q *Queries) Unsent(ctx context.Context, db DBTX, batch int32) ([]UnsentRow, error) {
-	rows, err := db.Query(ctx, unsent, batch)
+// The oldest unsent messages for one destination region, in the order they were
+// written.
+func (q *Queries) Unsent(ctx context.Context, db DBTX, arg UnsentParams) ([]UnsentRow, error) {
+	rows, err := db.Query(ctx, unsent, arg.Region, arg.Batch)
 	if err != nil {
 		return nil, err
 	}
