@@ -198,3 +198,42 @@ func TestManyWaitersCostNoPolling(t *testing.T) {
 	}
 	assertBalance(t, s, from, "960", "0")
 }
+
+// TestBackloggedShardRefusesNewCrossShardTransfers holds one shard's credits in its
+// outbox past the back-pressure bound: new transfers from that shard to other shards
+// are refused with 503 transfers_backlogged and Retry-After, while its same-shard
+// transfers and deposits, and the other shard's cross-shard transfers, go through;
+// once the backlog drains, cross-shard transfers are accepted again.
+func TestBackloggedShardRefusesNewCrossShardTransfers(t *testing.T) {
+	t.Parallel()
+	s := StartStack(t, "WALLET_TRANSFERS__MAX_OUTBOX_AGE=1s", "WALLET_TESTING__RELAY_HOLD__CREDIT=5s")
+	a := userOnShard(t, s, "eu", "eu0", "1000")
+	b := userOnShard(t, s, "eu", "eu0", "0")
+	other := userOnShard(t, s, "eu", "eu1", "1000")
+	remote := fund(t, s, "us", "0")
+
+	if resp, _ := send(t, s.EU, a, remote, "1", "first"); resp.Status != 202 {
+		t.Fatalf("first cross-region transfer = %d %s", resp.Status, resp.Body)
+	}
+	var refused Response
+	eventually(t, 10*time.Second, "eu0 refusing cross-shard transfers", func() bool {
+		refused, _ = send(t, s.EU, a, remote, "1", fmt.Sprint("probe-", time.Now().UnixNano()))
+		return refused.Status == 503
+	})
+	if refused.Code() != "transfers_backlogged" || refused.Header.Get("Retry-After") == "" {
+		t.Fatalf("refusal = %d %v %s", refused.Status, refused.Header, refused.Body)
+	}
+	if resp, tr := send(t, s.EU, a, b, "5", "same-shard"); resp.Status != 201 || tr.Status != "completed" {
+		t.Fatalf("a same-shard transfer on the backlogged shard = %d %s", resp.Status, resp.Body)
+	}
+	if r := move(t, s.EU, a, "deposits", "5", "deposit-while-backlogged"); r.Status != 201 {
+		t.Fatalf("a deposit on the backlogged shard = %d %s", r.Status, r.Body)
+	}
+	if resp, _ := send(t, s.EU, other, remote, "1", "other-shard"); resp.Status != 202 {
+		t.Fatalf("a cross-shard transfer from the other shard = %d %s", resp.Status, resp.Body)
+	}
+	eventually(t, 30*time.Second, "eu0 accepting cross-shard transfers again", func() bool {
+		resp, _ := send(t, s.EU, a, remote, "1", fmt.Sprint("again-", time.Now().UnixNano()))
+		return resp.Status == 202
+	})
+}

@@ -87,8 +87,9 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 	ledgerSvc := ledger.NewService(router, shards, idem)
 	accountsSvc := accounts.NewService(router, shards, ledgerSvc)
 	limiter := ratelimit.New(cfg.Limits.RatePerSecond, cfg.Limits.RateBurst)
+	backpressure := newPressure(cfg, reg)
 	transfersSvc := transfers.NewService(transfers.Config{Buckets: cfg.Buckets, TTL: cfg.Transfers.TTL,
-		ResendAfter: cfg.Transfers.ResendAfter, ResendMax: cfg.Transfers.ResendMax},
+		ResendAfter: cfg.Transfers.ResendAfter, ResendMax: cfg.Transfers.ResendMax, Backlogged: backpressure.backlogged},
 		router, shards, ledgerSvc, idem, transfers.NewMetrics(reg))
 
 	api := newAPI(cfg, logger, reg, tracker, func(r chi.Router) {
@@ -138,10 +139,12 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 			return
 		}
 		consumer := bus.consumer(transfersSvc)
+		backpressure.consumer.Store(consumer)
 		consumerDone <- consumer
 		consumer.Run(bg)
 	})
 	spawn(func() { transfersSvc.RunNotifications(bg, logger) })
+	spawn(func() { backpressure.run(bg, shards) })
 	spawn(func() {
 		transfersSvc.RunSweep(bg, logger, min(cfg.Transfers.TTL/4, cfg.Transfers.ResendAfter/4, time.Second))
 	})

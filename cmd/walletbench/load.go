@@ -62,6 +62,9 @@ type outcome struct {
 	// transfer is set by the asynchronous transfer workloads: what to follow until
 	// the transfer is final.
 	transfer *sentTransfer
+	// throttled: the wallet pushed back (503 transfers_backlogged) and the client
+	// waited as told; neither a success nor an error.
+	throttled bool
 }
 
 // sentTransfer is a transfer the API accepted, with the time it was scheduled to be
@@ -90,6 +93,7 @@ type driveSpec struct {
 type driveResult struct {
 	lat       latencies
 	count     int
+	throttled int
 	errors    int
 	errCounts map[string]int
 	transfers []sentTransfer
@@ -101,12 +105,17 @@ type driveResult struct {
 type workerLog struct {
 	lat       latencies
 	count     int
+	throttled int
 	errCounts map[string]int
 	transfers []sentTransfer
 }
 
 func (l *workerLog) record(o outcome, d time.Duration) {
 	l.count++
+	if o.throttled {
+		l.throttled++
+		return
+	}
 	if o.err != "" {
 		if l.errCounts == nil {
 			l.errCounts = map[string]int{}
@@ -187,6 +196,7 @@ func drive(ctx context.Context, spec driveSpec, op operation, p *progress) drive
 	for _, l := range logs {
 		res.lat = append(res.lat, l.lat...)
 		res.count += l.count
+		res.throttled += l.throttled
 		res.transfers = append(res.transfers, l.transfers...)
 		for k, v := range l.errCounts {
 			res.errCounts[k] += v

@@ -60,7 +60,10 @@ type workloadResult struct {
 	Errors     int            `json:"errors"`
 	ErrorKinds map[string]int `json:"error_kinds,omitempty"`
 	Requests   int            `json:"requests"`
-	Clients    int            `json:"clients"`
+	// Throttled counts requests the wallet refused with back-pressure (503
+	// transfers_backlogged): neither successes nor errors.
+	Throttled int `json:"throttled,omitempty"`
+	Clients   int `json:"clients"`
 	// AcceptedPerS and DrainS are set for asynchronous transfers: how fast the API
 	// accepted them, and how long after the run the last one became final.
 	AcceptedPerS *float64 `json:"accepted_per_s,omitempty"`
@@ -148,6 +151,9 @@ func printTable(w io.Writer, res *results) {
 		fmt.Fprintf(bw, "%-30s %10.1f %9.2f %9.2f %9.2f %7d\n", name, r.OpsPerS, r.P50Ms, r.P99Ms, r.MaxMs, r.Errors)
 		if r.AcceptedPerS != nil {
 			fmt.Fprintf(bw, "%-30s accepted %.0f/s, last completed %.1f s after the run\n", "", *r.AcceptedPerS, *r.DrainS)
+		}
+		if r.Throttled > 0 {
+			fmt.Fprintf(bw, "%-30s %d requests pushed back (transfers_backlogged)\n", "", r.Throttled)
 		}
 		for kind, n := range r.ErrorKinds {
 			fmt.Fprintf(bw, "%-30s   %d × %s\n", "", n, kind)

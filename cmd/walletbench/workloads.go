@@ -277,6 +277,14 @@ func (b *bench) call(ctx context.Context, method, url, body, key, prefer string,
 			Code string `json:"code"`
 		}
 		_ = json.Unmarshal(got, &p)
+		if status == http.StatusServiceUnavailable && p.Code == "transfers_backlogged" {
+			// Back-pressure: wait as a well-behaved gateway would, then go on.
+			select {
+			case <-ctx.Done():
+			case <-time.After(backoffOnPushback):
+			}
+			return outcome{throttled: true}, got
+		}
 		return outcome{err: fmt.Sprintf("status %d %s", status, p.Code)}, got
 	}
 	return outcome{}, got
@@ -396,6 +404,11 @@ func (b *bench) workloads() []workload {
 	}
 }
 
+// backoffOnPushback is how long a client waits after the wallet refuses a transfer
+// because its shard is backlogged (the wallet says Retry-After: 1; clients of a
+// benchmark retry sooner to keep the pressure on).
+const backoffOnPushback = 200 * time.Millisecond
+
 // drainBound is how long the benchmark waits, after an asynchronous workload, for its
 // transfers to become final; what is still pending then counts as errors.
 const drainBound = 120 * time.Second
@@ -409,9 +422,9 @@ func (b *bench) runWorkload(ctx context.Context, w workload, p *progress) (workl
 		spec.rate = b.o.rate
 	}
 	d := drive(ctx, spec, w.op, p)
-	r := workloadResult{Clients: spec.clients, Errors: d.errors, ErrorKinds: d.errCounts, Requests: d.count, What: w.what}
+	r := workloadResult{Clients: spec.clients, Errors: d.errors, ErrorKinds: d.errCounts, Requests: d.count, Throttled: d.throttled, What: w.what}
 	if !w.async {
-		r.fill(d.lat.summarise(), float64(d.count-d.errors)/spec.duration.Seconds())
+		r.fill(d.lat.summarise(), float64(d.count-d.errors-d.throttled)/spec.duration.Seconds())
 		return r, nil
 	}
 	outcomes, err := b.awaitTransfers(ctx, d.transfers, p, w.name)

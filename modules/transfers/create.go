@@ -31,7 +31,15 @@ func (s *Service) Create(_ context.Context, req Request) (idempotency.Response, 
 		Fingerprint: idempotency.Fingerprint("transfer", req.ToUserID, req.Amount.String(),
 			string(ledger.CanonicalMetadata(req.Metadata))),
 	}}
-	res, err := s.creates[s.router.ShardOf(req.FromUserID)].Do(op)
+	senderShard := s.router.ShardOf(req.FromUserID)
+	if toRegion, _ := shard.UserRegion(req.ToUserID); !s.sameShard(req) && s.router.KnownRegion(toRegion) &&
+		s.backlogged != nil && s.backlogged(senderShard) {
+		// A backlog that only grows is a failure mode, not a queue: refuse new
+		// cross-shard work from this shard until it drains.
+		s.metrics.steps.WithLabelValues("try", "backlogged").Inc()
+		return idempotency.Response{}, ErrBacklogged
+	}
+	res, err := s.creates[senderShard].Do(op)
 	if err == nil {
 		err = res.err
 	}

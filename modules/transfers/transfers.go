@@ -23,6 +23,14 @@ import (
 // ErrTransferNotFound: no transfer with this id.
 var ErrTransferNotFound = httpapi.NewProblem(http.StatusNotFound, "transfer_not_found", "no such transfer")
 
+// ErrBacklogged: the sender's shard has more cross-shard work waiting than its bound
+// (its outbox or its consumer lane); nothing was written. Same-shard transfers,
+// deposits and withdrawals still go through; the client retries after Retry-After.
+var ErrBacklogged = &httpapi.Problem{
+	Status: http.StatusServiceUnavailable, Code: "transfers_backlogged", RetryAfter: 1,
+	Detail: "transfers from this user's shard to other shards and regions are backlogged; retry with the same Idempotency-Key after Retry-After",
+}
+
 // Step is one protocol step on the sender's side, with when it happened.
 type Step struct {
 	Step string
@@ -85,7 +93,8 @@ type Service struct {
 	// transactions (see applyCreates).
 	creates map[string]*pgdb.Batcher[createOp, createResult]
 	// waiters are the requests waiting for transfers to become final.
-	waiters *waiters
+	waiters    *waiters
+	backlogged func(shard string) bool
 }
 
 // Config is what the service needs beyond its collaborators.
@@ -97,12 +106,16 @@ type Config struct {
 	// ResendAfter is how long a pending transfer waits before its step is sent again;
 	// each further attempt waits twice as long, up to ResendMax.
 	ResendAfter, ResendMax time.Duration
+	// Backlogged reports whether a shard's cross-shard work waits beyond its bound:
+	// new transfers from it to other shards and regions are then refused with
+	// ErrBacklogged. Nil never refuses.
+	Backlogged func(shard string) bool
 }
 
 // NewService builds the transfers service of a region.
 func NewService(cfg Config, router *shard.Router, shards map[string]*pgdb.Shard, ledgerSvc *ledger.Service, idem *idempotency.Store, metrics *Metrics) *Service {
 	s := &Service{router: router, buckets: cfg.Buckets, shards: shards, ledger: ledgerSvc, idem: idem, ttl: cfg.TTL,
-		resendAfter: cfg.ResendAfter, resendMax: cfg.ResendMax,
+		resendAfter: cfg.ResendAfter, resendMax: cfg.ResendMax, backlogged: cfg.Backlogged,
 		q: transfersdb.New(), metrics: metrics, creates: map[string]*pgdb.Batcher[createOp, createResult]{}, waiters: newWaiters()}
 	for name, sh := range shards {
 		s.creates[name] = pgdb.NewBatcher(sh.Pool, s.applyCreates)

@@ -137,6 +137,12 @@ type Transfers struct {
 	// attempt waits twice as long, up to ResendMax.
 	ResendAfter time.Duration `koanf:"resend_after"`
 	ResendMax   time.Duration `koanf:"resend_max"`
+	// MaxOutboxAge and MaxLaneBacklog are the back-pressure bounds: while a shard's
+	// oldest unpublished outbox message is older, or more inbound messages wait in its
+	// consumer lane, new transfers from it to other shards and regions are refused
+	// with 503 transfers_backlogged.
+	MaxOutboxAge   time.Duration `koanf:"max_outbox_age"`
+	MaxLaneBacklog int           `koanf:"max_lane_backlog"`
 }
 
 // Log configures structured logging.
@@ -187,25 +193,27 @@ type Options struct {
 }
 
 var defaults = map[string]any{
-	"buckets":                256,
-	"http.addr":              "127.0.0.1:8080",
-	"http.admin_addr":        "127.0.0.1:9090",
-	"http.read_timeout":      "10s",
-	"http.write_timeout":     "40s",
-	"http.idle_timeout":      "60s",
-	"http.shutdown_timeout":  "20s",
-	"http.max_body_bytes":    65536,
-	"http.max_header_bytes":  16384,
-	"kafka.topic_prefix":     "wallet",
-	"kafka.partitions":       4,
-	"limits.rate_per_second": 50.0,
-	"limits.rate_burst":      200,
-	"idempotency.retention":  "24h",
-	"transfers.ttl":          "30s",
-	"transfers.max_tries":    5,
-	"transfers.resend_after": "10s",
-	"transfers.resend_max":   "60s",
-	"log.level":              "info",
+	"buckets":                    256,
+	"http.addr":                  "127.0.0.1:8080",
+	"http.admin_addr":            "127.0.0.1:9090",
+	"http.read_timeout":          "10s",
+	"http.write_timeout":         "40s",
+	"http.idle_timeout":          "60s",
+	"http.shutdown_timeout":      "20s",
+	"http.max_body_bytes":        65536,
+	"http.max_header_bytes":      16384,
+	"kafka.topic_prefix":         "wallet",
+	"kafka.partitions":           4,
+	"limits.rate_per_second":     50.0,
+	"limits.rate_burst":          200,
+	"idempotency.retention":      "24h",
+	"transfers.ttl":              "30s",
+	"transfers.max_tries":        5,
+	"transfers.resend_after":     "10s",
+	"transfers.resend_max":       "60s",
+	"transfers.max_outbox_age":   "10s",
+	"transfers.max_lane_backlog": 10000,
+	"log.level":                  "info",
 }
 
 var (
@@ -383,6 +391,9 @@ func (c *Config) validate() error {
 	}
 	if c.Transfers.TTL <= 0 || c.Transfers.MaxTries < 1 {
 		return errors.New("transfers.ttl must be positive and transfers.max_tries at least 1")
+	}
+	if c.Transfers.MaxOutboxAge <= 0 || c.Transfers.MaxLaneBacklog < 1 {
+		return errors.New("transfers.max_outbox_age and transfers.max_lane_backlog must be positive")
 	}
 	if c.Transfers.ResendAfter <= 0 || c.Transfers.ResendMax < c.Transfers.ResendAfter {
 		return errors.New("transfers.resend_after must be positive and transfers.resend_max at least as long")

@@ -220,6 +220,13 @@ func NewGroupReader(brokers []string, group, topic string, errorLog *slog.Logger
 	})
 }
 
+// minInSync is the min.insync.replicas a topic of rf replicas is created with:
+// min(2, rf). With the writer's acks=all, a write is acknowledged only once that many
+// replicas have it, so with three brokers an acknowledged message (an outbox row
+// marked sent) survives the loss of any one broker. A cluster of one broker cannot
+// do better than one copy; that is the local and test setup, not production.
+func minInSync(rf int) int { return min(2, rf) }
+
 // createTopics sends one CreateTopics request to the controller.
 func createTopics(ctx context.Context, brokers []string, partitions int, topics []string) error {
 	return withAnyConn(ctx, brokers, func(conn *kafka.Conn) error {
@@ -237,7 +244,8 @@ func createTopics(ctx context.Context, brokers []string, partitions int, topics 
 		}
 		configs := make([]kafka.TopicConfig, len(topics))
 		for i, t := range topics {
-			configs[i] = kafka.TopicConfig{Topic: t, NumPartitions: partitions, ReplicationFactor: rf}
+			configs[i] = kafka.TopicConfig{Topic: t, NumPartitions: partitions, ReplicationFactor: rf,
+				ConfigEntries: []kafka.ConfigEntry{{ConfigName: "min.insync.replicas", ConfigValue: strconv.Itoa(minInSync(rf))}}}
 		}
 		// Topic creation must be handled by the controller; older brokers
 		// reject it elsewhere (KRaft brokers would forward it anyway).

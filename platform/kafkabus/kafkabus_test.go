@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -153,6 +154,29 @@ func TestEnsureTopicsIdempotent(t *testing.T) {
 		if n := len(got[topic]); n != 3 {
 			t.Errorf("topic %s has %d partitions, want 3", topic, n)
 		}
+	}
+
+	// With acks=all, min.insync.replicas decides how many copies an acknowledged write
+	// has: min(2, replicas), so one here (one broker), two on a three-broker cluster.
+	client := &kafka.Client{Addr: kafka.TCP(brokers[0]), Timeout: 10 * time.Second}
+	resp, err := client.DescribeConfigs(ctx, &kafka.DescribeConfigsRequest{Resources: []kafka.DescribeConfigRequestResource{
+		{ResourceType: kafka.ResourceTypeTopic, ResourceName: a, ConfigNames: []string{"min.insync.replicas"}},
+	}})
+	if err != nil {
+		t.Fatalf("DescribeConfigs: %v", err)
+	}
+	var minISR string
+	var source int8
+	for _, r := range resp.Resources {
+		for _, e := range r.ConfigEntries {
+			if e.ConfigName == "min.insync.replicas" {
+				minISR, source = e.ConfigValue, e.ConfigSource
+			}
+		}
+	}
+	// Source 1 is DYNAMIC_TOPIC_CONFIG: set on the topic, not the broker's default.
+	if want := strconv.Itoa(minInSync(len(parts[0].Replicas))); minISR != want || source != 1 {
+		t.Errorf("topic %s: min.insync.replicas = %q (source %d), want %s set on the topic", a, minISR, source, want)
 	}
 
 	if err := EnsureTopics(ctx, brokers, 0, a); err == nil {

@@ -112,7 +112,6 @@ type Relay struct {
 
 	mu      sync.Mutex
 	dropped map[string]int
-	oldest  map[string]float64 // destination region -> age of its oldest unsent message
 }
 
 const (
@@ -122,17 +121,22 @@ const (
 	defaultLeaseTerm = 10 * time.Second
 )
 
-// OldestUnsent is the age of the oldest message of this shard still waiting to be
-// published, to any region, as the leader last saw it (0 on a replica that is not
-// the leader): what back-pressure watches.
-func (r *Relay) OldestUnsent() time.Duration {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	oldest := 0.0
-	for _, age := range r.oldest {
-		oldest = max(oldest, age)
+// WaitingSince returns how long the oldest message of the shard behind pool has been
+// waiting to be published to any of regions (0 when none waits). Any replica can ask,
+// leader or not: it is what back-pressure watches.
+func WaitingSince(ctx context.Context, pool *pgxpool.Pool, regions []string) (time.Duration, error) {
+	var oldest time.Duration
+	for _, region := range regions {
+		at, err := queries.OldestUnsent(ctx, pool, region)
+		if errors.Is(err, pgx.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return 0, err
+		}
+		oldest = max(oldest, time.Since(at))
 	}
-	return time.Duration(oldest * float64(time.Second))
+	return oldest, nil
 }
 
 // Run relays until ctx ends, giving the lease up on the way out.
@@ -371,12 +375,6 @@ func (r *Relay) relayOnce(ctx context.Context, region string) (int, error) {
 
 func (r *Relay) setOldest(region string, age float64) {
 	r.Metrics.oldest.WithLabelValues(r.Shard, region).Set(age)
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.oldest == nil {
-		r.oldest = map[string]float64{}
-	}
-	r.oldest[region] = age
 }
 
 // drop reports whether the fault-injection budget drops a message of type typ.

@@ -34,3 +34,7 @@ RETURNING expires_at;
 -- name: ReleaseLease :exec
 -- Gives the lease up at shutdown, so another replica takes over at once.
 UPDATE outbox_relay_lease SET expires_at = '-infinity' WHERE id = 1 AND holder = @holder;
+
+-- name: OldestUnsent :one
+-- When the oldest message still waiting for region was written, if any.
+SELECT created_at FROM outbox WHERE sent_at IS NULL AND region = @region ORDER BY id LIMIT 1;

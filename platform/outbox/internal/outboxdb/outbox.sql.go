@@ -65,6 +65,18 @@ func (q *Queries) MarkSent(ctx context.Context, db DBTX, ids []int64) error {
 	return err
 }
 
+const oldestUnsent = `-- name: OldestUnsent :one
+SELECT created_at FROM outbox WHERE sent_at IS NULL AND region = $1 ORDER BY id LIMIT 1
+`
+
+// When the oldest message still waiting for region was written, if any.
+func (q *Queries) OldestUnsent(ctx context.Context, db DBTX, region string) (time.Time, error) {
+	row := db.QueryRow(ctx, oldestUnsent, region)
+	var created_at time.Time
+	err := row.Scan(&created_at)
+	return created_at, err
+}
+
 const releaseLease = `-- name: ReleaseLease :exec
 UPDATE outbox_relay_lease SET expires_at = '-infinity' WHERE id = 1 AND holder = $1
 `
