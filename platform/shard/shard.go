@@ -46,16 +46,41 @@ func DerivedUserID(region, gateway, idempotencyKey string) string {
 
 // NewTransferID makes a fresh transfer id homed in the sender's region whose bucket is
 // the sender's bucket, so the transfer row always sits on the sender's shard and
-// GET /v1/transfers/{id} finds it from the id alone, even after buckets move. Drawing
-// ids until the bucket matches takes about `buckets` draws of a few dozen nanoseconds.
+// GET /v1/transfers/{id} finds it from the id alone, even after buckets move.
+//
+// It draws one ULID and then searches only its last two characters (ten of its 80
+// random bits) for a pair that lands the id in the sender's bucket: FNV-1a of the
+// rest is computed once, so a candidate costs two multiplications instead of a fresh
+// random draw and a whole hash (drawing whole ids took a sixth of a region's CPU under
+// cross-shard load). With more than 1024 buckets, or when no pair fits, it draws again.
 func NewTransferID(region, senderID string, buckets int) string {
-	want := Bucket(senderID, buckets)
+	want := uint32(Bucket(senderID, buckets))
 	for {
-		id := region + "_tr_" + newULID(time.Now())
-		if Bucket(id, buckets) == want {
-			return id
+		id := []byte(region + "_tr_" + newULID(time.Now()))
+		prefix := fnv1a(fnvOffset, id[:len(id)-2])
+		for _, a := range []byte(crockford) {
+			h := (prefix ^ uint32(a)) * fnvPrime
+			for _, b := range []byte(crockford) {
+				if ((h^uint32(b))*fnvPrime)%uint32(buckets) == want {
+					id[len(id)-2], id[len(id)-1] = a, b
+					return string(id)
+				}
+			}
 		}
 	}
+}
+
+// FNV-1a, 32 bits, as hash/fnv computes it.
+const (
+	fnvOffset uint32 = 2166136261
+	fnvPrime  uint32 = 16777619
+)
+
+func fnv1a(h uint32, b []byte) uint32 {
+	for _, c := range b {
+		h = (h ^ uint32(c)) * fnvPrime
+	}
+	return h
 }
 
 // UserRegion returns the home region written in a user id.

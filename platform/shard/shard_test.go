@@ -78,3 +78,32 @@ func TestRouterCoversEveryBucket(t *testing.T) {
 		t.Fatalf("buckets are badly spread: %v", seen)
 	}
 }
+
+// Transfer ids land in their sender's bucket for any bucket count (including counts
+// above the 1024 suffixes the search tries), parse as transfer ids, and do not repeat.
+func TestTransferIDsLandInTheSendersBucket(t *testing.T) {
+	seen := map[string]bool{}
+	for _, buckets := range []int{1, 7, 256, 1000, 4096} {
+		for range 2000 {
+			sender := NewUserID("eu")
+			id := NewTransferID("eu", sender, buckets)
+			if Bucket(id, buckets) != Bucket(sender, buckets) {
+				t.Fatalf("%s is in bucket %d of %d, its sender %s in %d", id, Bucket(id, buckets), buckets, sender, Bucket(sender, buckets))
+			}
+			if r, err := TransferRegion(id); err != nil || r != "eu" {
+				t.Fatalf("%s does not parse as a transfer id: %q, %v", id, r, err)
+			}
+			if seen[id] {
+				t.Fatalf("%s drawn twice", id)
+			}
+			seen[id] = true
+		}
+	}
+}
+
+func BenchmarkNewTransferID(b *testing.B) {
+	sender := NewUserID("eu")
+	for b.Loop() {
+		NewTransferID("eu", sender, 256)
+	}
+}
