@@ -116,7 +116,7 @@ func (s *Service) applyCreates(ctx context.Context, tx pgx.Tx, batch []createOp)
 		if claims[i].Err != nil || claims[i].Stored != nil {
 			continue
 		}
-		t, status, outcome, err := s.createTx(ctx, tx, postings, &rows, op.req)
+		t, status, outcome, err := s.decideCreate(postings, &rows, op.req)
 		if err != nil {
 			if isRefusal(err) {
 				results[i].err = err
@@ -148,6 +148,7 @@ type createdRows struct {
 	transfers transfersdb.InsertTransfersParams
 	steps     transfersdb.AddStepsAtParams
 	incoming  transfersdb.RecordIncomingParams
+	credits   []outbox.Message
 }
 
 func (r *createdRows) addTransfer(t Transfer, metadata []byte) {
@@ -185,6 +186,9 @@ func (r *createdRows) writeTx(ctx context.Context, tx pgx.Tx, q *transfersdb.Que
 	if err := q.AddStepsAt(ctx, tx, r.steps); err != nil {
 		return err
 	}
+	if err := outbox.EnqueueTx(ctx, tx, r.credits...); err != nil {
+		return err
+	}
 	if len(r.incoming.TransferIds) == 0 {
 		return nil
 	}
@@ -202,12 +206,12 @@ func (s *Service) sameShard(r Request) bool {
 	return toRegion == s.router.Region() && s.router.ShardOf(r.ToUserID) == s.router.ShardOf(r.FromUserID)
 }
 
-// createTx decides one transfer on postings (which hold the locks of its users on
-// this shard), queues its hold and outbox message in tx and gathers its rows in rows.
+// decideCreate decides one transfer on postings (which hold the locks of its users on
+// this shard), stages its hold on p and gathers its rows and outbox message in rows.
 // It returns the transfer as the response shows it, the response's status and the
 // outcome for metrics. A refusal is returned before anything of the request is staged
 // or queued.
-func (s *Service) createTx(ctx context.Context, tx pgx.Tx, p *ledger.Postings, rows *createdRows, r Request) (Transfer, int, string, error) {
+func (s *Service) decideCreate(p *ledger.Postings, rows *createdRows, r Request) (Transfer, int, string, error) {
 	now := rows.now
 	if !p.Has(r.FromUserID) {
 		return Transfer{}, 0, "", ledger.ErrUserNotFound
@@ -238,9 +242,7 @@ func (s *Service) createTx(ctx context.Context, tx pgx.Tx, p *ledger.Postings, r
 			return Transfer{}, 0, "", err
 		}
 		msg := Message{Type: MsgCredit, TransferID: t.ID, FromUserID: t.FromUserID, ToUserID: t.ToUserID, Amount: t.Amount.String(), Metadata: r.Metadata}
-		if err := outbox.EnqueueTx(ctx, tx, outbox.Message{Region: toRegion, Key: t.ID, Type: MsgCredit, Payload: msg.encode()}); err != nil {
-			return Transfer{}, 0, "", err
-		}
+		rows.credits = append(rows.credits, outbox.Message{Region: toRegion, Key: t.ID, Type: MsgCredit, Payload: msg.encode()})
 		t.Status, status, outcome, steps = StatusPending, http.StatusAccepted, "held", []string{"held"}
 	}
 	// Steps of one call get increasing times a microsecond apart, so a later read

@@ -286,13 +286,25 @@ func (r *Relay) relayRegions(ctx context.Context, wake *wakeups) {
 		go func() { defer wg.Done(); r.relayRegion(ctx, region, woken) }()
 	}
 	for ctx.Err() == nil {
-		_, _ = queries.DeleteSent(ctx, r.Pool, outboxdb.DeleteSentParams{SentBefore: time.Now().Add(-keepSent), Batch: 1000})
+		r.deleteSent(ctx)
 		select {
 		case <-ctx.Done():
 		case <-time.After(5 * time.Second):
 		}
 	}
 	wg.Wait()
+}
+
+// deleteSent removes messages sent more than keepSent ago, oldest first. When the
+// oldest message is younger than that, there is nothing to look for: without that
+// check the delete scanned the whole table every few seconds to find nothing.
+func (r *Relay) deleteSent(ctx context.Context) {
+	cutoff := time.Now().Add(-keepSent)
+	oldest, err := queries.OldestMessage(ctx, r.Pool)
+	if err != nil || oldest.After(cutoff) {
+		return
+	}
+	_, _ = queries.DeleteSent(ctx, r.Pool, outboxdb.DeleteSentParams{SentBefore: cutoff, Batch: 1000})
 }
 
 // relayRegion publishes region's messages in id order until ctx ends: a region whose

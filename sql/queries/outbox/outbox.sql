@@ -38,3 +38,7 @@ UPDATE outbox_relay_lease SET expires_at = '-infinity' WHERE id = 1 AND holder =
 -- name: OldestUnsent :one
 -- When the oldest message still waiting for region was written, if any.
 SELECT created_at FROM outbox WHERE sent_at IS NULL AND region = @region ORDER BY id LIMIT 1;
+
+-- name: OldestMessage :one
+-- When the oldest message still in the outbox, sent or not, was written.
+SELECT created_at FROM outbox ORDER BY id LIMIT 1;

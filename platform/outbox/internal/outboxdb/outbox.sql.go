@@ -65,6 +65,18 @@ func (q *Queries) MarkSent(ctx context.Context, db DBTX, ids []int64) error {
 	return err
 }
 
+const oldestMessage = `-- name: OldestMessage :one
+SELECT created_at FROM outbox ORDER BY id LIMIT 1
+`
+
+// When the oldest message still in the outbox, sent or not, was written.
+func (q *Queries) OldestMessage(ctx context.Context, db DBTX) (time.Time, error) {
+	row := db.QueryRow(ctx, oldestMessage)
+	var created_at time.Time
+	err := row.Scan(&created_at)
+	return created_at, err
+}
+
 const oldestUnsent = `-- name: OldestUnsent :one
 SELECT created_at FROM outbox WHERE sent_at IS NULL AND region = $1 ORDER BY id LIMIT 1
 `
