@@ -212,6 +212,7 @@ func chart(res *results) string {
 	if maxOps == 0 {
 		maxOps = 1
 	}
+	maxOps *= 1.12 // room for the labels of the longest bar and reference line
 	fmt.Fprintf(&sb, `<text x="20" y="%.0f" font-weight="bold">throughput (ops/s; async transfers: completed/s)</text>`+"\n", y0)
 	for i, n := range names {
 		y := y0 + 12 + float64(i)*(barH+4)

@@ -9,13 +9,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/puddle/v2"
 
 	"example.com/wallet/platform/config"
 )
@@ -147,27 +151,50 @@ type UnavailableError struct {
 func (e *UnavailableError) Error() string { return "shard unavailable: " + e.Err.Error() }
 func (e *UnavailableError) Unwrap() error { return e.Err }
 
-// IsUnavailable reports whether err means the shard could not be reached, as opposed
-// to PostgreSQL refusing the statement.
+// IsUnavailable reports whether err means the shard could not be reached, dropped
+// the connection, or could not serve the statement right now (shutting down,
+// starting, read-only during a failover, out of connections, a lock or statement
+// timeout), as opposed to PostgreSQL refusing the statement for what it is. Every
+// form a lost connection takes in the driver counts: EOF in the middle of a
+// response, a reset, a closed pool or connection, a network timeout. A write that
+// failed this way may or may not have happened: answer 503 and let the client retry
+// with its idempotency key, never 500 and never a refusal.
 func IsUnavailable(err error) bool {
+	if err == nil {
+		return false
+	}
 	var ue *UnavailableError
 	if errors.As(err, &ue) {
 		return true
 	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
-		// Class 08: connection exception; 57P01..03: server shutting down or starting.
-		return pgErr.Code[:2] == "08" || pgErr.Code == "57P01" || pgErr.Code == "57P02" || pgErr.Code == "57P03"
+		switch pgErr.Code[:2] {
+		case "08", // connection exception
+			"53": // insufficient resources: too many connections, disk full, out of memory
+			return true
+		}
+		switch pgErr.Code {
+		case "57P01", "57P02", "57P03", // admin shutdown, crash shutdown, cannot connect now
+			"57014", // query canceled: statement_timeout
+			"55P03", // lock_not_available: lock_timeout
+			"25006": // read_only_sql_transaction: a replica or a failover in progress
+			return true
+		}
+		return false
 	}
 	var netErr net.Error
-	if errors.As(err, &netErr) {
-		return true
-	}
 	var connectErr *pgconn.ConnectError
-	if errors.As(err, &connectErr) {
+	switch {
+	case errors.As(err, &netErr), errors.As(err, &connectErr),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed),
+		errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.EPIPE),
+		errors.Is(err, puddle.ErrClosedPool), errors.Is(err, context.DeadlineExceeded):
 		return true
 	}
-	return pgconn.SafeToRetry(err) || errors.Is(err, context.DeadlineExceeded)
+	// pgx reports a connection it closed after an error as "conn closed", and a
+	// statement that failed before reaching the server as safe to retry.
+	return pgconn.SafeToRetry(err) || pgconn.Timeout(err) || strings.Contains(err.Error(), "conn closed")
 }
 
 // IsNumericOverflow reports whether err is PostgreSQL's numeric_value_out_of_range:
