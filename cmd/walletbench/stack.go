@@ -221,16 +221,5 @@ func (s *stack) script(ctx context.Context, env []string, path string, args ...s
 	return stdout.String(), nil
 }
 
-// shardDSNs maps every shard of every region to its DSN.
-func (s *stack) shardDSNs() map[string]string {
-	out := map[string]string{}
-	for _, r := range s.regions {
-		for _, spec := range r.cfg.ShardList {
-			out[spec.Name] = spec.DSN
-		}
-	}
-	return out
-}
-
 // itoa is strconv.Itoa, for building keys.
 func itoa(n int) string { return strconv.Itoa(n) }

@@ -143,46 +143,6 @@ type EntryInput struct {
 	CaptureHold bool
 }
 
-// AppendTx locks the user's snapshot, appends one entry and updates the snapshot, all
-// in the caller's transaction. A withdrawal or debit beyond the available balance is
-// ErrInsufficientFunds (a captured hold counts as available for its own debit).
-func (s *Service) AppendTx(ctx context.Context, tx pgx.Tx, in EntryInput) (Entry, Balance, error) {
-	snap, err := s.q.GetBalanceForUpdate(ctx, tx, in.UserID)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Entry{}, Balance{}, ErrUserNotFound
-	}
-	if err != nil {
-		return Entry{}, Balance{}, err
-	}
-	head := chainHead{balance: snap.Balance, frozen: snap.Frozen, seq: snap.LastSeq, hash: snap.LastHash}
-	e, next, err := head.append(in, time.Now())
-	if err != nil {
-		return Entry{}, Balance{}, err
-	}
-	if err := s.q.InsertEntry(ctx, tx, ledgerdb.InsertEntryParams{
-		UserID:         e.UserID,
-		Seq:            e.Seq,
-		Kind:           e.Kind,
-		Amount:         e.Amount,
-		BalanceAfter:   e.BalanceAfter,
-		TransferID:     nullable(e.TransferID),
-		IdempotencyKey: nullable(e.IdempotencyKey),
-		Metadata:       CanonicalMetadata(e.Metadata),
-		CreatedAt:      e.CreatedAt,
-		PrevHash:       e.PrevHash,
-		Hash:           e.Hash,
-	}); err != nil {
-		if pgdb.IsNumericOverflow(err) {
-			return Entry{}, Balance{}, ErrBalanceLimit
-		}
-		return Entry{}, Balance{}, err
-	}
-	if err := s.saveHeadTx(ctx, tx, in.UserID, next); err != nil {
-		return Entry{}, Balance{}, err
-	}
-	return e, next.toBalance(in.UserID), nil
-}
-
 // chainHead is the end of one user's ledger as the snapshot row records it: the
 // balances after the last entry, its sequence number and its hash.
 type chainHead struct {
@@ -242,13 +202,6 @@ func (h chainHead) toBalance(userID string) Balance {
 	return toBalance(userID, h.balance, h.frozen, h.seq)
 }
 
-// saveHeadTx writes h as userID's snapshot, whose row the caller has locked.
-func (s *Service) saveHeadTx(ctx context.Context, tx pgx.Tx, userID string, h chainHead) error {
-	return s.q.UpdateBalance(ctx, tx, ledgerdb.UpdateBalanceParams{
-		UserID: userID, Balance: h.balance, Frozen: h.frozen, LastSeq: h.seq, LastHash: h.hash,
-	})
-}
-
 // insertEntriesTx writes entries (of one user or several, each user's in sequence
 // order) with one statement.
 func (s *Service) insertEntriesTx(ctx context.Context, tx pgx.Tx, entries []Entry) error {
@@ -274,8 +227,8 @@ func (s *Service) insertEntriesTx(ctx context.Context, tx pgx.Tx, entries []Entr
 
 // AppendManyTx appends entries of one user in the caller's transaction with one lock,
 // one insert and one snapshot update, however many there are. Every entry is decided
-// as AppendTx would decide it, in order; the first refusal stops the call and nothing
-// of it is written. It is how long histories are built quickly, for benchmarks and
+// in order by the ledger's one arithmetic (chainHead.append); the first refusal stops
+// the call and nothing of it is written. It is how long histories are built quickly, for benchmarks and
 // tests, through the ledger's own arithmetic and hash chain.
 func (s *Service) AppendManyTx(ctx context.Context, tx pgx.Tx, userID string, ins []EntryInput) (Balance, error) {
 	p, err := s.LockTx(ctx, tx, userID)
@@ -352,13 +305,6 @@ func fromRow(row ledgerdb.LedgerEntry) (Entry, error) {
 		}
 	}
 	return e, nil
-}
-
-func nullable(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
 }
 
 // Metadata limits: a flat object of short strings, so a ledger row stays small.

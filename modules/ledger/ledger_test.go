@@ -499,7 +499,7 @@ func TestBalanceLimitRefusesAndWritesNothing(t *testing.T) {
 	}
 }
 
-// AppendManyTx writes what the same AppendTx calls would: one chain that verifies,
+// AppendManyTx writes what single appends would: one chain that verifies,
 // one snapshot; and a refusal in the middle leaves nothing of the call behind.
 func TestAppendManyChainsLikeAppend(t *testing.T) {
 	t.Parallel()
@@ -517,7 +517,7 @@ func TestAppendManyChainsLikeAppend(t *testing.T) {
 		}
 		ins = append(ins, EntryInput{UserID: u, Kind: kind, Amount: money.FromInt64(int64(i%7 + 1)), Metadata: map[string]string{"i": fmt.Sprint(i)}})
 	}
-	var want money.Amount = money.FromInt64(10)
+	want := money.FromInt64(10)
 	for _, in := range ins {
 		if in.Kind == KindDeposit {
 			want = want.Add(in.Amount)

@@ -14,7 +14,7 @@ import (
 
 // Postings stages ledger entries and hold changes for a set of users whose snapshots
 // it has locked, inside one transaction. Each posting is decided in memory as it is
-// staged, with the same arithmetic and hash chain as AppendTx; FlushTx then writes
+// staged, with the ledger's one arithmetic and hash chain (chainHead.append); FlushTx writes
 // every staged entry with one insert and every changed snapshot with one update. It
 // is how batched paths (group commit of deposits and withdrawals, same-shard
 // transfers) touch many users and entries in a handful of statements.

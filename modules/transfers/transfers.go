@@ -134,15 +134,6 @@ type Request struct {
 	Key        string
 }
 
-func (s *Service) addSteps(ctx context.Context, tx pgx.Tx, id string, steps ...string) error {
-	for _, step := range steps {
-		if err := s.q.AddStep(ctx, tx, transfersdb.AddStepParams{TransferID: id, Step: step}); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // Get reads a transfer of this region from its sender's shard.
 func (s *Service) Get(ctx context.Context, id string) (Transfer, error) {
 	return s.getTx(ctx, s.pool(id).Pool, id)

@@ -1,7 +1,3 @@
--- name: InsertEntry :exec
-INSERT INTO ledger_entries (user_id, seq, kind, amount, balance_after, transfer_id, idempotency_key, metadata, created_at, prev_hash, hash)
-VALUES (@user_id, @seq, @kind, @amount, @balance_after, @transfer_id, @idempotency_key, @metadata, @created_at, @prev_hash, @hash);
-
 -- name: ListEntries :many
 -- Newest first; before_seq pages backwards through the history.
 SELECT user_id, seq, kind, amount, balance_after, transfer_id, idempotency_key, metadata, created_at, prev_hash, hash

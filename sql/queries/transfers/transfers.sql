@@ -58,9 +58,6 @@ WHERE from_user_id = @user_id AND id < @before_id AND (sqlc.narg(status)::text I
 ORDER BY id DESC
 LIMIT @page_size;
 
--- name: AddStep :exec
-INSERT INTO transfer_steps (transfer_id, step) VALUES (@transfer_id, @step) ON CONFLICT DO NOTHING;
-
 -- name: ListSteps :many
 SELECT transfer_id, step, at FROM transfer_steps WHERE transfer_id = ANY(@ids::text[]) ORDER BY at, step;
 

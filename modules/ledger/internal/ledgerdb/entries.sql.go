@@ -8,8 +8,6 @@ package ledgerdb
 import (
 	"context"
 	"time"
-
-	"example.com/wallet/platform/money"
 )
 
 const entriesWithoutWallet = `-- name: EntriesWithoutWallet :many
@@ -82,42 +80,6 @@ func (q *Queries) InsertEntries(ctx context.Context, db DBTX, arg InsertEntriesP
 		arg.CreatedAts,
 		arg.PrevHashes,
 		arg.Hashes,
-	)
-	return err
-}
-
-const insertEntry = `-- name: InsertEntry :exec
-INSERT INTO ledger_entries (user_id, seq, kind, amount, balance_after, transfer_id, idempotency_key, metadata, created_at, prev_hash, hash)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-`
-
-type InsertEntryParams struct {
-	UserID         string
-	Seq            int64
-	Kind           string
-	Amount         money.Amount
-	BalanceAfter   money.Amount
-	TransferID     *string
-	IdempotencyKey *string
-	Metadata       []byte
-	CreatedAt      time.Time
-	PrevHash       []byte
-	Hash           []byte
-}
-
-func (q *Queries) InsertEntry(ctx context.Context, db DBTX, arg InsertEntryParams) error {
-	_, err := db.Exec(ctx, insertEntry,
-		arg.UserID,
-		arg.Seq,
-		arg.Kind,
-		arg.Amount,
-		arg.BalanceAfter,
-		arg.TransferID,
-		arg.IdempotencyKey,
-		arg.Metadata,
-		arg.CreatedAt,
-		arg.PrevHash,
-		arg.Hash,
 	)
 	return err
 }

@@ -12,20 +12,6 @@ import (
 	"example.com/wallet/platform/money"
 )
 
-const addStep = `-- name: AddStep :exec
-INSERT INTO transfer_steps (transfer_id, step) VALUES ($1, $2) ON CONFLICT DO NOTHING
-`
-
-type AddStepParams struct {
-	TransferID string
-	Step       string
-}
-
-func (q *Queries) AddStep(ctx context.Context, db DBTX, arg AddStepParams) error {
-	_, err := db.Exec(ctx, addStep, arg.TransferID, arg.Step)
-	return err
-}
-
 const addStepsAt = `-- name: AddStepsAt :exec
 INSERT INTO transfer_steps (transfer_id, step, at)
 SELECT s.transfer_id, s.step, s.at
