@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"example.com/wallet/modules/ledger"
@@ -37,7 +38,12 @@ func ledgerCmd(ctx context.Context, args, environ []string, stdout io.Writer) er
 		}
 		shardNames = []string{router.ShardOf(userID)}
 	}
-	shards, err := pgdb.Open(ctx, cfg.ShardList)
+	// An audit reads whole shards: the server's per-statement bound is not its bound.
+	specs := slices.Clone(cfg.ShardList)
+	for i := range specs {
+		specs[i].StatementTimeout = 0
+	}
+	shards, err := pgdb.Open(ctx, specs)
 	if err != nil {
 		return err
 	}

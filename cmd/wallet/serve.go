@@ -124,8 +124,13 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 			spawn(func() { bus.ensureTopics(bg, region) })
 		}
 	}
+	// The relay lease's holder names this replica the same way across its restarts
+	// (a pod keeps its name), so a restarted leader takes its lease back at once
+	// instead of waiting for it to lapse.
+	hostname, _ := os.Hostname()
+	holder := hostname + "/" + cfg.HTTP.Addr
 	for name, s := range shards {
-		relay := &outbox.Relay{Shard: name, Pool: s.Pool, Regions: cfg.Regions(), Publish: bus.publish, Logger: logger,
+		relay := &outbox.Relay{Shard: name, Pool: s.Pool, Regions: cfg.Regions(), Publish: bus.publish, Logger: logger, Holder: holder,
 			Metrics: bus.outboxMetrics, Hold: cfg.Testing.RelayHold, Drop: cfg.Testing.RelayDrop}
 		spawn(func() { relay.Run(bg) })
 	}
@@ -192,7 +197,8 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 // newAPI builds the public router: plumbing endpoints, then /v1 behind authentication.
 func newAPI(cfg *config.Config, logger *slog.Logger, reg prometheus.Registerer, tracker *health.Tracker, mount func(chi.Router)) http.Handler {
 	r := chi.NewRouter()
-	r.Use(httpapi.WithRequestID, httpapi.Observe(logger, httpapi.NewMetrics(reg)), httpapi.LimitBody(cfg.HTTP.MaxBodyBytes))
+	r.Use(httpapi.WithRequestID, httpapi.Observe(logger, httpapi.NewMetrics(reg)), httpapi.Deadline(cfg.HTTP.RequestTimeout),
+		httpapi.LimitBody(cfg.HTTP.MaxBodyBytes))
 	r.NotFound(httpapi.NotFound)
 	r.MethodNotAllowed(httpapi.MethodNotAllowed)
 	r.Get("/livez", tracker.Livez)

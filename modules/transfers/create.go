@@ -24,33 +24,32 @@ import (
 // Transfers that reach the sender's shard together are applied in one transaction
 // (group commit, see applyCreates); each keeps its own key, record and refusal. ctx is
 // not consulted: once queued, a request is applied or refused, never abandoned.
-func (s *Service) Create(_ context.Context, req Request) (idempotency.Response, error) {
+//
+// replayed is true when the key had already been answered: resp is then that first
+// answer, and the caller answers with the transfer as it is now instead.
+func (s *Service) Create(_ context.Context, req Request) (resp idempotency.Response, replayed bool, err error) {
 	op := createOp{req: req, idem: idempotency.Request{
 		Scope: req.FromUserID,
 		Key:   req.Key,
 		Fingerprint: idempotency.Fingerprint("transfer", req.ToUserID, req.Amount.String(),
 			string(ledger.CanonicalMetadata(req.Metadata))),
 	}}
-	senderShard := s.router.ShardOf(req.FromUserID)
-	if toRegion, _ := shard.UserRegion(req.ToUserID); !s.sameShard(req) && s.router.KnownRegion(toRegion) &&
-		s.backlogged != nil && s.backlogged(senderShard) {
-		// A backlog that only grows is a failure mode, not a queue: refuse new
-		// cross-shard work from this shard until it drains.
-		s.metrics.steps.WithLabelValues("try", "backlogged").Inc()
-		return idempotency.Response{}, ErrBacklogged
-	}
-	res, err := s.creates[senderShard].Do(op)
+	res, err := s.creates[s.router.ShardOf(req.FromUserID)].Do(op)
 	if err == nil {
 		err = res.err
 	}
-	if err != nil {
-		if errors.Is(err, ledger.ErrInsufficientFunds) {
-			s.metrics.steps.WithLabelValues("try", "insufficient_funds").Inc()
-		}
-		return idempotency.Response{}, err
+	switch {
+	case errors.Is(err, ledger.ErrInsufficientFunds):
+		s.metrics.steps.WithLabelValues("try", "insufficient_funds").Inc()
+	case errors.Is(err, ErrBacklogged):
+		s.metrics.steps.WithLabelValues("try", "backlogged").Inc()
+	case err == nil:
+		s.metrics.steps.WithLabelValues("try", res.outcome).Inc()
 	}
-	s.metrics.steps.WithLabelValues("try", res.outcome).Inc()
-	return res.resp, nil
+	if err != nil {
+		return idempotency.Response{}, false, err
+	}
+	return res.resp, res.outcome == "replayed", nil
 }
 
 // createOp is one transfer request with its idempotency request.
@@ -95,6 +94,10 @@ func (s *Service) applyCreates(ctx context.Context, tx pgx.Tx, batch []createOp)
 			results[i].err = claims[i].Err
 		case claims[i].Stored != nil:
 			results[i].resp, results[i].outcome = *claims[i].Stored, "replayed"
+		case s.pushedBack(op.req):
+			// A backlog that only grows is a failure mode, not a queue: new work from
+			// this shard to other shards waits until it drains. Replays are answered.
+			results[i].err = ErrBacklogged
 		default:
 			users = append(users, op.req.FromUserID)
 			if s.sameShard(op.req) {
@@ -113,7 +116,7 @@ func (s *Service) applyCreates(ctx context.Context, tx pgx.Tx, batch []createOp)
 	var saved []idempotency.Request
 	var responses []idempotency.Response
 	for i, op := range batch {
-		if claims[i].Err != nil || claims[i].Stored != nil {
+		if results[i].err != nil || claims[i].Stored != nil {
 			continue
 		}
 		t, status, outcome, err := s.decideCreate(postings, &rows, op.req)
@@ -199,6 +202,13 @@ func (r *createdRows) writeTx(ctx context.Context, tx pgx.Tx, q *transfersdb.Que
 // of it was staged or written.
 func isRefusal(err error) bool {
 	return errors.Is(err, ledger.ErrUserNotFound) || errors.Is(err, ledger.ErrInsufficientFunds) || errors.Is(err, ledger.ErrBalanceLimit)
+}
+
+// pushedBack reports whether r goes to another shard or region from a shard that is
+// backlogged (Config.Backlogged).
+func (s *Service) pushedBack(r Request) bool {
+	toRegion, _ := shard.UserRegion(r.ToUserID)
+	return s.backlogged != nil && !s.sameShard(r) && s.router.KnownRegion(toRegion) && s.backlogged(s.router.ShardOf(r.FromUserID))
 }
 
 func (s *Service) sameShard(r Request) bool {

@@ -45,9 +45,6 @@ type createRequest struct {
 	Metadata   map[string]string `json:"metadata"`
 }
 
-// maxWait bounds Prefer: wait, in seconds.
-const maxWait = 30
-
 func (h *HTTP) create(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
@@ -97,7 +94,7 @@ func (h *HTTP) create(w http.ResponseWriter, r *http.Request) {
 	if !h.limiter.AllowRequest(w, r, from) {
 		return
 	}
-	resp, err := h.transfers.Create(r.Context(), Request{FromUserID: from, ToUserID: to, Amount: amount, Metadata: req.Metadata, Key: key})
+	resp, replayed, err := h.transfers.Create(r.Context(), Request{FromUserID: from, ToUserID: to, Amount: amount, Metadata: req.Metadata, Key: key})
 	if err != nil {
 		httpapi.WriteError(w, r, err)
 		return
@@ -107,23 +104,24 @@ func (h *HTTP) create(w http.ResponseWriter, r *http.Request) {
 	}
 	_ = json.Unmarshal(resp.Body, &created)
 	w.Header().Set("Location", "/v1/transfers/"+created.ID)
-	if wait, ok := preferWait(r); ok && resp.Status == http.StatusAccepted {
+	wait, preferred := httpapi.PreferWait(r)
+	switch {
+	case preferred && (resp.Status == http.StatusAccepted || replayed):
 		h.waitForFinal(w, r, created.ID, wait)
-		return
+	case replayed:
+		// A replay answers with the transfer as it is now: never an older state than
+		// an earlier answer (the first may have waited for the end with Prefer).
+		h.answerCurrent(w, r, created.ID)
+	default:
+		httpapi.WriteRawJSON(w, resp.Status, resp.Body)
 	}
-	httpapi.WriteRawJSON(w, resp.Status, resp.Body)
 }
 
-// waitForFinal answers with the transfer once it is final (201) or when wait runs out
-// (202, still pending). The wait costs no connection and no polling: the request is
-// woken when its transfer is announced final (see Service.WaitFinal).
-func (h *HTTP) waitForFinal(w http.ResponseWriter, r *http.Request, id string, wait time.Duration) {
-	w.Header().Set("Preference-Applied", "wait="+strconv.Itoa(int(wait.Seconds())))
-	t, err := h.transfers.WaitFinal(r.Context(), id, wait)
+// answerCurrent answers with the transfer as it is now: 201 when final, 202 while
+// pending.
+func (h *HTTP) answerCurrent(w http.ResponseWriter, r *http.Request, id string) {
+	t, err := h.transfers.Get(r.Context(), id)
 	if err != nil {
-		if r.Context().Err() != nil {
-			return // the client has gone
-		}
 		httpapi.WriteError(w, r, err)
 		return
 	}
@@ -134,22 +132,21 @@ func (h *HTTP) waitForFinal(w http.ResponseWriter, r *http.Request, id string, w
 	httpapi.WriteJSON(w, status, toJSON(t))
 }
 
-// preferWait reads RFC 7240 "Prefer: wait=N", capped at maxWait seconds.
-func preferWait(r *http.Request) (time.Duration, bool) {
-	for _, v := range r.Header.Values("Prefer") {
-		for _, pref := range strings.Split(v, ",") {
-			name, val, ok := strings.Cut(strings.TrimSpace(pref), "=")
-			if !ok || !strings.EqualFold(strings.TrimSpace(name), "wait") {
-				continue
-			}
-			n, err := strconv.Atoi(strings.Trim(strings.TrimSpace(val), `"`))
-			if err != nil || n < 0 {
-				return 0, false
-			}
-			return time.Duration(min(n, maxWait)) * time.Second, true
-		}
+// waitForFinal answers with the transfer once it is final (201) or when wait runs out
+// (202, still pending). The wait costs no connection and no polling: the request is
+// woken when its transfer is announced final (see Service.WaitFinal).
+func (h *HTTP) waitForFinal(w http.ResponseWriter, r *http.Request, id string, wait time.Duration) {
+	w.Header().Set("Preference-Applied", "wait="+strconv.Itoa(int(wait.Seconds())))
+	t, err := h.transfers.WaitFinal(r.Context(), id, wait)
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
 	}
-	return 0, false
+	status := http.StatusCreated
+	if t.Status == StatusPending {
+		status = http.StatusAccepted
+	}
+	httpapi.WriteJSON(w, status, toJSON(t))
 }
 
 func userField(w http.ResponseWriter, r *http.Request, name string, v *string) (string, bool) {

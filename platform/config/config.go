@@ -32,6 +32,7 @@ type Config struct {
 	Buckets     int              `koanf:"buckets"`
 	HTTP        HTTP             `koanf:"http"`
 	Shards      map[string]Shard `koanf:"shards"`
+	Database    Database         `koanf:"database"`
 	Kafka       Kafka            `koanf:"kafka"`
 	Peers       map[string]Peer  `koanf:"peers"`
 	Auth        Auth             `koanf:"auth"`
@@ -54,7 +55,10 @@ type HTTP struct {
 	IdleTimeout     time.Duration `koanf:"idle_timeout"`
 	ShutdownTimeout time.Duration `koanf:"shutdown_timeout"`
 	MaxBodyBytes    int64         `koanf:"max_body_bytes"`
-	MaxHeaderBytes  int           `koanf:"max_header_bytes"`
+	// RequestTimeout bounds every request (plus what it asks to wait with Prefer): a
+	// shard or peer region that hangs silently is answered 503 when it passes.
+	RequestTimeout time.Duration `koanf:"request_timeout"`
+	MaxHeaderBytes int           `koanf:"max_header_bytes"`
 	// Pprof serves Go's profiler under /debug/pprof/ on the admin listener, for
 	// profiling under load (walletbench turns it on). Off by default: a profile shows
 	// the process's memory.
@@ -71,6 +75,15 @@ type Shard struct {
 	MaxConns int32  `koanf:"max_conns"`
 }
 
+// Database bounds every statement the wallet runs on a shard.
+type Database struct {
+	// StatementTimeout and LockTimeout are set on every connection: a statement or a
+	// lock wait that passes them fails (as unavailable: 503, or retried by consumers)
+	// instead of hanging the request or the batch behind it.
+	StatementTimeout time.Duration `koanf:"statement_timeout"`
+	LockTimeout      time.Duration `koanf:"lock_timeout"`
+}
+
 // ShardSpec is a validated shard: its name, its bucket range and its DSN.
 type ShardSpec struct {
 	Name        string
@@ -78,6 +91,8 @@ type ShardSpec struct {
 	LastBucket  int
 	DSN         string
 	MaxConns    int32
+	// StatementTimeout and LockTimeout come from the database section; zero sets none.
+	StatementTimeout, LockTimeout time.Duration
 }
 
 // Kafka names the region's brokers and the prefix of its topics.
@@ -202,6 +217,9 @@ var defaults = map[string]any{
 	"http.shutdown_timeout":      "20s",
 	"http.max_body_bytes":        65536,
 	"http.max_header_bytes":      16384,
+	"http.request_timeout":       "5s",
+	"database.statement_timeout": "5s",
+	"database.lock_timeout":      "2s",
 	"kafka.topic_prefix":         "wallet",
 	"kafka.partitions":           4,
 	"limits.rate_per_second":     50.0,
@@ -354,6 +372,9 @@ func (c *Config) validate() error {
 	if next != c.Buckets {
 		return fmt.Errorf("buckets %d-%d belong to no shard", next, c.Buckets-1)
 	}
+	for i := range specs {
+		specs[i].StatementTimeout, specs[i].LockTimeout = c.Database.StatementTimeout, c.Database.LockTimeout
+	}
 	c.ShardList = specs
 
 	if len(c.Kafka.Brokers) == 0 {
@@ -382,6 +403,12 @@ func (c *Config) validate() error {
 	}
 	if c.HTTP.MaxBodyBytes <= 0 {
 		return errors.New("http.max_body_bytes must be positive")
+	}
+	if c.HTTP.RequestTimeout <= 0 || c.HTTP.RequestTimeout+30*time.Second >= c.HTTP.WriteTimeout {
+		return errors.New("http.request_timeout must be positive and, plus the longest Prefer wait (30s), shorter than http.write_timeout")
+	}
+	if c.Database.StatementTimeout <= 0 || c.Database.LockTimeout <= 0 {
+		return errors.New("database.statement_timeout and database.lock_timeout must be positive")
 	}
 	if c.Limits.RatePerSecond <= 0 || c.Limits.RateBurst <= 0 {
 		return errors.New("limits.rate_per_second and limits.rate_burst must be positive")

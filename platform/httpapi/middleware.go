@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -111,12 +112,22 @@ func Observe(logger *slog.Logger, metrics *Metrics) func(http.Handler) http.Hand
 					route = rc.RoutePattern()
 				}
 				elapsed := time.Since(start)
-				if metrics != nil {
-					metrics.requests.WithLabelValues(route, r.Method, strconv.Itoa(rec.status)).Inc()
-					metrics.duration.WithLabelValues(route, r.Method).Observe(elapsed.Seconds())
+				if rec.status == 0 {
+					// Nothing was written: the handler saw its client go away.
+					rec.status = StatusClientClosedRequest
 				}
+				method := methodLabel(r.Method)
+				if metrics != nil {
+					metrics.requests.WithLabelValues(route, method, strconv.Itoa(rec.status)).Inc()
+					metrics.duration.WithLabelValues(route, method).Observe(elapsed.Seconds())
+				}
+				// ERROR is for faults of the wallet; an outage it reports as 503 is a
+				// WARN, and a client that went away is ordinary.
 				level := slog.LevelInfo
-				if rec.status >= 500 {
+				switch {
+				case rec.status == http.StatusServiceUnavailable:
+					level = slog.LevelWarn
+				case rec.status >= 500 && rec.status != StatusClientClosedRequest:
 					level = slog.LevelError
 				}
 				logger.Log(r.Context(), level, "http request",
@@ -132,6 +143,57 @@ func Observe(logger *slog.Logger, metrics *Metrics) func(http.Handler) http.Hand
 			next.ServeHTTP(rec, r)
 		})
 	}
+}
+
+// MaxPreferWait bounds RFC 7240's "Prefer: wait=N" on every route that honours it.
+const MaxPreferWait = 30 * time.Second
+
+// PreferWait reads "Prefer: wait=N", capped at MaxPreferWait; ok is false when the
+// request does not ask to wait.
+func PreferWait(r *http.Request) (wait time.Duration, ok bool) {
+	for _, v := range r.Header.Values("Prefer") {
+		for _, pref := range strings.Split(v, ",") {
+			name, val, found := strings.Cut(strings.TrimSpace(pref), "=")
+			if !found || !strings.EqualFold(strings.TrimSpace(name), "wait") {
+				continue
+			}
+			n, err := strconv.Atoi(strings.Trim(strings.TrimSpace(val), `"`))
+			if err != nil || n < 0 {
+				return 0, false
+			}
+			return min(time.Duration(n)*time.Second, MaxPreferWait), true
+		}
+	}
+	return 0, false
+}
+
+// Deadline bounds every request: timeout, plus what it asked to wait (Prefer). A
+// request whose shard or peer region hangs silently is answered 503 when its deadline
+// passes, instead of holding the client until it gives up: reads and forwards stop at
+// the deadline, and money-moving writes are bounded by their batch's own timeout.
+func Deadline(timeout time.Duration) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			d := timeout
+			if wait, ok := PreferWait(r); ok {
+				d += wait
+			}
+			ctx, cancel := context.WithTimeout(r.Context(), d)
+			defer cancel()
+			next.ServeHTTP(w, r.WithContext(ctx))
+		})
+	}
+}
+
+// methodLabel is the method as a metric label, from a closed set: a label made of
+// whatever a client sends would create a new series, forever, per distinct method.
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return m
+	}
+	return "other"
 }
 
 // LimitBody caps request bodies at max bytes; DecodeJSON turns the overflow into 413.

@@ -4,7 +4,9 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -42,6 +44,7 @@ const (
 	CodeBodyTooLarge      = "request_too_large"
 	CodeInternal          = "internal_error"
 	CodeRegionUnavailable = "region_unavailable"
+	CodeShardUnavailable  = "shard_unavailable"
 	CodeRateLimited       = "rate_limited"
 	CodeUserNotFound      = "user_not_found"
 )
@@ -81,23 +84,41 @@ func WriteProblem(w http.ResponseWriter, r *http.Request, p *Problem) {
 	_, _ = w.Write(append(body, '\n'))
 }
 
-// WriteError sends err as a problem. A *Problem anywhere in err's chain is sent as
-// it is; an unreachable shard is 503 region_unavailable; anything else is a bug, logged with the request id and answered 500 without
-// leaking its message.
+// StatusClientClosedRequest is the status recorded (in metrics and logs, never sent:
+// nobody is listening) for a request whose client went away before its answer: the
+// convention nginx started.
+const StatusClientClosedRequest = 499
+
+// WriteError sends err as a problem. A *Problem anywhere in err's chain is sent as it
+// is. A shard that could not be reached, dropped the connection or could not serve
+// right now is 503 shard_unavailable: a write's outcome is unknown, and the client
+// retries with the same key (pgdb.IsUnavailable decides, whatever form the driver's
+// error takes). A client that went away is recorded as 499 and logged as such.
+// Anything else is a bug, logged with the request id and answered 500 without leaking
+// its message.
 func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	if p, ok := AsProblem(err); ok {
 		WriteProblem(w, r, p)
+		return
+	}
+	if errors.Is(r.Context().Err(), context.Canceled) && errors.Is(err, context.Canceled) {
+		ClientGone(w)
 		return
 	}
 	if pgdb.IsUnavailable(err) {
 		// The shard did not answer, or dropped the connection at COMMIT: a write may or
 		// may not have happened, so this is never reported as success or as a refusal.
 		slog.WarnContext(r.Context(), "shard unavailable", "error", err.Error(), "request_id", RequestID(r.Context()))
-		WriteProblem(w, r, NewProblem(http.StatusServiceUnavailable, CodeRegionUnavailable, "the user's shard could not be reached; the outcome is unknown: retry with the same Idempotency-Key"))
+		WriteProblem(w, r, NewProblem(http.StatusServiceUnavailable, CodeShardUnavailable, "the user's shard could not be reached or could not serve the request now; the outcome is unknown: retry with the same Idempotency-Key"))
 		return
 	}
 	slog.ErrorContext(r.Context(), "unhandled error", "error", err.Error(), "request_id", RequestID(r.Context()))
 	WriteProblem(w, r, NewProblem(http.StatusInternalServerError, CodeInternal, "the request failed; quote request_id when reporting it"))
+}
+
+// ClientGone records that the client of the request went away before its answer.
+func ClientGone(w http.ResponseWriter) {
+	w.WriteHeader(StatusClientClosedRequest)
 }
 
 // AsProblem finds a *Problem in err's chain.

@@ -376,6 +376,14 @@ func errorLogger(l *slog.Logger) kafka.Logger {
 		return nil
 	}
 	return kafka.LoggerFunc(func(format string, args ...any) {
-		l.Warn("kafka client", "detail", strings.TrimSpace(fmt.Sprintf(format, args...)))
+		detail := strings.TrimSpace(fmt.Sprintf(format, args...))
+		// A long poll that ends with nothing to read reports an i/o timeout: ordinary
+		// life, not a warning. A broker that is really away shows up as refused
+		// connections and failed joins, which stay warnings.
+		if strings.Contains(detail, "i/o timeout") {
+			l.Debug("kafka client", "detail", detail)
+			return
+		}
+		l.Warn("kafka client", "detail", detail)
 	})
 }

@@ -42,8 +42,9 @@ const (
 	// (measured: docs/performance.md).
 	maxActiveBatches = 1
 	// batchTimeout bounds one batch's transaction; a shard that does not answer within
-	// it fails the batch's requests as unavailable.
-	batchTimeout = 30 * time.Second
+	// it fails the batch's requests as unavailable (503, outcome unknown), well within
+	// the request's own deadline and the server's write timeout.
+	batchTimeout = 10 * time.Second
 )
 
 type pending[Req, Res any] struct {

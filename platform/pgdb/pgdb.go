@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -49,6 +50,14 @@ func Open(ctx context.Context, specs []config.ShardSpec) (map[string]*Shard, err
 		// planning cost more than executing (docs/performance.md). The wallet's queries
 		// are key lookups whose best plan does not depend on the values.
 		pcfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
+		// A statement or a lock wait that hangs fails instead, as unavailable
+		// (IsUnavailable): the request answers 503, a consumer retries.
+		if spec.StatementTimeout > 0 {
+			pcfg.ConnConfig.RuntimeParams["statement_timeout"] = strconv.FormatInt(spec.StatementTimeout.Milliseconds(), 10)
+		}
+		if spec.LockTimeout > 0 {
+			pcfg.ConnConfig.RuntimeParams["lock_timeout"] = strconv.FormatInt(spec.LockTimeout.Milliseconds(), 10)
+		}
 		pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 		if err != nil {
 			return nil, fmt.Errorf("shard %s: %w", spec.Name, err)
