@@ -212,7 +212,10 @@ func TestPoisonMessagesAreDeadLettered(t *testing.T) {
 	t.Parallel()
 	s := StartStack(t)
 	topic := s.TopicPrefix + ".eu.tcc"
-	poison := []string{`not json`, `{"type":"explode"}`, `{"type":"credit","transfer_id":"eu_tr_x","from_user_id":"x","to_user_id":"y","amount":"-1"}`}
+	poison := []string{`not json`, `{"type":"explode"}`, `{"type":"credit","transfer_id":"eu_tr_x","from_user_id":"x","to_user_id":"y","amount":"-1"}`,
+		// Well formed, but from a region that is not a peer: answering it would only
+		// queue a reply for nowhere.
+		`{"type":"credit","transfer_id":"zz_tr_01JD5ZQ8F3X6N9T2W4Y7B1C3D5","from_user_id":"zz_01JD5ZQ8F3X6N9T2W4Y7B1C3D5","to_user_id":"eu_01JD5ZQ8F3X6N9T2W4Y7B1C3D5","amount":"5"}`}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	// The region creates its topic in the background at start; make sure it is there.
@@ -231,12 +234,12 @@ func TestPoisonMessagesAreDeadLettered(t *testing.T) {
 	if final := awaitFinal(t, s.US, tr.ID, 30*time.Second); final.Status != "completed" {
 		t.Fatalf("a transfer next to poison = %+v", final)
 	}
-	eventually(t, 30*time.Second, "three dead letters", func() bool {
-		return s.EU.Metric(t, "wallet_dlq_messages_total") == 3
+	eventually(t, 30*time.Second, "four dead letters", func() bool {
+		return s.EU.Metric(t, "wallet_dlq_messages_total") == 4
 	})
 	code, out := s.EU.CLI(t, "dlq", "list")
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if code != 0 || len(lines) != 3 {
+	if code != 0 || len(lines) != 4 {
 		t.Fatalf("dlq list = exit %d:\n%s", code, out)
 	}
 	for _, line := range lines {
@@ -246,15 +249,19 @@ func TestPoisonMessagesAreDeadLettered(t *testing.T) {
 		if err := json.Unmarshal([]byte(line), &dl); err != nil {
 			t.Fatalf("%s: %v", line, err)
 		}
-		if !strings.HasPrefix(dl.Key, "poison-") || !strings.Contains(dl.Error, "malformed TCC message") || dl.Tries != "1" {
+		wantErr := "malformed TCC message"
+		if dl.Key == "poison-3" {
+			wantErr = "region zz, which is not a peer of eu"
+		}
+		if !strings.HasPrefix(dl.Key, "poison-") || !strings.Contains(dl.Error, wantErr) || dl.Tries != "1" {
 			t.Fatalf("dead letter = %s", line)
 		}
 	}
-	if code, out := s.EU.CLI(t, "dlq", "replay"); code != 0 || !strings.Contains(out, "replayed 3") {
+	if code, out := s.EU.CLI(t, "dlq", "replay"); code != 0 || !strings.Contains(out, "replayed 4") {
 		t.Fatalf("dlq replay = exit %d: %s", code, out)
 	}
 	eventually(t, 30*time.Second, "replayed poison dead-lettered again", func() bool {
-		return s.EU.Metric(t, "wallet_dlq_messages_total") == 6
+		return s.EU.Metric(t, "wallet_dlq_messages_total") == 8
 	})
 }
 
