@@ -8,7 +8,7 @@ SQLC_VERSION          := v1.31.1
 GOLANGCI_LINT_VERSION := v2.15.0
 TOOLS                 := $(CURDIR)/.cache/bin
 
-.PHONY: help run test build generate check-generated lint fuzz testdata stack-up stack-down bench bench-micro
+.PHONY: help run test build generate check-generated lint fuzz testdata stack-up stack-down bench bench-micro chaos
 
 help:
 	@echo "make run               two regions locally: eu on :8081, us on :8082"
@@ -19,6 +19,7 @@ help:
 	@echo "make fuzz              fuzz each target for FUZZTIME (default 30s)"
 	@echo "make testdata          users and deposits in a running 'make run' stack"
 	@echo "make bench             walletbench: the wallet against pgbench, a hot row and Kafka, in one run"
+	@echo "make chaos             the bank under injected faults, every invariant checked (CHAOS_DURATION, CHAOS_SEED)"
 	@echo "make stack-down        stop the local Kafka broker and PostgreSQL cluster"
 
 run:
@@ -64,6 +65,13 @@ stack-down:
 # BENCH_FLAGS are walletbench's flags, e.g. BENCH_FLAGS="--clients 32 --duration 30s".
 bench: stack-up
 	go run ./cmd/walletbench $(BENCH_FLAGS)
+
+# The long chaos profile: at least ten minutes of faults (CHAOS_DURATION), replayable
+# with CHAOS_SEED. The short profile runs in make test.
+CHAOS_DURATION ?= 10m
+CHAOS_SEED ?= 0
+chaos: stack-up
+	go run ./cmd/walletchaos --profile long --duration $(CHAOS_DURATION) --seed $(CHAOS_SEED)
 
 # The ledger's Go micro-benchmark of balance reads against short and long histories.
 bench-micro: stack-up

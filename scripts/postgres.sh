@@ -4,6 +4,12 @@
 #   scripts/postgres.sh up       ensure a server answers at $WALLET_PG_URL, or create one
 #   scripts/postgres.sh url      print the URL of the server `up` ensured
 #   scripts/postgres.sh down     stop the cluster `up` created (never a server it found)
+#   scripts/postgres.sh crash    restart that cluster with -m immediate, as a crash would
+#                                (for the chaos suite; never a server it found)
+#
+# WALLET_PG_CLUSTER (default wallet) and WALLET_PG_PORT name another cluster, and
+# WALLET_PG_FSYNC=on makes a new one durable against machine crashes too: the chaos
+# suite runs its own cluster that way, so restarting it disturbs nothing else.
 #
 # When WALLET_PG_URL answers, it is used as it is. Otherwise Debian's postgresql
 # package is installed if absent and a dedicated cluster named "wallet" is created on
@@ -13,7 +19,8 @@
 set -euo pipefail
 
 PORT="${WALLET_PG_PORT:-5433}"
-CLUSTER=wallet
+CLUSTER="${WALLET_PG_CLUSTER:-wallet}"
+FSYNC="${WALLET_PG_FSYNC:-off}"
 DEFAULT_URL="postgres://wallet:wallet@127.0.0.1:${PORT}/postgres?sslmode=disable"
 
 answers() {
@@ -56,8 +63,9 @@ max_connections = 400
 shared_buffers = 256MB
 # fsync off only loses data when the machine itself crashes; the tests crash processes
 # (PostgreSQL's included), never the machine, and acknowledged commits still survive.
-fsync = off
-full_page_writes = off
+# The chaos suite's cluster keeps fsync on.
+fsync = $FSYNC
+full_page_writes = $FSYNC
 CONF
 	fi
 	pg_ctlcluster "$version" "$CLUSTER" start 2>/dev/null || pg_ctlcluster "$version" "$CLUSTER" status >/dev/null
@@ -94,12 +102,19 @@ down() {
 	fi
 }
 
+crash() {
+	local version
+	version="$(pg_version)"
+	pg_ctlcluster "$version" "$CLUSTER" restart -m immediate
+}
+
 case "${1:-}" in
 up) up ;;
+crash) crash ;;
 url) url ;;
 down) down ;;
 *)
-	echo "usage: $0 up|url|down" >&2
+	echo "usage: $0 up|url|down|crash" >&2
 	exit 2
 	;;
 esac

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # make test: bring up PostgreSQL and Kafka, then run every test.
 #
-# Unit and integration packages run first, in parallel; the e2e package runs last and
-# alone, because one of its tests stops and restarts the broker.
+# Unit and integration packages run first, in parallel, under the race detector; the
+# e2e package and then the chaos suite run last and alone, because they stop and
+# restart the broker.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +14,11 @@ env -u KAFKA_BROKERS scripts/kafka.sh up
 export WALLET_TEST_PG_URL="$(scripts/postgres.sh url)"
 export KAFKA_BROKERS="127.0.0.1:${KAFKA_PORT:-9092}"
 
-packages=$(go list ./... | grep -v '/e2e$')
-go test -count=1 -timeout 10m $packages
+# Unit and integration packages under the race detector; the e2e and chaos packages
+# drive whole processes (built without it) and run alone, last.
+packages=$(go list ./... | grep -v -e '/e2e$' -e '/cmd/walletchaos$')
+go test -race -count=1 -timeout 15m $packages
 go test -count=1 -timeout 12m ./e2e/
+# The chaos suite's short profile: faults injected into two replicas per region, every
+# invariant checked (make chaos runs the long one).
+go test -count=1 -timeout 10m ./cmd/walletchaos/

@@ -1,0 +1,502 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/big"
+	"net/http"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/anishathalye/porcupine"
+	"github.com/jackc/pgx/v5"
+
+	"example.com/wallet/platform/kafkabus"
+)
+
+// check is one invariant and what the run showed of it.
+type check struct {
+	Name   string `json:"name"`
+	Passed bool   `json:"passed"`
+	Detail string `json:"detail"`
+}
+
+func (w *workload) pass(name, format string, a ...any) check {
+	return check{Name: name, Passed: true, Detail: fmt.Sprintf(format, a...)}
+}
+
+func (w *workload) fail(name, format string, a ...any) check {
+	return check{Name: name, Passed: false, Detail: fmt.Sprintf(format, a...)}
+}
+
+// quiesce waits until no transfer is pending on any shard, and returns how long that
+// took and the transfer that took longest from creation to its end.
+func (w *workload) quiesce(ctx context.Context, within time.Duration) (time.Duration, string, error) {
+	start := time.Now()
+	for {
+		pending := 0
+		for shard := range w.c.dbs {
+			n, err := w.count(ctx, shard, `SELECT count(*) FROM transfers WHERE status = 'pending'`)
+			if err != nil {
+				return 0, "", err
+			}
+			pending += n
+		}
+		if pending == 0 {
+			break
+		}
+		if time.Since(start) > within {
+			return time.Since(start), "", fmt.Errorf("%d transfers still pending %s after the last fault", pending, within)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	took := time.Since(start)
+	longest, longestFor := "", 0.0
+	for shard := range w.c.dbs {
+		var id string
+		var secs float64
+		err := w.query(ctx, shard, func(conn *pgx.Conn) error {
+			return conn.QueryRow(ctx, `SELECT id, extract(epoch FROM updated_at - created_at)::float8 FROM transfers ORDER BY updated_at - created_at DESC LIMIT 1`).Scan(&id, &secs)
+		})
+		if err == nil && secs > longestFor {
+			longest, longestFor = fmt.Sprintf("%s (%.1f s)", id, secs), secs
+		}
+	}
+	return took, longest, nil
+}
+
+func (w *workload) query(ctx context.Context, shard string, fn func(*pgx.Conn) error) error {
+	conn, err := pgx.Connect(ctx, w.c.shardURL(shard))
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	return fn(conn)
+}
+
+func (w *workload) count(ctx context.Context, shard, sql string) (int, error) {
+	var n int
+	err := w.query(ctx, shard, func(conn *pgx.Conn) error { return conn.QueryRow(ctx, sql).Scan(&n) })
+	return n, err
+}
+
+// verifyAll runs every check over the final state and the history.
+func (w *workload) verifyAll(ctx context.Context) []check {
+	var out []check
+	out = append(out, w.checkConservation(ctx)...)
+	out = append(out, w.checkLedgers(ctx))
+	out = append(out, w.checkAcknowledged(ctx))
+	out = append(out, w.checkRetries())
+	out = append(out, w.checkDeadLetters(ctx))
+	out = append(out, w.checkLinearizable())
+	out = append(out, w.checkNo500())
+	return out
+}
+
+// keyed is everything a key's requests came to: its first call and the repeats sent
+// with the same key and body. A key moves money at most once: it took effect if any
+// of its calls was answered 201 (a refusal writes nothing and is not stored, so a
+// repeat is judged afresh and may succeed once funds have arrived), and then between
+// the first call and the first 201.
+type keyed struct {
+	first   *call
+	calls   []*call
+	applied *call // the first call answered 201, if any
+}
+
+func (w *workload) byKey() map[string]*keyed {
+	out := map[string]*keyed{}
+	for _, c := range w.calls {
+		if c.key != "" {
+			out[c.key] = &keyed{first: c, calls: []*call{c}}
+		}
+	}
+	for key, again := range w.retries {
+		if k := out[key]; k != nil {
+			k.calls = append(k.calls, again...)
+		}
+	}
+	for _, k := range out {
+		for _, c := range k.calls {
+			if c.status == http.StatusCreated && (k.applied == nil || c.end < k.applied.end) {
+				k.applied = c
+			}
+		}
+	}
+	return out
+}
+
+// checkConservation: the sum of every balance in both regions equals what was
+// deposited (funding included) minus what was withdrawn, exactly; nothing is frozen
+// at quiescence and no balance is negative.
+func (w *workload) checkConservation(ctx context.Context) []check {
+	want := new(big.Int)
+	for _, amount := range w.funding {
+		want.Add(want, big.NewInt(amount))
+	}
+	for _, k := range w.byKey() {
+		switch {
+		case k.applied == nil:
+		case k.first.op == "deposit":
+			want.Add(want, big.NewInt(k.first.amount))
+		case k.first.op == "withdraw":
+			want.Sub(want, big.NewInt(k.first.amount))
+		}
+	}
+	got, frozen := new(big.Int), new(big.Int)
+	negative := 0
+	for shard := range w.c.dbs {
+		err := w.query(ctx, shard, func(conn *pgx.Conn) error {
+			var sum, fz string
+			var neg int
+			if err := conn.QueryRow(ctx, `SELECT coalesce(sum(balance),0)::text, coalesce(sum(frozen),0)::text, count(*) FILTER (WHERE balance < frozen) FROM balances`).Scan(&sum, &fz, &neg); err != nil {
+				return err
+			}
+			s, _ := new(big.Int).SetString(sum, 10)
+			f, _ := new(big.Int).SetString(fz, 10)
+			got.Add(got, s)
+			frozen.Add(frozen, f)
+			negative += neg
+			return nil
+		})
+		if err != nil {
+			return []check{w.fail("conservation", "reading shard %s: %v", shard, err)}
+		}
+	}
+	var out []check
+	if got.Cmp(want) == 0 {
+		out = append(out, w.pass("conservation", "all balances %s = deposits - withdrawals %s", got, want))
+	} else {
+		out = append(out, w.fail("conservation", "all balances %s, deposits - withdrawals %s: %s created or lost; %s",
+			got, want, new(big.Int).Sub(got, want), w.explainMovements(ctx)))
+	}
+	if negative == 0 && frozen.Sign() == 0 {
+		out = append(out, w.pass("no negative available, nothing frozen", "every available balance >= 0; frozen 0 at quiescence"))
+	} else {
+		out = append(out, w.fail("no negative available, nothing frozen", "%d users with available < 0; %s frozen at quiescence", negative, frozen))
+	}
+	return out
+}
+
+// explainMovements lists the keys on which the clients and the ledgers disagree:
+// entries the clients do not believe happened, and the other way round.
+func (w *workload) explainMovements(ctx context.Context) string {
+	inLedger := map[string]string{} // key -> kind amount
+	for shard := range w.c.dbs {
+		_ = w.query(ctx, shard, func(conn *pgx.Conn) error {
+			rows, err := conn.Query(ctx, `SELECT idempotency_key, kind, amount::text FROM ledger_entries WHERE idempotency_key LIKE 'chaos-%' AND idempotency_key NOT LIKE 'chaos-fund-%'`)
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var key, kind, amount string
+				if err := rows.Scan(&key, &kind, &amount); err == nil {
+					inLedger[key] = kind + " " + amount
+				}
+			}
+			return rows.Err()
+		})
+	}
+	var diffs []string
+	keys := w.byKey()
+	for key, k := range keys {
+		if k.first.op != "deposit" && k.first.op != "withdraw" {
+			continue
+		}
+		_, there := inLedger[key]
+		if there != (k.applied != nil) {
+			var seen []string
+			for _, c := range k.calls {
+				seen = append(seen, fmt.Sprintf("%d %s", c.status, c.code))
+			}
+			diffs = append(diffs, fmt.Sprintf("%s %s %d: ledger %q, answers %v", key, k.first.op, k.first.amount, inLedger[key], seen))
+		}
+	}
+	for key, e := range inLedger {
+		if keys[key] == nil {
+			diffs = append(diffs, fmt.Sprintf("%s: in the ledger (%s), never sent as a first call", key, e))
+		}
+	}
+	if len(diffs) > 5 {
+		diffs = diffs[:5]
+	}
+	return fmt.Sprintf("disagreements: %v", diffs)
+}
+
+// checkLedgers runs `wallet ledger verify` on both regions.
+func (w *workload) checkLedgers(ctx context.Context) check {
+	var problems []string
+	for _, region := range chaosRegions {
+		cmd := exec.CommandContext(ctx, w.c.bin, "ledger", "verify", "--region", region)
+		cmd.Dir, cmd.Env = w.c.root, w.c.replicaOf(region).env
+		out, err := cmd.CombinedOutput()
+		if err != nil || bytes.Contains(out, []byte("DRIFT")) {
+			problems = append(problems, fmt.Sprintf("%s: %v %s", region, err, strings.TrimSpace(string(out))))
+		}
+	}
+	if len(problems) > 0 {
+		return w.fail("ledger verify", "%s", strings.Join(problems, "; "))
+	}
+	return w.pass("ledger verify", "clean in both regions: every snapshot equals its entries, every chain verifies")
+}
+
+// checkAcknowledged: every acknowledged deposit and withdrawal has its entry with the
+// acknowledged amount, and every acknowledged transfer exists with its amount and has
+// ended.
+func (w *workload) checkAcknowledged(ctx context.Context) check {
+	type entry struct{ kind, amount string }
+	entries := map[string]entry{} // user + key
+	transfers := map[string][2]string{}
+	for shard := range w.c.dbs {
+		err := w.query(ctx, shard, func(conn *pgx.Conn) error {
+			rows, err := conn.Query(ctx, `SELECT user_id, idempotency_key, kind, amount::text FROM ledger_entries WHERE idempotency_key IS NOT NULL`)
+			if err != nil {
+				return err
+			}
+			for rows.Next() {
+				var user, key string
+				var e entry
+				if err := rows.Scan(&user, &key, &e.kind, &e.amount); err != nil {
+					return err
+				}
+				entries[user+"/"+key] = e
+			}
+			rows.Close()
+			rows, err = conn.Query(ctx, `SELECT id, amount::text, status FROM transfers`)
+			if err != nil {
+				return err
+			}
+			for rows.Next() {
+				var id string
+				var t [2]string
+				if err := rows.Scan(&id, &t[0], &t[1]); err != nil {
+					return err
+				}
+				transfers[id] = t
+			}
+			rows.Close()
+			return rows.Err()
+		})
+		if err != nil {
+			return w.fail("acknowledged writes present", "reading shard %s: %v", shard, err)
+		}
+	}
+	acked, missing := 0, []string{}
+	for _, k := range w.byKey() {
+		c := k.applied
+		if c == nil && k.first.op == "transfer" && k.first.status == http.StatusAccepted {
+			c = k.first
+		}
+		if c == nil {
+			continue
+		}
+		switch {
+		case c.op == "deposit" || c.op == "withdraw":
+			acked++
+			kind := map[string]string{"deposit": "deposit", "withdraw": "withdrawal"}[c.op]
+			if e, ok := entries[c.user+"/"+c.key]; !ok || e.kind != kind || e.amount != strconv.FormatInt(c.amount, 10) {
+				missing = append(missing, fmt.Sprintf("%s %s of %d (key %s): found %+v", c.op, c.user, c.amount, c.key, e))
+			}
+		case c.op == "transfer":
+			acked++
+			if t, ok := transfers[c.transferID]; !ok || t[0] != strconv.FormatInt(c.amount, 10) || t[1] == "pending" {
+				missing = append(missing, fmt.Sprintf("transfer %s of %d: found %v", c.transferID, c.amount, t))
+			}
+		}
+	}
+	if len(missing) > 0 {
+		return w.fail("acknowledged writes present", "%d of %d missing or wrong, e.g. %s", len(missing), acked, missing[0])
+	}
+	return w.pass("acknowledged writes present", "all %d acknowledged writes found with their amounts; every acknowledged transfer ended", acked)
+}
+
+// checkRetries: a repeat of a key whose first answer was 201 answered the same bytes
+// (a deposit or withdrawal) or the same transfer never in an older state than an
+// earlier answer (a transfer); a key reused with another body was refused. A repeat
+// of a refusal is judged afresh (refusals write nothing and are not stored).
+func (w *workload) checkRetries() check {
+	checked, problems := 0, []string{}
+	for key, k := range w.byKey() {
+		// Answers in the order they were given; each must agree with every 201 that
+		// ended before it began.
+		calls := slices.Clone(k.calls)
+		slices.SortFunc(calls, func(a, b *call) int { return int(a.start - b.start) })
+		var final *call // the first 201
+		for _, a := range calls {
+			if a.unknown() || a.status == http.StatusConflict {
+				continue
+			}
+			if final != nil && a.start > final.end {
+				checked++
+				switch {
+				case a.op != "transfer" && (a.status != final.status || !bytes.Equal(a.body, final.body)):
+					problems = append(problems, fmt.Sprintf("%s: %d %s then %d %s", key, final.status, final.body, a.status, a.body))
+				case a.op == "transfer" && (a.transferID != final.transferID || a.status != http.StatusCreated):
+					problems = append(problems, fmt.Sprintf("%s: transfer %s final, then %d %s", key, final.transferID, a.status, a.body))
+				}
+			}
+			if final == nil && a.status == http.StatusCreated {
+				final = a
+			}
+		}
+		// A transfer's id never changes, final or not.
+		for _, a := range calls {
+			if a.op == "transfer" && a.transferID != "" && k.first.transferID != "" && a.transferID != k.first.transferID {
+				problems = append(problems, fmt.Sprintf("%s: transfer %s then %s", key, k.first.transferID, a.transferID))
+			}
+		}
+	}
+	for _, r := range w.reused {
+		if r.unknown() {
+			continue
+		}
+		checked++
+		if r.status != http.StatusUnprocessableEntity && r.status != http.StatusConflict {
+			problems = append(problems, fmt.Sprintf("key %s reused with another amount: %d %s", r.key, r.status, r.body))
+		}
+	}
+	if len(problems) > 0 {
+		return w.fail("retried keys", "%d inconsistent of %d, e.g. %s", len(problems), checked, problems[0])
+	}
+	return w.pass("retried keys", "%d repeats answered as their first answer; keys reused with another body refused", checked)
+}
+
+// checkDeadLetters: the dead-letter topics hold exactly the poison messages.
+func (w *workload) checkDeadLetters(ctx context.Context) check {
+	var keys []string
+	for _, region := range chaosRegions {
+		rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		msgs, err := kafkabus.ReadAll(rctx, []string{w.c.brokers}, w.c.cfg[region].TopicDLQ(region))
+		cancel()
+		if err != nil && !strings.Contains(err.Error(), "Unknown Topic") {
+			return w.fail("dead letters", "reading %s: %v", region, err)
+		}
+		for _, m := range msgs {
+			keys = append(keys, string(m.Key))
+		}
+	}
+	var want []string
+	for i := range w.poison {
+		want = append(want, fmt.Sprint("poison-", i))
+	}
+	slices.Sort(keys)
+	keys = slices.Compact(keys) // a poison message fetched twice around a crash may be dead-lettered twice
+	slices.Sort(want)
+	if !slices.Equal(keys, want) {
+		return w.fail("dead letters", "dead-letter topics hold %v, want exactly the poison %v", keys, want)
+	}
+	return w.pass("dead letters", "exactly the %d poison messages, nothing else", len(want))
+}
+
+// checkLinearizable checks each linear user's history against the model of one
+// wallet with porcupine. All the calls of one key are one operation: it took effect
+// (if any call was answered 201) between the first call and that answer, or it was
+// refused; a write whose outcome stayed unknown was settled by retrying its key, so
+// its interval runs to the answer that settled it. A read that got no answer is left
+// out.
+func (w *workload) checkLinearizable() check {
+	byUser := map[string][]porcupine.Operation{}
+	linear := map[string]bool{}
+	for _, u := range w.linear {
+		linear[u.id] = true
+	}
+	keys := w.byKey()
+	for i, c := range w.calls {
+		if !linear[c.user] {
+			continue
+		}
+		op := porcupine.Operation{ClientId: i, Input: walletOp{Kind: c.op, Amount: c.amount}, Call: int64(c.start), Return: int64(c.end)}
+		var res walletResult
+		switch k := keys[c.key]; {
+		case c.op == "read" && c.status == http.StatusOK:
+			var b struct {
+				Balance string `json:"balance"`
+			}
+			_ = json.Unmarshal(c.body, &b)
+			res.Balance, _ = strconv.ParseInt(b.Balance, 10, 64)
+		case c.op == "read":
+			continue
+		case k.applied != nil:
+			res.OK, op.Return = true, int64(k.applied.end)
+		case slices.ContainsFunc(k.calls, func(c *call) bool { return c.code == "insufficient_funds" }):
+			// Refused every time it was tried, so never applied: the last refusal bounds it.
+			op.Return = int64(slices.MaxFunc(k.calls, func(a, b *call) int { return int(a.end - b.end) }).end)
+		default:
+			continue // refused for another reason (none expected): no effect
+		}
+		op.Output = res
+		byUser[c.user] = append(byUser[c.user], op)
+	}
+	ops := 0
+	for user, history := range byUser {
+		ops += len(history)
+		if res := porcupine.CheckOperationsTimeout(walletModel(w.funding[user]), history, 60*time.Second); res != porcupine.Ok {
+			return w.fail("linearizable", "user %s: %d operations are not linearizable (%v)", user, len(history), res)
+		}
+	}
+	return w.pass("linearizable", "%d users, %d operations: each user's history is linearizable", len(byUser), ops)
+}
+
+// checkNo500: no request of the run was answered 500.
+func (w *workload) checkNo500() check {
+	n := 0
+	for _, c := range w.allCalls() {
+		if c.status == http.StatusInternalServerError {
+			n++
+		}
+	}
+	if n > 0 {
+		return w.fail("no 500", "%d answers were 500", n)
+	}
+	return w.pass("no 500", "no answer was 500")
+}
+
+func (w *workload) allCalls() []*call {
+	all := slices.Clone(w.calls)
+	for _, rs := range w.retries {
+		all = append(all, rs...)
+	}
+	return append(all, w.reused...)
+}
+
+// walletOp and walletResult are one client operation on one wallet and what the
+// client saw, for porcupine.
+type walletOp struct {
+	Kind   string // deposit, withdraw, read
+	Amount int64
+}
+
+type walletResult struct {
+	OK      bool
+	Balance int64
+}
+
+// walletModel is the sequential specification of one wallet starting at initial:
+// deposits add, withdrawals subtract when the balance allows and are refused
+// otherwise, reads return the balance.
+func walletModel(initial int64) porcupine.Model {
+	return porcupine.Model{
+		Init: func() any { return initial },
+		Step: func(state, input, output any) (bool, any) {
+			balance, op, res := state.(int64), input.(walletOp), output.(walletResult)
+			switch op.Kind {
+			case "deposit":
+				return res.OK, balance + op.Amount
+			case "withdraw":
+				if res.OK {
+					return balance >= op.Amount, balance - op.Amount
+				}
+				return balance < op.Amount, balance
+			default:
+				return res.Balance == balance, balance
+			}
+		},
+		DescribeOperation: func(input, output any) string { return fmt.Sprintf("%v -> %v", input, output) },
+	}
+}
