@@ -296,14 +296,14 @@ func (w *workload) checkAcknowledged(ctx context.Context) check {
 		if c == nil {
 			continue
 		}
-		switch {
-		case c.op == "deposit" || c.op == "withdraw":
+		switch c.op {
+		case "deposit", "withdraw":
 			acked++
 			kind := map[string]string{"deposit": "deposit", "withdraw": "withdrawal"}[c.op]
 			if e, ok := entries[c.user+"/"+c.key]; !ok || e.kind != kind || e.amount != strconv.FormatInt(c.amount, 10) {
 				missing = append(missing, fmt.Sprintf("%s %s of %d (key %s): found %+v", c.op, c.user, c.amount, c.key, e))
 			}
-		case c.op == "transfer":
+		case "transfer":
 			acked++
 			if t, ok := transfers[c.transferID]; !ok || t[0] != strconv.FormatInt(c.amount, 10) || t[1] == "pending" {
 				missing = append(missing, fmt.Sprintf("transfer %s of %d: found %v", c.transferID, c.amount, t))

@@ -18,7 +18,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -42,9 +41,6 @@ func main() {
 		os.Exit(1)
 	}
 }
-
-// errViolation is returned when a check failed.
-var errViolation = errors.New("an invariant was violated")
 
 // ttl is the transfers' TTL during the run: short, so coordinated expiry and its
 // cancels happen often.
