@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"example.com/wallet/api/apitest"
+	"example.com/wallet/platform/kafkabus"
 	"example.com/wallet/platform/pgdb/pgtest"
 )
 
@@ -106,6 +107,11 @@ func StartStack(t testing.TB, extraEnv ...string) *Stack {
 	prefix := "e2e" + hex.EncodeToString(b[:])
 	euPort, usPort := freePort(t), freePort(t)
 	s := &Stack{TopicPrefix: prefix}
+	t.Cleanup(func() {
+		// Registered before the regions' own cleanups, so it runs after they stopped.
+		_ = kafkabus.DeleteTopics(context.Background(), []string{brokers(t)},
+			prefix+".eu.tcc", prefix+".eu.dlq", prefix+".us.tcc", prefix+".us.dlq")
+	})
 	s.EU = newRegion(t, "eu", euPort, usPort, prefix, extraEnv)
 	s.US = newRegion(t, "us", usPort, euPort, prefix, extraEnv)
 	s.EU.Start()

@@ -153,7 +153,7 @@ func kafkaRoundTrip(ctx context.Context, o options, s *stack, p *progress) (p50,
 	if err := kafkabus.EnsureTopics(ctx, s.brokers, partitions, ping, pong); err != nil {
 		return 0, 0, err
 	}
-	defer deleteTopics(s.brokers, ping, pong)
+	defer func() { _ = kafkabus.DeleteTopics(context.Background(), s.brokers, ping, pong) }()
 	writer := kafkabus.NewWriter(s.brokers)
 	defer writer.Close()
 	echoIn := kafkabus.NewGroupReader(s.brokers, ping+".group", ping, nil)
@@ -215,23 +215,3 @@ func kafkaRoundTrip(ctx context.Context, o options, s *stack, p *progress) (p50,
 	return sum.p50, sum.p99, nil
 }
 
-// deleteTopics removes the round trip's topics, best effort.
-func deleteTopics(brokers []string, topics ...string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, err := (&kafka.Dialer{}).DialContext(ctx, "tcp", brokers[0])
-	if err != nil {
-		return
-	}
-	defer conn.Close()
-	ctrl, err := conn.Controller()
-	if err != nil {
-		return
-	}
-	cc, err := (&kafka.Dialer{}).DialContext(ctx, "tcp", fmt.Sprintf("%s:%d", ctrl.Host, ctrl.Port))
-	if err != nil {
-		return
-	}
-	defer cc.Close()
-	_ = cc.DeleteTopics(topics...)
-}

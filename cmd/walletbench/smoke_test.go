@@ -11,10 +11,13 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"example.com/wallet/platform/kafkabus"
 )
 
 // TestSmoke runs the whole benchmark briefly against a stack of its own (own ports,
@@ -31,12 +34,19 @@ func TestSmoke(t *testing.T) {
 
 	var b [4]byte
 	_, _ = rand.Read(b[:])
+	prefix := "smoke" + hex.EncodeToString(b[:])
+	t.Cleanup(func() {
+		if brokers := os.Getenv("KAFKA_BROKERS"); brokers != "" {
+			_ = kafkabus.DeleteTopics(context.Background(), strings.Split(brokers, ","),
+				prefix+".eu.tcc", prefix+".eu.dlq", prefix+".us.tcc", prefix+".us.dlq")
+		}
+	})
 	out := t.TempDir()
 	args := []string{
 		"--root", "../..", "--quiet",
 		"--clients", "4", "--duration", "1s", "--warmup", "200ms", "--large-history", "2000",
 		"--port-base", fmt.Sprint(freePortBase(t)), "--db-prefix", dbPrefix,
-		"--topic-prefix", "smoke" + hex.EncodeToString(b[:]), "--out", out,
+		"--topic-prefix", prefix, "--out", out,
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()

@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"example.com/wallet/platform/config"
+	"example.com/wallet/platform/kafkabus"
 )
 
 // The chaos cluster: its own PostgreSQL cluster (fsync on) on chaosPGPort, the shared
@@ -316,6 +317,13 @@ func (c *cluster) stop() {
 	for _, p := range c.pgLink {
 		p.close()
 	}
+	var topics []string
+	for _, region := range chaosRegions {
+		if cfg := c.cfg[region]; cfg != nil {
+			topics = append(topics, cfg.TopicTCC(region), cfg.TopicDLQ(region))
+		}
+	}
+	_ = kafkabus.DeleteTopics(context.Background(), []string{c.brokers}, topics...)
 }
 
 // freeAddr is a free loopback address below the ephemeral port range.

@@ -165,7 +165,7 @@ func (c *Consumer[T]) Run(ctx context.Context) {
 		defer close(commitDone)
 		c.commitLoop(stopCommits)
 	}()
-	fetchBackoff := retry.Backoff{Min: 50 * time.Millisecond, Max: 2 * time.Second}
+	fetchBackoff := retry.Backoff{Min: 50 * time.Millisecond, Max: time.Second}
 	for ctx.Err() == nil {
 		msg, err := c.Reader.FetchMessage(ctx)
 		if err != nil {

@@ -100,6 +100,7 @@ func TestStalledLaneHoldsBackOnlyItselfAndIsNeverSkipped(t *testing.T) {
 	topic, group := uniqueName(t, "topic"), uniqueName(t, "group")
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
+	deleteAfter(t, brokers, topic, topic+".dlq")
 	if err := EnsureTopics(ctx, brokers, 1, topic, topic+".dlq"); err != nil {
 		t.Fatal(err)
 	}
@@ -157,6 +158,7 @@ func TestPermanentFailureDeadLettersOnlyTheCulprit(t *testing.T) {
 	topic, group := uniqueName(t, "topic"), uniqueName(t, "group")
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
+	deleteAfter(t, brokers, topic, topic+".dlq")
 	if err := EnsureTopics(ctx, brokers, 1, topic, topic+".dlq"); err != nil {
 		t.Fatal(err)
 	}

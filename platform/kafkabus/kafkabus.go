@@ -220,6 +220,31 @@ func NewGroupReader(brokers []string, group, topic string, errorLog *slog.Logger
 	})
 }
 
+// DeleteTopics deletes topics through the cluster's controller. Tests and tools that
+// create topics of their own delete them, so a broker that lives across runs does not
+// gather thousands of partitions to load at every start. A topic that does not exist
+// is not an error.
+func DeleteTopics(ctx context.Context, brokers []string, topics ...string) error {
+	if len(topics) == 0 {
+		return nil
+	}
+	ctx, cancel := withDefaultTimeout(ctx, DefaultEnsureTimeout)
+	defer cancel()
+	return withAnyConn(ctx, brokers, func(conn *kafka.Conn) error {
+		ctrl, err := conn.Controller()
+		if err != nil {
+			return err
+		}
+		return withConn(ctx, net.JoinHostPort(ctrl.Host, strconv.Itoa(ctrl.Port)), func(cc *kafka.Conn) error {
+			err := cc.DeleteTopics(topics...)
+			if errors.Is(err, kafka.UnknownTopicOrPartition) {
+				return nil
+			}
+			return err
+		})
+	})
+}
+
 // minInSync is the min.insync.replicas a topic of rf replicas is created with:
 // min(2, rf). With the writer's acks=all, a write is acknowledged only once that many
 // replicas have it, so with three brokers an acknowledged message (an outbox row

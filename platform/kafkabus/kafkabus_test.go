@@ -35,6 +35,16 @@ func testBrokers(t *testing.T) []string {
 	return brokers
 }
 
+// deleteAfter deletes the test's topics when it ends: a broker that lives across runs
+// must not gather them by the thousand (it loads every partition at each start).
+func deleteAfter(t *testing.T, brokers []string, topics ...string) {
+	t.Cleanup(func() {
+		if err := DeleteTopics(context.Background(), brokers, topics...); err != nil {
+			t.Logf("deleting %v: %v", topics, err)
+		}
+	})
+}
+
 // uniqueName gives every test run its own topics and groups, so reruns and
 // parallel runs against the same broker never see each other's data.
 func uniqueName(t *testing.T, kind string) string {
@@ -118,6 +128,7 @@ func TestEnsureTopicsIdempotent(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
+	deleteAfter(t, brokers, a, b)
 	if err := EnsureTopics(ctx, brokers, 3, a); err != nil {
 		t.Fatalf("first EnsureTopics(%s) = %v", a, err)
 	}
@@ -227,6 +238,7 @@ func TestAtLeastOnceGroupDelivery(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 
+	deleteAfter(t, brokers, topic)
 	if err := EnsureTopics(ctx, brokers, 4, topic); err != nil {
 		t.Fatalf("EnsureTopics: %v", err)
 	}

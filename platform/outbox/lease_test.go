@@ -2,6 +2,7 @@ package outbox
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -179,5 +180,61 @@ func TestLeaderCutOffHandsOverWithinItsTerm(t *testing.T) {
 	}
 	if published("first", "after") {
 		t.Fatal("the cut-off leader published after losing its connection")
+	}
+}
+
+// While a region's brokers are away, the relay tries again at least every second, so
+// it publishes within about a second of their return (it backed off to up to five
+// seconds, which alone could hold TCC traffic that long after the broker was back).
+func TestRelayRetriesAnAbsentBrokerEverySecond(t *testing.T) {
+	dsn := pgtest.NewDatabase(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	pool, err := pgxpool.New(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	var mu sync.Mutex
+	var attempts []time.Time
+	var back atomic.Bool
+	publish := func(context.Context, []Message) error {
+		mu.Lock()
+		attempts = append(attempts, time.Now())
+		mu.Unlock()
+		if !back.Load() {
+			return errors.New("dial tcp 127.0.0.1:9092: connect: connection refused")
+		}
+		return nil
+	}
+	r := &Relay{Shard: "s0", Pool: pool, Regions: []string{"x"}, Publish: publish,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: NewMetrics(prometheus.NewRegistry())}
+	relays, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer func() { stop(); wg.Wait() }()
+	wg.Add(1)
+	go func() { defer wg.Done(); r.Run(relays) }()
+	if err := pgdb.InTx(ctx, pool, func(tx pgx.Tx) error {
+		return EnqueueTx(ctx, tx, Message{Region: "x", Key: "k", Type: "t", Payload: []byte("waiting")})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(8 * time.Second) // long enough for the backoff to reach its cap
+	back.Store(true)
+	time.Sleep(1500 * time.Millisecond)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(attempts) < 2 {
+		t.Fatalf("%d publish attempts in 9.5 s", len(attempts))
+	}
+	widest := time.Duration(0)
+	for i := 1; i < len(attempts); i++ {
+		widest = max(widest, attempts[i].Sub(attempts[i-1]))
+	}
+	if widest > 1100*time.Millisecond {
+		t.Fatalf("%s between two tries while the broker was away, want at most a second", widest)
+	}
+	if last := attempts[len(attempts)-1]; !back.Load() || last.Before(attempts[0].Add(8*time.Second)) {
+		t.Fatal("no try after the broker returned")
 	}
 }

@@ -310,7 +310,9 @@ func (r *Relay) deleteSent(ctx context.Context) {
 // relayRegion publishes region's messages in id order until ctx ends: a region whose
 // brokers are away is retried with backoff while the others go on.
 func (r *Relay) relayRegion(ctx context.Context, region string, woken <-chan struct{}) {
-	backoff := &retry.Backoff{Min: 100 * time.Millisecond, Max: 5 * time.Second}
+	// At most a second between tries: a broker that comes back is used within a
+	// second, and one failed dial a second per region is cheap while it is away.
+	backoff := &retry.Backoff{Min: 100 * time.Millisecond, Max: time.Second}
 	for ctx.Err() == nil {
 		sent, err := r.relayOnce(ctx, region)
 		if err != nil {

@@ -36,6 +36,7 @@ func TestTwoRelaysPublishEachMessageOnceInOrder(t *testing.T) {
 	if err := kafkabus.EnsureTopics(ctx, strings.Split(brokers, ","), 4, topic); err != nil {
 		t.Fatal(err)
 	}
+	defer func() { _ = kafkabus.DeleteTopics(context.Background(), strings.Split(brokers, ","), topic) }()
 	w := kafkabus.NewWriter(strings.Split(brokers, ","))
 	defer w.Close()
 	var mu sync.Mutex
