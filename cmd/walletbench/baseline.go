@@ -214,4 +214,3 @@ func kafkaRoundTrip(ctx context.Context, o options, s *stack, p *progress) (p50,
 	sum := lat.summarise()
 	return sum.p50, sum.p99, nil
 }
-
