@@ -237,3 +237,36 @@ func TestBackloggedShardRefusesNewCrossShardTransfers(t *testing.T) {
 		return resp.Status == 202
 	})
 }
+
+// TestWaitersAreCapped: past transfers.max_waiters, requests with Prefer: wait are
+// answered at once (202, no Preference-Applied) instead of held open.
+func TestWaitersAreCapped(t *testing.T) {
+	t.Parallel()
+	s := StartStack(t, "WALLET_TESTING__RELAY_HOLD__CREDIT=3s", "WALLET_TRANSFERS__MAX_WAITERS=2")
+	from, to := fund(t, s, "eu", "100"), fund(t, s, "us", "0")
+	const n = 5
+	var wg sync.WaitGroup
+	results := make([]Response, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i], _ = send(t, s.EU, from, to, "1", fmt.Sprint("capped-", i), "Prefer", "wait=20")
+		}()
+	}
+	wg.Wait()
+	waited, immediate := 0, 0
+	for i, r := range results {
+		switch {
+		case r.Status == 201 && r.Header.Get("Preference-Applied") == "wait=20":
+			waited++
+		case r.Status == 202 && r.Header.Get("Preference-Applied") == "":
+			immediate++
+		default:
+			t.Fatalf("request %d = %d %v %s", i, r.Status, r.Header, r.Body)
+		}
+	}
+	if waited != 2 || immediate != 3 {
+		t.Fatalf("%d waited and %d were answered at once, want 2 and 3", waited, immediate)
+	}
+}

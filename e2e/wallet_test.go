@@ -149,6 +149,12 @@ func TestLedgerHistoryPages(t *testing.T) {
 	if fmt.Sprint(seqs) != "[5 4 3 2 1]" {
 		t.Fatalf("history = %v, want newest first 5..1", seqs)
 	}
+	// A cursor that is present but empty is not one this API returned.
+	for _, path := range []string{"/v1/users/" + u.ID + "/ledger?cursor=", "/v1/users/" + u.ID + "/transfers?cursor="} {
+		if r := s.EU.Do(t, Call{Method: "GET", Path: path}); r.Status != 400 || r.Code() != "invalid_request" {
+			t.Fatalf("GET %s = %d %s", path, r.Status, r.Body)
+		}
+	}
 }
 
 func TestIdempotencyAcrossRegions(t *testing.T) {

@@ -86,10 +86,12 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 	idem := idempotency.NewStore(cfg.Idempotency.Retention)
 	ledgerSvc := ledger.NewService(router, shards, idem)
 	accountsSvc := accounts.NewService(router, shards, ledgerSvc)
-	limiter := ratelimit.New(cfg.Limits.RatePerSecond, cfg.Limits.RateBurst)
+	limiter := ratelimit.New(ratelimit.Limits{PerUser: cfg.Limits.RatePerSecond, Burst: cfg.Limits.RateBurst,
+		PerGateway: cfg.Limits.GatewayRatePerSecond, PerReplica: cfg.Limits.ReplicaRatePerSecond, MaxUsers: cfg.Limits.MaxTrackedUsers})
 	backpressure := newPressure(cfg, reg)
 	transfersSvc := transfers.NewService(transfers.Config{Buckets: cfg.Buckets, TTL: cfg.Transfers.TTL,
-		ResendAfter: cfg.Transfers.ResendAfter, ResendMax: cfg.Transfers.ResendMax, Backlogged: backpressure.backlogged},
+		ResendAfter: cfg.Transfers.ResendAfter, ResendMax: cfg.Transfers.ResendMax, Backlogged: backpressure.backlogged,
+		MaxWaiters: cfg.Transfers.MaxWaiters},
 		router, shards, ledgerSvc, idem, transfers.NewMetrics(reg))
 
 	api := newAPI(cfg, logger, reg, tracker, func(r chi.Router) {

@@ -66,6 +66,8 @@ func openStack(ctx context.Context, o options, log func(string, ...any)) (*stack
 			// Lifted for the run: a benchmark of the throttle would say nothing.
 			"WALLET_LIMITS__RATE_PER_SECOND=1000000000",
 			"WALLET_LIMITS__RATE_BURST=1000000000",
+			"WALLET_LIMITS__GATEWAY_RATE_PER_SECOND=1000000000",
+			"WALLET_LIMITS__REPLICA_RATE_PER_SECOND=1000000000",
 			// Profiles under load: go tool pprof http://<admin>/debug/pprof/profile
 			"WALLET_HTTP__PPROF=true",
 		)

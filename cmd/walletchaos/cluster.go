@@ -142,6 +142,7 @@ func startCluster(ctx context.Context, root string, ttl time.Duration, log func(
 			fmt.Sprintf("WALLET_PEERS__%s__URL=http://%s", strings.ToUpper(peer), c.entry[peer].addr()),
 			"WALLET_AUTH__REGION_TOKEN="+regionToken,
 			"WALLET_LIMITS__RATE_PER_SECOND=1000000", "WALLET_LIMITS__RATE_BURST=1000000",
+			"WALLET_LIMITS__GATEWAY_RATE_PER_SECOND=1000000", "WALLET_LIMITS__REPLICA_RATE_PER_SECOND=1000000",
 			"WALLET_TRANSFERS__TTL="+ttl.String(), "WALLET_TRANSFERS__RESEND_AFTER=1s", "WALLET_TRANSFERS__RESEND_MAX=4s",
 		)
 		for shard, db := range c.dbs {

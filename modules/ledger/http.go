@@ -119,7 +119,8 @@ func (h *HTTP) entries(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	before := int64(0)
-	if c := r.URL.Query().Get("cursor"); c != "" {
+	if q := r.URL.Query(); q.Has("cursor") {
+		c := q.Get("cursor") // present but empty is a cursor this API never returned
 		if before, err = decodeCursor(c); err != nil {
 			httpapi.WriteError(w, r, err)
 			return

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
@@ -327,6 +329,11 @@ func ValidateMetadata(md map[string]string) error {
 		}
 		if len(v) > maxMetadataValue {
 			return httpapi.NewProblem(http.StatusBadRequest, httpapi.CodeInvalidRequest, "metadata.%s: at most %d bytes", k, maxMetadataValue)
+		}
+		if strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f || r == utf8.RuneError }) {
+			// PostgreSQL's jsonb refuses NUL outright; the others would reach gateways'
+			// logs and screens as they are.
+			return httpapi.NewProblem(http.StatusBadRequest, httpapi.CodeInvalidRequest, "metadata.%s: must not contain control characters or invalid UTF-8", k)
 		}
 	}
 	return nil

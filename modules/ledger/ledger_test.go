@@ -375,6 +375,9 @@ func TestMetadataValidation(t *testing.T) {
 		{"": "x"},
 		{"bad key": "x"},
 		{"k": strings.Repeat("v", maxMetadataValue+1)},
+		{"k": "nul\x00inside"}, // PostgreSQL's jsonb refuses it: a 500 before
+		{"k": "bell\a"},
+		{"k": "bad\xffutf8"},
 	}
 	many := map[string]string{}
 	for i := 0; i <= maxMetadataKeys; i++ {

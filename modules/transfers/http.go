@@ -136,11 +136,13 @@ func (h *HTTP) answerCurrent(w http.ResponseWriter, r *http.Request, id string) 
 // (202, still pending). The wait costs no connection and no polling: the request is
 // woken when its transfer is announced final (see Service.WaitFinal).
 func (h *HTTP) waitForFinal(w http.ResponseWriter, r *http.Request, id string, wait time.Duration) {
-	w.Header().Set("Preference-Applied", "wait="+strconv.Itoa(int(wait.Seconds())))
-	t, err := h.transfers.WaitFinal(r.Context(), id, wait)
+	t, waited, err := h.transfers.WaitFinal(r.Context(), id, wait)
 	if err != nil {
 		httpapi.WriteError(w, r, err)
 		return
+	}
+	if waited {
+		w.Header().Set("Preference-Applied", "wait="+strconv.Itoa(int(wait.Seconds())))
 	}
 	status := http.StatusCreated
 	if t.Status == StatusPending {
@@ -207,7 +209,8 @@ func (h *HTTP) list(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	before := ""
-	if c := q.Get("cursor"); c != "" {
+	if q.Has("cursor") {
+		c := q.Get("cursor") // present but empty is a cursor this API never returned
 		raw, err := base64.RawURLEncoding.DecodeString(c)
 		before = strings.TrimPrefix(string(raw), "tr:")
 		if _, perr := shard.TransferRegion(before); err != nil || perr != nil || !strings.HasPrefix(string(raw), "tr:") {

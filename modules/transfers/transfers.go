@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -95,6 +96,9 @@ type Service struct {
 	// waiters are the requests waiting for transfers to become final.
 	waiters    *waiters
 	backlogged func(shard string) bool
+	// waiting counts requests waiting in WaitFinal, at most maxWaiters.
+	waiting    atomic.Int64
+	maxWaiters int
 }
 
 // Config is what the service needs beyond its collaborators.
@@ -106,6 +110,9 @@ type Config struct {
 	// ResendAfter is how long a pending transfer waits before its step is sent again;
 	// each further attempt waits twice as long, up to ResendMax.
 	ResendAfter, ResendMax time.Duration
+	// MaxWaiters bounds the requests of this replica waiting for transfers to become
+	// final (Prefer: wait); beyond it, requests are answered at once and poll.
+	MaxWaiters int
 	// Backlogged reports whether a shard's cross-shard work waits beyond its bound:
 	// new transfers from it to other shards and regions are then refused with
 	// ErrBacklogged. Nil never refuses.
@@ -115,7 +122,7 @@ type Config struct {
 // NewService builds the transfers service of a region.
 func NewService(cfg Config, router *shard.Router, shards map[string]*pgdb.Shard, ledgerSvc *ledger.Service, idem *idempotency.Store, metrics *Metrics) *Service {
 	s := &Service{router: router, buckets: cfg.Buckets, shards: shards, ledger: ledgerSvc, idem: idem, ttl: cfg.TTL,
-		resendAfter: cfg.ResendAfter, resendMax: cfg.ResendMax, backlogged: cfg.Backlogged,
+		resendAfter: cfg.ResendAfter, resendMax: cfg.ResendMax, backlogged: cfg.Backlogged, maxWaiters: cfg.MaxWaiters,
 		q: transfersdb.New(), metrics: metrics, creates: map[string]*pgdb.Batcher[createOp, createResult]{}, waiters: newWaiters()}
 	for name, sh := range shards {
 		s.creates[name] = pgdb.NewBatcher(sh.Pool, s.applyCreates)

@@ -122,8 +122,21 @@ func (s *Service) listen(ctx context.Context, sh *pgdb.Shard) error {
 
 // WaitFinal returns transfer id once it is final, or as it is when wait runs out. It
 // reads the transfer once, then again only when the transfer is announced final (or
-// notifications may have been missed), and at most every safetyPoll otherwise.
-func (s *Service) WaitFinal(ctx context.Context, id string, wait time.Duration) (Transfer, error) {
+// notifications may have been missed), and at most every safetyPoll otherwise. When
+// maxWaiters requests of this replica are already waiting it does not wait: it
+// returns the transfer as it is and waited false, and the client polls.
+func (s *Service) WaitFinal(ctx context.Context, id string, wait time.Duration) (t Transfer, waited bool, err error) {
+	if s.waiting.Add(1) > int64(s.maxWaiters) {
+		s.waiting.Add(-1)
+		t, err = s.Get(ctx, id)
+		return t, false, err
+	}
+	defer s.waiting.Add(-1)
+	t, err = s.waitFinal(ctx, id, wait)
+	return t, true, err
+}
+
+func (s *Service) waitFinal(ctx context.Context, id string, wait time.Duration) (Transfer, error) {
 	deadline := time.NewTimer(wait)
 	defer deadline.Stop()
 	for {

@@ -130,8 +130,16 @@ type Auth struct {
 
 // Limits bounds what one user can do per unit of time on money-moving endpoints.
 type Limits struct {
+	// RatePerSecond and RateBurst bound one user's money-moving requests from one
+	// gateway.
 	RatePerSecond float64 `koanf:"rate_per_second"`
 	RateBurst     int     `koanf:"rate_burst"`
+	// GatewayRatePerSecond and ReplicaRatePerSecond bound one gateway's, and all,
+	// money-moving requests to one replica.
+	GatewayRatePerSecond float64 `koanf:"gateway_rate_per_second"`
+	ReplicaRatePerSecond float64 `koanf:"replica_rate_per_second"`
+	// MaxTrackedUsers bounds the user buckets a replica keeps (least recently used go).
+	MaxTrackedUsers int `koanf:"max_tracked_users"`
 }
 
 // Idempotency configures how long idempotency records are kept.
@@ -158,6 +166,9 @@ type Transfers struct {
 	// with 503 transfers_backlogged.
 	MaxOutboxAge   time.Duration `koanf:"max_outbox_age"`
 	MaxLaneBacklog int           `koanf:"max_lane_backlog"`
+	// MaxWaiters bounds the requests one replica holds open for Prefer: wait; beyond
+	// it they are answered at once (202) and poll.
+	MaxWaiters int `koanf:"max_waiters"`
 }
 
 // Log configures structured logging.
@@ -208,30 +219,33 @@ type Options struct {
 }
 
 var defaults = map[string]any{
-	"buckets":                    256,
-	"http.addr":                  "127.0.0.1:8080",
-	"http.admin_addr":            "127.0.0.1:9090",
-	"http.read_timeout":          "10s",
-	"http.write_timeout":         "40s",
-	"http.idle_timeout":          "60s",
-	"http.shutdown_timeout":      "20s",
-	"http.max_body_bytes":        65536,
-	"http.max_header_bytes":      16384,
-	"http.request_timeout":       "5s",
-	"database.statement_timeout": "5s",
-	"database.lock_timeout":      "2s",
-	"kafka.topic_prefix":         "wallet",
-	"kafka.partitions":           4,
-	"limits.rate_per_second":     50.0,
-	"limits.rate_burst":          200,
-	"idempotency.retention":      "24h",
-	"transfers.ttl":              "30s",
-	"transfers.max_tries":        5,
-	"transfers.resend_after":     "10s",
-	"transfers.resend_max":       "60s",
-	"transfers.max_outbox_age":   "10s",
-	"transfers.max_lane_backlog": 10000,
-	"log.level":                  "info",
+	"buckets":                        256,
+	"http.addr":                      "127.0.0.1:8080",
+	"http.admin_addr":                "127.0.0.1:9090",
+	"http.read_timeout":              "10s",
+	"http.write_timeout":             "40s",
+	"http.idle_timeout":              "60s",
+	"http.shutdown_timeout":          "20s",
+	"http.max_body_bytes":            65536,
+	"http.max_header_bytes":          16384,
+	"http.request_timeout":           "5s",
+	"database.statement_timeout":     "5s",
+	"database.lock_timeout":          "2s",
+	"kafka.topic_prefix":             "wallet",
+	"kafka.partitions":               4,
+	"limits.rate_per_second":         50.0,
+	"limits.rate_burst":              200,
+	"limits.gateway_rate_per_second": 10000.0,
+	"limits.replica_rate_per_second": 20000.0,
+	"limits.max_tracked_users":       100000,
+	"idempotency.retention":          "24h",
+	"transfers.ttl":                  "30s",
+	"transfers.max_tries":            5,
+	"transfers.resend_after":         "10s",
+	"transfers.resend_max":           "60s",
+	"transfers.max_outbox_age":       "10s",
+	"transfers.max_lane_backlog":     10000,
+	"log.level":                      "info",
 }
 
 var (
@@ -410,8 +424,9 @@ func (c *Config) validate() error {
 	if c.Database.StatementTimeout <= 0 || c.Database.LockTimeout <= 0 {
 		return errors.New("database.statement_timeout and database.lock_timeout must be positive")
 	}
-	if c.Limits.RatePerSecond <= 0 || c.Limits.RateBurst <= 0 {
-		return errors.New("limits.rate_per_second and limits.rate_burst must be positive")
+	if c.Limits.RatePerSecond <= 0 || c.Limits.RateBurst <= 0 || c.Limits.GatewayRatePerSecond <= 0 ||
+		c.Limits.ReplicaRatePerSecond <= 0 || c.Limits.MaxTrackedUsers < 1 {
+		return errors.New("limits.rate_per_second, rate_burst, gateway_rate_per_second, replica_rate_per_second and max_tracked_users must be positive")
 	}
 	if c.Idempotency.Retention < time.Hour {
 		return errors.New("idempotency.retention must be at least 1h")
@@ -419,7 +434,7 @@ func (c *Config) validate() error {
 	if c.Transfers.TTL <= 0 || c.Transfers.MaxTries < 1 {
 		return errors.New("transfers.ttl must be positive and transfers.max_tries at least 1")
 	}
-	if c.Transfers.MaxOutboxAge <= 0 || c.Transfers.MaxLaneBacklog < 1 {
+	if c.Transfers.MaxOutboxAge <= 0 || c.Transfers.MaxLaneBacklog < 1 || c.Transfers.MaxWaiters < 0 {
 		return errors.New("transfers.max_outbox_age and transfers.max_lane_backlog must be positive")
 	}
 	if c.Transfers.ResendAfter <= 0 || c.Transfers.ResendMax < c.Transfers.ResendAfter {

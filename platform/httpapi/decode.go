@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
+	"unicode/utf8"
 )
 
 // DecodeJSON reads the request body into dst (a pointer to a struct) strictly: the
@@ -32,6 +33,10 @@ func DecodeJSONBytes(body []byte, dst any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return invalid("", "the body must be a JSON object")
 	}
+	if !utf8.Valid(body) {
+		// encoding/json would replace the bad bytes with U+FFFD, silently.
+		return invalid("", "the body is not valid UTF-8")
+	}
 	if err := checkStructure(body, reflect.TypeOf(dst).Elem()); err != nil {
 		return err
 	}
@@ -52,9 +57,16 @@ func DecodeJSONBytes(body []byte, dst any) error {
 	return nil
 }
 
-// checkStructure walks the tokens of body: one object, no duplicate keys anywhere,
-// nothing after it, and top-level keys spelled exactly as the struct's json tags
-// (encoding/json would otherwise accept "AMOUNT" for "amount").
+// maxDepth bounds how deeply a request body may nest. The wallet's bodies need three
+// levels (an object, its metadata object, a value); without a bound, a body of a few
+// kilobytes of '[' made the decoder build a path per level and cost a replica
+// gigabytes.
+const maxDepth = 8
+
+// checkStructure walks the tokens of body: one object, nested at most maxDepth deep,
+// no duplicate keys anywhere, nothing after it, and top-level keys spelled exactly as
+// the struct's json tags (encoding/json would otherwise accept "AMOUNT" for
+// "amount").
 func checkStructure(body []byte, t reflect.Type) error {
 	known := map[string]bool{}
 	if t.Kind() == reflect.Struct {
@@ -74,7 +86,8 @@ func checkStructure(body []byte, t reflect.Type) error {
 	if d, ok := tok.(json.Delim); !ok || d != '{' {
 		return invalid("", "the body must be a JSON object")
 	}
-	if err := walkObject(dec, "", known); err != nil {
+	w := walker{dec: dec}
+	if err := w.object(known); err != nil {
 		return err
 	}
 	if _, err := dec.Token(); err != io.EOF {
@@ -83,66 +96,93 @@ func checkStructure(body []byte, t reflect.Type) error {
 	return nil
 }
 
-// walkObject consumes an object whose '{' was read. known, when not nil, is the set of
+// walker walks a body's tokens, keeping the path as a stack of segments that is only
+// joined into a string for an error.
+type walker struct {
+	dec  *json.Decoder
+	path []string
+}
+
+func (w *walker) field() string {
+	var b strings.Builder
+	for _, seg := range w.path {
+		if b.Len() > 0 && !strings.HasPrefix(seg, "[") {
+			b.WriteByte('.')
+		}
+		b.WriteString(seg)
+	}
+	return b.String()
+}
+
+// object consumes an object whose '{' was read. known, when not nil, is the set of
 // allowed keys.
-func walkObject(dec *json.Decoder, path string, known map[string]bool) error {
+func (w *walker) object(known map[string]bool) error {
 	seen := map[string]bool{}
-	for dec.More() {
-		tok, err := dec.Token()
+	for w.dec.More() {
+		tok, err := w.dec.Token()
 		if err != nil {
-			return invalid(path, "malformed JSON")
+			return invalid(w.field(), "malformed JSON")
 		}
 		key := tok.(string)
-		field := key
-		if path != "" {
-			field = path + "." + key
-		}
+		w.path = append(w.path, key)
 		if seen[key] {
-			return invalid(field, "appears more than once")
+			return invalid(w.field(), "appears more than once")
 		}
 		seen[key] = true
 		if known != nil && !known[key] {
-			return invalid(field, "is not a known field")
+			return invalid(w.field(), "is not a known field")
 		}
-		if err := walkValue(dec, field); err != nil {
+		if err := w.value(); err != nil {
 			return err
 		}
+		w.path = w.path[:len(w.path)-1]
 	}
-	if _, err := dec.Token(); err != nil { // the closing '}'
-		return invalid(path, "malformed JSON")
+	if _, err := w.dec.Token(); err != nil { // the closing '}'
+		return invalid(w.field(), "malformed JSON")
 	}
 	return nil
 }
 
-func walkValue(dec *json.Decoder, path string) error {
-	tok, err := dec.Token()
+func (w *walker) value() error {
+	tok, err := w.dec.Token()
 	if err != nil {
-		return invalid(path, "malformed JSON")
+		return invalid(w.field(), "malformed JSON")
 	}
 	d, ok := tok.(json.Delim)
 	if !ok {
 		return nil
 	}
+	if len(w.path) >= maxDepth {
+		return invalid("", "the body nests deeper than %d levels", maxDepth)
+	}
 	switch d {
 	case '{':
-		return walkObject(dec, path, nil)
+		return w.object(nil)
 	case '[':
-		for i := 0; dec.More(); i++ {
-			if err := walkValue(dec, fmt.Sprintf("%s[%d]", path, i)); err != nil {
+		for i := 0; w.dec.More(); i++ {
+			w.path = append(w.path, fmt.Sprintf("[%d]", i))
+			if err := w.value(); err != nil {
 				return err
 			}
+			w.path = w.path[:len(w.path)-1]
 		}
-		if _, err := dec.Token(); err != nil {
-			return invalid(path, "malformed JSON")
+		if _, err := w.dec.Token(); err != nil {
+			return invalid(w.field(), "malformed JSON")
 		}
 	}
 	return nil
 }
 
+// maxDetail bounds a refusal's detail: it names the field, it does not echo the body.
+const maxDetail = 200
+
 func invalid(field, format string, args ...any) *Problem {
 	detail := fmt.Sprintf(format, args...)
 	if field != "" {
 		detail = field + ": " + detail
+	}
+	if len(detail) > maxDetail {
+		detail = detail[:maxDetail-3] + "..."
 	}
 	return NewProblem(http.StatusBadRequest, CodeInvalidRequest, "%s", detail)
 }

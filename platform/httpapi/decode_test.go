@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -34,6 +35,7 @@ func TestDecodeJSONStrict(t *testing.T) {
 		{`{"amount":null}`, "", true}, // null is "absent": the caller reports the missing amount
 		{`{"metadata":{"a":1}}`, "metadata", false},
 		{`{"metadata":"x"}`, "metadata", false},
+		{"{\"amount\":\"1\xff\"}", "", false}, // invalid UTF-8, which encoding/json would replace
 	}
 	for _, c := range cases {
 		var s sample
@@ -71,4 +73,42 @@ func FuzzDecodeJSON(f *testing.F) {
 			t.Fatalf("%q: %v is not a 400 problem", body, err)
 		}
 	})
+}
+
+// A body nested thousands of levels deep is refused at the ninth, in bounded memory,
+// with a short detail: it used to cost the decoder a path per level (gigabytes for a
+// body near the size limit) and to echo the whole path back.
+func TestDeepNestingIsRefusedCheaply(t *testing.T) {
+	for _, body := range []string{
+		`{"metadata":{"a":` + strings.Repeat("[", 60000) + strings.Repeat("]", 60000) + `}}`,
+		`{"amount":` + strings.Repeat(`{"x":`, 10000) + `1` + strings.Repeat("}", 10000) + `}`,
+		`{"amount":[[[[[[[[[[1]]]]]]]]]]}`,
+	} {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		err := DecodeJSONBytes([]byte(body), &sample{})
+		runtime.ReadMemStats(&after)
+		p, ok := AsProblem(err)
+		if !ok || p.Status != 400 || !strings.Contains(p.Detail, "nests deeper than") || len(p.Detail) > maxDetail {
+			t.Fatalf("%.40q...: %v, want a short 400 about nesting", body, err)
+		}
+		if used := after.TotalAlloc - before.TotalAlloc; used > 4<<20 {
+			t.Fatalf("%.40q...: decoding allocated %d bytes", body, used)
+		}
+	}
+	// The wallet's own bodies nest three levels and stay accepted.
+	if err := DecodeJSONBytes([]byte(`{"amount":"1","metadata":{"k":"v"}}`), &sample{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A refusal's detail never grows with the body.
+func TestRefusalDetailIsBounded(t *testing.T) {
+	long := strings.Repeat("k", 5000)
+	err := DecodeJSONBytes([]byte(`{"metadata":{"`+long+`":"1","`+long+`":"2"}}`), &sample{})
+	p, ok := AsProblem(err)
+	if !ok || len(p.Detail) > maxDetail {
+		t.Fatalf("detail of %d bytes: %v", len(p.Detail), err)
+	}
 }

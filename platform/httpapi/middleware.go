@@ -216,6 +216,16 @@ func NotFound(w http.ResponseWriter, r *http.Request) {
 }
 
 // MethodNotAllowed answers a known path with an unsupported method.
+//
+// The Allow header lists the methods the route does take (RFC 9110): chi sets it only in
+// its own 405 handler, so this one asks the router.
 func MethodNotAllowed(w http.ResponseWriter, r *http.Request) {
-	WriteProblem(w, r, NewProblem(http.StatusMethodNotAllowed, CodeMethodNotAllowed, "%s is not allowed on %s", r.Method, r.URL.Path))
+	if rctx := chi.RouteContext(r.Context()); rctx != nil && rctx.Routes != nil {
+		for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+			if rctx.Routes.Match(chi.NewRouteContext(), m, r.URL.Path) {
+				w.Header().Add("Allow", m)
+			}
+		}
+	}
+	WriteProblem(w, r, NewProblem(http.StatusMethodNotAllowed, CodeMethodNotAllowed, "%s is not allowed on %s", methodLabel(r.Method), r.URL.Path))
 }
