@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"example.com/wallet/platform/pgdb/pgtest"
 )
 
 // TestTransferReplayAnswersTheTransferAsItIsNow: a retried transfer create answers
@@ -121,11 +123,13 @@ func TestConnectionLossIsNeverA500(t *testing.T) {
 	s.VerifyLedgers(t)
 }
 
-// terminateConnections ends every connection to the database of dsn but this one.
+// terminateConnections ends the regions' connections to the database of dsn (the
+// owner's DSN). The regions connect as the application role, and only a role itself
+// (or a superuser) may end its own sessions, so this connects as that role.
 func terminateConnections(t *testing.T, dsn string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, dsn)
+	conn, err := pgx.Connect(ctx, pgtest.AppDSN(t, dsn))
 	if err != nil {
 		return // the database is busy restarting connections: next round
 	}

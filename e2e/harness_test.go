@@ -143,7 +143,10 @@ func newRegion(t testing.TB, name string, port, peerPort int, prefix string, ext
 	for _, n := range []string{"0", "1"} {
 		dsn := pgtest.NewDatabase(t)
 		r.ShardDSN[name+n] = dsn
-		r.env = append(r.env, fmt.Sprintf("WALLET_SHARDS__%s%s__DSN=%s", strings.ToUpper(name), n, dsn))
+		// The regions connect as the application role, as in production: every e2e
+		// test also proves the server needs no more than pgdb.ApplicationPrivileges.
+		r.env = append(r.env, fmt.Sprintf("WALLET_SHARDS__%s%s__DSN=%s", strings.ToUpper(name), n, pgtest.AppDSN(t, dsn)),
+			fmt.Sprintf("WALLET_SHARDS__%s%s__OWNER_DSN=%s", strings.ToUpper(name), n, dsn))
 	}
 	r.env = append(r.env, extraEnv...)
 	t.Cleanup(func() {

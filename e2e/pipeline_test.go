@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"example.com/wallet/platform/pgdb/pgtest"
 )
 
 // TestLostCancelStillEndsCancelled loses every credit and the first cancel between
@@ -142,8 +144,14 @@ func setShardDown(t *testing.T, dsn string, down bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The regions' sessions are the application role's: only it may end them, from
+	// another database once this one refuses connections.
+	appCfg, err := pgx.ParseConfig(pgtest.AppDSN(t, dsn))
+	if err != nil {
+		t.Fatal(err)
+	}
 	db := cfg.Database
-	cfg.Database = "postgres"
+	cfg.Database, appCfg.Database = "postgres", "postgres"
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -153,8 +161,18 @@ func setShardDown(t *testing.T, dsn string, down bool) {
 		t.Fatal(err)
 	}
 	if down {
-		if _, err := conn.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1`, db); err != nil {
+		app, err := pgx.ConnectConfig(ctx, appCfg)
+		if err != nil {
 			t.Fatal(err)
+		}
+		defer app.Close(ctx)
+		var ended int
+		if err := app.QueryRow(ctx, `SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity
+			WHERE datname = $1 AND pid <> pg_backend_pid()`, db).Scan(&ended); err != nil {
+			t.Fatal(err)
+		}
+		if ended == 0 {
+			t.Fatal("no session of the shard was ended")
 		}
 	}
 }

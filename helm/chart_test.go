@@ -86,6 +86,9 @@ type walletConfig struct {
 		RatePerSecond float64 `json:"rate_per_second"`
 		RateBurst     int     `json:"rate_burst"`
 	} `json:"limits"`
+	Database struct {
+		AppRole string `json:"app_role"`
+	} `json:"database"`
 	Idempotency struct {
 		Retention string `json:"retention"`
 	} `json:"idempotency"`
@@ -417,28 +420,42 @@ func TestRegionsRender(t *testing.T) {
 				t.Errorf("migrate config differs from server config")
 			}
 
-			// Every shard's DSN comes from its Secret.
-			for _, c := range []corev1.Container{
-				deployment(t, r).Spec.Template.Spec.Containers[0],
-				migrationJob(t, r).Spec.Template.Spec.Containers[0],
-			} {
-				env := envByName(c)
-				for _, s := range vals["shards"].([]any) {
-					sm := s.(map[string]any)
-					sec := sm["dsnSecret"].(map[string]any)
-					name := "WALLET_SHARDS__" + strings.ToUpper(sm["name"].(string)) + "__DSN"
-					e, ok := env[name]
+			// The server gets each shard's application DSN and the tokens; the
+			// migration Job gets each shard's owner DSN and nothing else.
+			server, job := envByName(deployment(t, r).Spec.Template.Spec.Containers[0]), envByName(migrationJob(t, r).Spec.Template.Spec.Containers[0])
+			for _, s := range vals["shards"].([]any) {
+				sm := s.(map[string]any)
+				shard := strings.ToUpper(sm["name"].(string))
+				for _, want := range []struct {
+					env     map[string]corev1.EnvVar
+					name    string
+					secret  map[string]any
+					absent  map[string]corev1.EnvVar
+					absName string
+				}{
+					{server, "WALLET_SHARDS__" + shard + "__DSN", sm["dsnSecret"].(map[string]any), job, "WALLET_SHARDS__" + shard + "__DSN"},
+					{job, "WALLET_SHARDS__" + shard + "__OWNER_DSN", sm["ownerDsnSecret"].(map[string]any), server, "WALLET_SHARDS__" + shard + "__OWNER_DSN"},
+				} {
+					e, ok := want.env[want.name]
 					if !ok || e.ValueFrom == nil || e.ValueFrom.SecretKeyRef == nil {
-						t.Fatalf("%s: %s not from a secretKeyRef: %+v", c.Name, name, e)
+						t.Fatalf("%s not from a secretKeyRef: %+v", want.name, e)
 					}
-					if e.Value != "" || e.ValueFrom.SecretKeyRef.Name != sec["name"] || e.ValueFrom.SecretKeyRef.Key != sec["key"] {
-						t.Errorf("%s: %s = %+v, want secret %v", c.Name, name, e.ValueFrom.SecretKeyRef, sec)
+					if e.Value != "" || e.ValueFrom.SecretKeyRef.Name != want.secret["name"] || e.ValueFrom.SecretKeyRef.Key != want.secret["key"] {
+						t.Errorf("%s = %+v, want secret %v", want.name, e.ValueFrom.SecretKeyRef, want.secret)
+					}
+					if _, leaked := want.absent[want.absName]; leaked {
+						t.Errorf("%s reaches a container that must not hold it", want.absName)
 					}
 				}
-				rt := env["WALLET_AUTH__REGION_TOKEN"]
-				if rt.ValueFrom == nil || rt.ValueFrom.SecretKeyRef == nil ||
-					rt.ValueFrom.SecretKeyRef.Name != "wallet-region-token" || rt.ValueFrom.SecretKeyRef.Key != "token" {
-					t.Errorf("%s: WALLET_AUTH__REGION_TOKEN = %+v", c.Name, rt)
+			}
+			rt := server["WALLET_AUTH__REGION_TOKEN"]
+			if rt.ValueFrom == nil || rt.ValueFrom.SecretKeyRef == nil ||
+				rt.ValueFrom.SecretKeyRef.Name != "wallet-region-token" || rt.ValueFrom.SecretKeyRef.Key != "token" {
+				t.Errorf("server: WALLET_AUTH__REGION_TOKEN = %+v", rt)
+			}
+			for name := range job {
+				if strings.HasPrefix(name, "WALLET_AUTH__") {
+					t.Errorf("the migration Job holds %s", name)
 				}
 			}
 
@@ -579,9 +596,11 @@ shards:
   - name: eu0
     buckets: "0-127"
     dsnSecret: {name: sentinel-eu0-dsn, key: dsn}
+    ownerDsnSecret: {name: sentinel-eu0-owner-dsn, key: dsn}
   - name: eu1
     buckets: "128-255"
     dsnSecret: {name: sentinel-eu1-dsn, key: dsn}
+    ownerDsnSecret: {name: sentinel-eu1-owner-dsn, key: dsn}
 kafka:
   brokers: ["kafka-0.kafka:9092"]
 peers:
@@ -623,7 +642,8 @@ networkPolicy: {egress: {enabled: true}}
 		t.Errorf("chart renders %d Secrets; it must only reference existing ones", n)
 	}
 	// Every WALLET_* env var is a secretKeyRef to one of the named Secrets.
-	allowed := map[string]bool{"sentinel-eu0-dsn": true, "sentinel-eu1-dsn": true, "sentinel-gateway-tokens": true, "sentinel-region-token": true}
+	allowed := map[string]bool{"sentinel-eu0-dsn": true, "sentinel-eu1-dsn": true, "sentinel-eu0-owner-dsn": true, "sentinel-eu1-owner-dsn": true,
+		"sentinel-gateway-tokens": true, "sentinel-region-token": true}
 	var pods []corev1.PodSpec
 	pods = append(pods, deployment(t, r).Spec.Template.Spec, migrationJob(t, r).Spec.Template.Spec)
 	for _, m := range r.byKind("Pod") {
@@ -647,7 +667,7 @@ networkPolicy: {egress: {enabled: true}}
 		}
 	}
 	for _, name := range []string{
-		"WALLET_SHARDS__EU0__DSN", "WALLET_SHARDS__EU1__DSN",
+		"WALLET_SHARDS__EU0__DSN", "WALLET_SHARDS__EU1__DSN", "WALLET_SHARDS__EU0__OWNER_DSN", "WALLET_SHARDS__EU1__OWNER_DSN",
 		"WALLET_AUTH__GATEWAY_TOKENS__WEB", "WALLET_AUTH__GATEWAY_TOKENS__PARTNER", "WALLET_AUTH__REGION_TOKEN",
 	} {
 		if !seen[name] {

@@ -37,10 +37,25 @@ databases() {
 	done
 }
 
+# app_url URL: URL as the application role wallet_app when URL connects as wallet (our
+# own cluster) and that role exists; otherwise URL itself (one role for both).
+app_url() {
+	if [[ "$1" == postgres://wallet:wallet@* ]] &&
+		psql "$PG_URL" -XAtqc "select 1 from pg_roles where rolname = 'wallet_app'" 2>/dev/null | grep -q 1; then
+		echo "postgres://wallet_app:wallet_app@${1#postgres://wallet:wallet@}"
+	else
+		echo "$1"
+	fi
+}
+
 env_of() {
 	local region="$1"
 	for s in $(shards_of "$region"); do
-		echo "WALLET_SHARDS__${s^^}__DSN=$(shard_url "${DB_PREFIX}$s")"
+		local owner
+		owner="$(shard_url "${DB_PREFIX}$s")"
+		# The server connects as the application role; migrations as the owner.
+		echo "WALLET_SHARDS__${s^^}__DSN=$(app_url "$owner")"
+		echo "WALLET_SHARDS__${s^^}__OWNER_DSN=$owner"
 	done
 	# The inter-region credential of the local stack only; production reads it from a Secret.
 	echo "WALLET_AUTH__REGION_TOKEN=${WALLET_LOCAL_REGION_TOKEN:-local-region-token}"

@@ -14,8 +14,9 @@
 # When WALLET_PG_URL answers, it is used as it is. Otherwise Debian's postgresql
 # package is installed if absent and a dedicated cluster named "wallet" is created on
 # port ${WALLET_PG_PORT:-5433} (so a laptop's own server on 5432 is left alone), with a
-# login role "wallet" that may create databases but is not a superuser: the tests prove
-# the ledger is append-only for exactly such a role.
+# login role "wallet" that may create databases but is not a superuser (it owns the
+# shards' tables and runs migrations), and a login role "wallet_app" for the server,
+# which may read and append to the ledger but not rewrite it.
 set -euo pipefail
 
 PORT="${WALLET_PG_PORT:-5433}"
@@ -40,12 +41,31 @@ install_postgres() {
 	fi
 }
 
+# ensure_roles creates the owner and application roles in our cluster (as postgres).
+ensure_roles() {
+	su postgres -c "psql -XAtq -p $PORT" >/dev/null <<SQL
+DO \$\$ BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'wallet') THEN
+    CREATE ROLE wallet LOGIN CREATEDB PASSWORD 'wallet';
+  END IF;
+  -- The server's role: migrations (as wallet, the owner) grant it what it needs.
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'wallet_app') THEN
+    CREATE ROLE wallet_app LOGIN PASSWORD 'wallet_app';
+  END IF;
+END \$\$;
+SQL
+}
+
 up() {
 	if [ -n "${WALLET_PG_URL:-}" ] && answers "$WALLET_PG_URL"; then
 		echo "postgres: using WALLET_PG_URL" >&2
 		return
 	fi
 	if answers "$DEFAULT_URL"; then
+		# Our cluster, already running: make sure a role added since exists too.
+		if [ "$(id -u)" = 0 ] && pg_lsclusters -h 2>/dev/null | awk '{print $2}' | grep -qx "$CLUSTER"; then
+			ensure_roles
+		fi
 		return
 	fi
 	install_postgres
@@ -73,13 +93,7 @@ CONF
 		if su postgres -c "psql -XAtq -p $PORT -c 'select 1'" >/dev/null 2>&1; then break; fi
 		sleep 0.5
 	done
-	su postgres -c "psql -XAtq -p $PORT" >/dev/null <<SQL
-DO \$\$ BEGIN
-  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'wallet') THEN
-    CREATE ROLE wallet LOGIN CREATEDB PASSWORD 'wallet';
-  END IF;
-END \$\$;
-SQL
+	ensure_roles
 	if ! answers "$DEFAULT_URL"; then
 		echo "postgres: cluster $version/$CLUSTER does not answer at $DEFAULT_URL" >&2
 		exit 1

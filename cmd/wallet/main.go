@@ -112,6 +112,11 @@ func newFlags(name string) *commonFlags {
 
 // load parses args and loads the configuration they point at.
 func (f *commonFlags) load(args, environ []string) (*config.Config, error) {
+	return f.loadFor(args, environ, false)
+}
+
+// loadFor is load, for `wallet migrate` when forMigrations (config.Options).
+func (f *commonFlags) loadFor(args, environ []string, forMigrations bool) (*config.Config, error) {
 	if err := f.fs.Parse(args); err != nil {
 		return nil, fmt.Errorf("%w: %v", errUsage, err)
 	}
@@ -123,7 +128,7 @@ func (f *commonFlags) load(args, environ []string) (*config.Config, error) {
 	}
 	return config.Load(config.Options{
 		Region: f.region, ConfigPath: f.configPath, RegionsDir: f.regionsDir,
-		Environ: environ, Overrides: overrides,
+		Environ: environ, Overrides: overrides, ForMigrations: forMigrations,
 	})
 }
 

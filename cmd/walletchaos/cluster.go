@@ -147,8 +147,11 @@ func startCluster(ctx context.Context, root string, ttl time.Duration, log func(
 		)
 		for shard, db := range c.dbs {
 			if strings.HasPrefix(shard, r.region) {
-				dsn := fmt.Sprintf("postgres://wallet:wallet@%s/%s?sslmode=disable&connect_timeout=3", c.pgLink[r.region].addr(), db)
-				r.env = append(r.env, fmt.Sprintf("WALLET_SHARDS__%s__DSN=%s", strings.ToUpper(shard), dsn))
+				// The server as the application role, migrations as the owner.
+				dsn := fmt.Sprintf("postgres://wallet_app:wallet_app@%s/%s?sslmode=disable&connect_timeout=3", c.pgLink[r.region].addr(), db)
+				owner := fmt.Sprintf("postgres://wallet:wallet@%s/%s?sslmode=disable&connect_timeout=3", c.pgLink[r.region].addr(), db)
+				r.env = append(r.env, fmt.Sprintf("WALLET_SHARDS__%s__DSN=%s", strings.ToUpper(shard), dsn),
+					fmt.Sprintf("WALLET_SHARDS__%s__OWNER_DSN=%s", strings.ToUpper(shard), owner))
 			}
 		}
 		cfg, err := config.Load(config.Options{Region: r.region, RegionsDir: filepath.Join(root, "regions"), Environ: r.env})

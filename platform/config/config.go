@@ -69,14 +69,23 @@ type HTTP struct {
 type Shard struct {
 	// Buckets is an inclusive range "first-last" of user buckets.
 	Buckets string `koanf:"buckets"`
-	// DSN is a PostgreSQL connection string; in production it comes from a Secret
-	// through WALLET_SHARDS__<NAME>__DSN.
-	DSN      string `koanf:"dsn"`
+	// DSN is the PostgreSQL connection string the server uses, as the application
+	// role (which may append to the ledger but not change it); in production it comes
+	// from a Secret through WALLET_SHARDS__<NAME>__DSN.
+	DSN string `koanf:"dsn"`
+	// OwnerDSN connects as the tables' owner, for `wallet migrate` only; the migration
+	// then grants the DSN's role what the server needs (pgdb.ApplicationPrivileges).
+	// Empty means DSN, one role for both (not for production).
+	OwnerDSN string `koanf:"owner_dsn"`
 	MaxConns int32  `koanf:"max_conns"`
 }
 
 // Database bounds every statement the wallet runs on a shard.
 type Database struct {
+	// AppRole is the role `wallet migrate up` grants the server's privileges to
+	// (pgdb.ApplicationPrivileges); empty means the user of each shard's dsn, when it
+	// is not the owner.
+	AppRole string `koanf:"app_role"`
 	// StatementTimeout and LockTimeout are set on every connection: a statement or a
 	// lock wait that passes them fails (as unavailable: 503, or retried by consumers)
 	// instead of hanging the request or the batch behind it.
@@ -90,7 +99,9 @@ type ShardSpec struct {
 	FirstBucket int
 	LastBucket  int
 	DSN         string
-	MaxConns    int32
+	// OwnerDSN is the owner's DSN for migrations: Shard.OwnerDSN, or DSN when empty.
+	OwnerDSN string
+	MaxConns int32
 	// StatementTimeout and LockTimeout come from the database section; zero sets none.
 	StatementTimeout, LockTimeout time.Duration
 }
@@ -216,6 +227,11 @@ type Options struct {
 	Environ []string
 	// Overrides are dotted keys set by command-line flags; they win over everything.
 	Overrides map[string]any
+	// ForMigrations loads the configuration of `wallet migrate`, which connects as the
+	// tables' owner only: a shard needs owner_dsn (or dsn), and the server's secrets
+	// (its DSNs, the region token) are not required, so the migration Job need not
+	// receive them.
+	ForMigrations bool
 }
 
 var defaults = map[string]any{
@@ -322,7 +338,7 @@ func Load(opts Options) (*Config, error) {
 	if opts.Region != "" && cfg.Region != opts.Region {
 		return nil, fmt.Errorf("config %s is for region %q, not %q", path, cfg.Region, opts.Region)
 	}
-	if err := cfg.validate(); err != nil {
+	if err := cfg.validate(opts.ForMigrations); err != nil {
 		return nil, err
 	}
 	return &cfg, nil
@@ -339,7 +355,7 @@ func envKey(k, v string) (string, any) {
 	return strings.ToLower(strings.ReplaceAll(name, "__", ".")), v
 }
 
-func (c *Config) validate() error {
+func (c *Config) validate(forMigrations bool) error {
 	if !regionName.MatchString(c.Region) {
 		return fmt.Errorf("unknown region %q: a region is 2 to 8 lowercase letters", c.Region)
 	}
@@ -354,7 +370,10 @@ func (c *Config) validate() error {
 		if !shardName.MatchString(name) {
 			return fmt.Errorf("shard %q: name must be lowercase letters and digits", name)
 		}
-		if strings.TrimSpace(s.DSN) == "" {
+		switch {
+		case forMigrations && strings.TrimSpace(s.OwnerDSN+s.DSN) == "":
+			return fmt.Errorf("shard %s has no owner DSN (set shards.%s.owner_dsn or WALLET_SHARDS__%s__OWNER_DSN)", name, name, strings.ToUpper(name))
+		case !forMigrations && strings.TrimSpace(s.DSN) == "":
 			return fmt.Errorf("shard %s has no DSN (set shards.%s.dsn or WALLET_SHARDS__%s__DSN)", name, name, strings.ToUpper(name))
 		}
 		m := bucketsRe.FindStringSubmatch(strings.TrimSpace(s.Buckets))
@@ -370,7 +389,11 @@ func (c *Config) validate() error {
 		if maxConns <= 0 {
 			maxConns = 10
 		}
-		specs = append(specs, ShardSpec{Name: name, FirstBucket: first, LastBucket: last, DSN: s.DSN, MaxConns: maxConns})
+		owner := s.OwnerDSN
+		if strings.TrimSpace(owner) == "" {
+			owner = s.DSN
+		}
+		specs = append(specs, ShardSpec{Name: name, FirstBucket: first, LastBucket: last, DSN: s.DSN, OwnerDSN: owner, MaxConns: maxConns})
 	}
 	sort.Slice(specs, func(i, j int) bool { return specs[i].FirstBucket < specs[j].FirstBucket })
 	next := 0
@@ -407,7 +430,7 @@ func (c *Config) validate() error {
 			return fmt.Errorf("peer region %s has no url", name)
 		}
 	}
-	if len(c.Peers) > 0 && c.Auth.RegionToken == "" {
+	if len(c.Peers) > 0 && c.Auth.RegionToken == "" && !forMigrations {
 		return errors.New("peers are configured but auth.region_token is empty (WALLET_AUTH__REGION_TOKEN)")
 	}
 	for name, h := range c.Auth.GatewayTokens {

@@ -114,3 +114,27 @@ func TestShippedRegionsLoad(t *testing.T) {
 		}
 	}
 }
+
+// Migrations need the owner's DSNs and nothing of the server's secrets; the server
+// needs its own DSNs, and migrations fall back to them when no owner DSN is set.
+func TestMigrationsNeedOnlyTheOwnersDSNs(t *testing.T) {
+	dir := writeRegion(t, "eu", goodRegion)
+	ownerOnly := []string{"WALLET_SHARDS__EU0__OWNER_DSN=postgres://owner@h/db0", "WALLET_SHARDS__EU1__OWNER_DSN=postgres://owner@h/db1"}
+	cfg, err := Load(Options{Region: "eu", RegionsDir: dir, Environ: ownerOnly, ForMigrations: true})
+	if err != nil {
+		t.Fatalf("migrations with owner DSNs only: %v", err)
+	}
+	if cfg.ShardList[0].OwnerDSN != "postgres://owner@h/db0" {
+		t.Fatalf("owner DSN = %q", cfg.ShardList[0].OwnerDSN)
+	}
+	if _, err := Load(Options{Region: "eu", RegionsDir: dir, Environ: ownerOnly}); err == nil || !strings.Contains(err.Error(), "has no DSN") {
+		t.Fatalf("the server with owner DSNs only: %v, want a refusal naming the DSN", err)
+	}
+	if _, err := Load(Options{Region: "eu", RegionsDir: dir, Environ: []string{"WALLET_AUTH__REGION_TOKEN=x"}, ForMigrations: true}); err == nil || !strings.Contains(err.Error(), "owner DSN") {
+		t.Fatalf("migrations without any DSN: %v, want a refusal naming the owner DSN", err)
+	}
+	cfg, err = Load(Options{Region: "eu", RegionsDir: dir, Environ: goodEnv, ForMigrations: true})
+	if err != nil || cfg.ShardList[0].OwnerDSN != "postgres://a@h/db0" {
+		t.Fatalf("migrations with the server's DSNs: %v, owner DSN %q", err, cfg.ShardList[0].OwnerDSN)
+	}
+}

@@ -132,13 +132,15 @@ limits:
   rate_burst: {{ int64 .Values.limits.rateBurst }}
 idempotency:
   retention: {{ .Values.idempotency.retention | quote }}
+database:
+  app_role: {{ .Values.database.appRole | quote }}
 log:
   level: {{ .Values.log.level | quote }}
 {{- end -}}
 
 {{/*
-Environment of the wallet container (server and migration Job). Secrets only ever
-arrive through secretKeyRef; the chart never sees their values.
+Environment of the server. Secrets only ever arrive through secretKeyRef; the chart
+never sees their values.
 */}}
 {{- define "wallet.env" -}}
 {{- range .Values.shards }}
@@ -160,6 +162,24 @@ arrive through secretKeyRef; the chart never sees their values.
     secretKeyRef:
       name: {{ .Values.auth.regionTokenSecret.name | quote }}
       key: {{ .Values.auth.regionTokenSecret.key | quote }}
+- name: GOMEMLIMIT
+  valueFrom:
+    resourceFieldRef:
+      resource: limits.memory
+{{- end -}}
+
+{{/*
+Environment of the migration Job: the owners' DSNs and nothing else. It never holds
+the server's DSNs or the region and gateway tokens.
+*/}}
+{{- define "wallet.migrateEnv" -}}
+{{- range .Values.shards }}
+- name: WALLET_SHARDS__{{ upper .name }}__OWNER_DSN
+  valueFrom:
+    secretKeyRef:
+      name: {{ .ownerDsnSecret.name | quote }}
+      key: {{ get .ownerDsnSecret "key" | default "dsn" | quote }}
+{{- end }}
 - name: GOMEMLIMIT
   valueFrom:
     resourceFieldRef:

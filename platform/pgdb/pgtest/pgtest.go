@@ -93,6 +93,31 @@ func NewShards(t testing.TB, names ...string) (map[string]*pgdb.Shard, []config.
 	return shards, specs
 }
 
+// AppRole is the application role scripts/postgres.sh creates: what the server
+// connects as (it may read and append to the ledger, not rewrite it).
+const AppRole = "wallet_app"
+
+// AppDSN is dsn (a database of NewDatabase) as the application role, which the
+// migrated template granted what the server needs. The test fails when the server
+// has no such role.
+func AppDSN(t testing.TB, dsn string) string {
+	t.Helper()
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.UserPassword(AppRole, AppRole)
+	app := u.String()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, app)
+	if err != nil {
+		t.Fatalf("pgtest: the application role %s cannot connect (scripts/postgres.sh up creates it): %v", AppRole, err)
+	}
+	conn.Close(ctx)
+	return app
+}
+
 // WithDatabase returns server's URL with its database replaced by name.
 func WithDatabase(server, name string) string {
 	u, err := url.Parse(server)
@@ -139,6 +164,17 @@ func ensureTemplate(ctx context.Context, server string) (string, error) {
 		if err != nil {
 			return err
 		}
+		// The application role's privileges, as `wallet migrate up` grants them; clones
+		// inherit them.
+		var appRole bool
+		if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)`, AppRole).Scan(&appRole); err != nil {
+			return err
+		}
+		if appRole {
+			if err := pgdb.GrantApplication(ctx, WithDatabase(server, building), AppRole); err != nil {
+				return err
+			}
+		}
 		// Renamed only once complete, so a crash mid-migration never leaves a template
 		// that looks finished.
 		_, err = conn.Exec(ctx, fmt.Sprintf(`ALTER DATABASE %s RENAME TO %s`, building, name))
@@ -158,6 +194,7 @@ func templateName() (string, error) {
 	}
 	sort.Strings(names)
 	h := sha256.New()
+	fmt.Fprintf(h, "%q\x00", pgdb.ApplicationPrivileges)
 	for _, n := range names {
 		b, err := fs.ReadFile(schema.Migrations, n)
 		if err != nil {
