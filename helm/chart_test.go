@@ -519,6 +519,12 @@ func TestSchemaRejects(t *testing.T) {
 		{"broker with bad port", func(m map[string]any) { sub(m, "kafka")["brokers"] = []any{"kafka-0:port"} }, "brokers"},
 		{"broker list as string", func(m map[string]any) { sub(m, "kafka")["brokers"] = "kafka-0:9092,kafka-1:9092" }, "brokers"},
 		{"no brokers", func(m map[string]any) { sub(m, "kafka")["brokers"] = []any{} }, "brokers"},
+		{"no gateway", func(m map[string]any) {
+			sub(sub(m, "auth"), "gatewayTokensSecret")["gateways"] = []any{}
+		}, "gateways"},
+		{"no owner DSN", func(m map[string]any) {
+			delete(m["shards"].([]any)[0].(map[string]any), "ownerDsnSecret")
+		}, "ownerDsnSecret"},
 		{"root filesystem writable", func(m map[string]any) {
 			sub(m, "securityContext")["readOnlyRootFilesystem"] = false
 		}, "readOnlyRootFilesystem"},

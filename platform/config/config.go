@@ -261,6 +261,7 @@ var defaults = map[string]any{
 	"transfers.resend_max":           "60s",
 	"transfers.max_outbox_age":       "10s",
 	"transfers.max_lane_backlog":     10000,
+	"transfers.max_waiters":          10000,
 	"log.level":                      "info",
 }
 
@@ -432,6 +433,9 @@ func (c *Config) validate(forMigrations bool) error {
 	}
 	if len(c.Peers) > 0 && c.Auth.RegionToken == "" && !forMigrations {
 		return errors.New("peers are configured but auth.region_token is empty (WALLET_AUTH__REGION_TOKEN)")
+	}
+	if len(c.Auth.GatewayTokens) == 0 && !forMigrations {
+		return errors.New("auth.gateway_tokens names no gateway: every call would be refused (WALLET_AUTH__GATEWAY_TOKENS__<NAME>)")
 	}
 	for name, h := range c.Auth.GatewayTokens {
 		if !hexSHA256.MatchString(h) {

@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -115,6 +116,14 @@ func TestShippedRegionsLoad(t *testing.T) {
 	}
 }
 
+// A region no gateway can call is refused: every request would be 401.
+func TestAGatewayIsRequired(t *testing.T) {
+	dir := writeRegion(t, "eu", strings.Replace(goodRegion, "  gateway_tokens: {dev: c91cbbedf8c712e8e2b7517ddeca8fe4fde839ebd8339e0b2001363002b37712}\n", "", 1))
+	if _, err := Load(Options{Region: "eu", RegionsDir: dir, Environ: goodEnv}); err == nil || !strings.Contains(err.Error(), "gateway") {
+		t.Fatalf("a region without gateways: %v, want a refusal", err)
+	}
+}
+
 // Migrations need the owner's DSNs and nothing of the server's secrets; the server
 // needs its own DSNs, and migrations fall back to them when no owner DSN is set.
 func TestMigrationsNeedOnlyTheOwnersDSNs(t *testing.T) {
@@ -136,5 +145,28 @@ func TestMigrationsNeedOnlyTheOwnersDSNs(t *testing.T) {
 	cfg, err = Load(Options{Region: "eu", RegionsDir: dir, Environ: goodEnv, ForMigrations: true})
 	if err != nil || cfg.ShardList[0].OwnerDSN != "postgres://a@h/db0" {
 		t.Fatalf("migrations with the server's DSNs: %v, owner DSN %q", err, cfg.ShardList[0].OwnerDSN)
+	}
+}
+
+// TestEveryTunableHasADefault: a number or duration left out of the defaults is zero,
+// and zero means "never" for most of them (a zero max_waiters once made every
+// Prefer: wait answer at once). Every such key of the region-wide sections has one.
+func TestEveryTunableHasADefault(t *testing.T) {
+	sections := map[string]any{"http": HTTP{}, "database": Database{}, "kafka": Kafka{},
+		"limits": Limits{}, "idempotency": Idempotency{}, "transfers": Transfers{}}
+	for section, v := range sections {
+		typ := reflect.TypeOf(v)
+		for i := range typ.NumField() {
+			f := typ.Field(i)
+			switch f.Type.Kind() {
+			case reflect.Int, reflect.Int32, reflect.Int64, reflect.Float64:
+			default:
+				continue
+			}
+			key := section + "." + f.Tag.Get("koanf")
+			if _, ok := defaults[key]; !ok {
+				t.Errorf("%s has no default", key)
+			}
+		}
 	}
 }
