@@ -32,6 +32,11 @@ func entryHash(prev []byte, e Entry) []byte {
 	field(e.IdempotencyKey)
 	field(string(CanonicalMetadata(e.Metadata)))
 	field(e.CreatedAt.UTC().Format(time.RFC3339Nano))
+	// Entries written before the ledger recorded gateways have none and hash exactly
+	// as they did; the extra length-prefixed field keeps the encodings distinct.
+	if e.Gateway != "" {
+		field(e.Gateway)
+	}
 	return h.Sum(nil)
 }
 

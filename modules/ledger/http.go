@@ -81,7 +81,8 @@ func (h *HTTP) move(kind string) http.HandlerFunc {
 		if !h.limiter.AllowRequest(w, r, id) {
 			return
 		}
-		resp, err := h.ledger.Move(r.Context(), Movement{UserID: id, Kind: kind, Amount: amount, Metadata: req.Metadata, Key: key})
+		resp, err := h.ledger.Move(r.Context(), Movement{UserID: id, Kind: kind, Amount: amount, Metadata: req.Metadata,
+			Key: key, Gateway: httpapi.CallerFrom(r.Context()).Gateway})
 		if err != nil {
 			httpapi.WriteError(w, r, err)
 			return
@@ -133,7 +134,7 @@ func (h *HTTP) entries(w http.ResponseWriter, r *http.Request) {
 	}
 	out := entriesJSON{Entries: make([]entryJSON, 0, len(page.Entries))}
 	for _, e := range page.Entries {
-		out.Entries = append(out.Entries, entryToJSON(e))
+		out.Entries = append(out.Entries, entryToJSON(e, httpapi.CallerFrom(r.Context()).Gateway))
 	}
 	if page.NextBeforeSeq > 0 {
 		c := encodeCursor(page.NextBeforeSeq)
@@ -197,12 +198,19 @@ type entryJSON struct {
 	Hash           string            `json:"hash"`
 }
 
-func entryToJSON(e Entry) entryJSON {
-	return entryJSON{
+// entryToJSON is e as gateway sees it: an Idempotency-Key is the gateway's own, shown
+// only to the gateway that sent it (and never for entries older than the ledger's
+// record of gateways).
+func entryToJSON(e Entry, gateway string) entryJSON {
+	out := entryJSON{
 		Seq: e.Seq, Kind: e.Kind, Amount: e.Amount, BalanceAfter: e.BalanceAfter,
-		TransferID: e.TransferID, IdempotencyKey: e.IdempotencyKey, Metadata: e.Metadata,
+		TransferID: e.TransferID, Metadata: e.Metadata,
 		CreatedAt: e.CreatedAt.UTC().Format(time.RFC3339Nano), Hash: hexString(e.Hash),
 	}
+	if e.Gateway != "" && e.Gateway == gateway {
+		out.IdempotencyKey = e.IdempotencyKey
+	}
+	return out
 }
 
 type movementJSON struct {

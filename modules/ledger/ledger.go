@@ -38,10 +38,13 @@ type Entry struct {
 	BalanceAfter   money.Amount
 	TransferID     string
 	IdempotencyKey string
-	Metadata       map[string]string
-	CreatedAt      time.Time
-	PrevHash       []byte
-	Hash           []byte
+	// Gateway sent the request that made the entry (deposits and withdrawals); its
+	// IdempotencyKey is that gateway's and is shown to it alone.
+	Gateway   string
+	Metadata  map[string]string
+	CreatedAt time.Time
+	PrevHash  []byte
+	Hash      []byte
 }
 
 // Balance is a user's snapshot. Available = Balance - Frozen and is never negative.
@@ -112,6 +115,7 @@ type Movement struct {
 	Amount   money.Amount
 	Metadata map[string]string
 	Key      string // the client's Idempotency-Key
+	Gateway  string // the gateway that sent it: keys belong to a (gateway, user) pair
 }
 
 // Move applies a deposit or withdrawal exactly once per idempotency key and returns the
@@ -122,6 +126,7 @@ type Movement struct {
 // halfway.
 func (s *Service) Move(_ context.Context, m Movement) (idempotency.Response, error) {
 	res, err := s.movements[s.router.ShardOf(m.UserID)].Do(movement{m: m, req: idempotency.Request{
+		Gateway:     m.Gateway,
 		Scope:       m.UserID,
 		Key:         m.Key,
 		Fingerprint: idempotency.Fingerprint(m.Kind, m.Amount.String(), string(CanonicalMetadata(m.Metadata))),
@@ -139,6 +144,7 @@ type EntryInput struct {
 	Amount         money.Amount
 	TransferID     string
 	IdempotencyKey string
+	Gateway        string
 	Metadata       map[string]string
 	// CaptureHold, for a transfer debit, also lowers frozen by Amount: the debit
 	// consumes the hold taken when the transfer was tried.
@@ -191,6 +197,7 @@ func (h chainHead) append(in EntryInput, now time.Time) (Entry, chainHead, error
 		BalanceAfter:   balance,
 		TransferID:     in.TransferID,
 		IdempotencyKey: in.IdempotencyKey,
+		Gateway:        in.Gateway,
 		Metadata:       in.Metadata,
 		// PostgreSQL keeps microseconds; hashing the stored value keeps verify exact.
 		CreatedAt: now.UTC().Truncate(time.Microsecond),
@@ -219,6 +226,7 @@ func (s *Service) insertEntriesTx(ctx context.Context, tx pgx.Tx, entries []Entr
 		p.BalancesAfter = append(p.BalancesAfter, e.BalanceAfter.String())
 		p.TransferIds = append(p.TransferIds, e.TransferID)
 		p.IdempotencyKeys = append(p.IdempotencyKeys, e.IdempotencyKey)
+		p.Gateways = append(p.Gateways, e.Gateway)
 		p.Metadata = append(p.Metadata, string(CanonicalMetadata(e.Metadata)))
 		p.CreatedAts = append(p.CreatedAts, e.CreatedAt)
 		p.PrevHashes = append(p.PrevHashes, e.PrevHash)
@@ -300,6 +308,9 @@ func fromRow(row ledgerdb.LedgerEntry) (Entry, error) {
 	}
 	if row.IdempotencyKey != nil {
 		e.IdempotencyKey = *row.IdempotencyKey
+	}
+	if row.Gateway != nil {
+		e.Gateway = *row.Gateway
 	}
 	if len(row.Metadata) > 0 {
 		if err := json.Unmarshal(row.Metadata, &e.Metadata); err != nil {

@@ -67,7 +67,7 @@ func (s *Service) applyMovements(ctx context.Context, tx pgx.Tx, batch []movemen
 			continue
 		}
 		entries, err := postings.Post(EntryInput{
-			UserID: mv.m.UserID, Kind: mv.m.Kind, Amount: mv.m.Amount, Metadata: mv.m.Metadata, IdempotencyKey: mv.m.Key,
+			UserID: mv.m.UserID, Kind: mv.m.Kind, Amount: mv.m.Amount, Metadata: mv.m.Metadata, IdempotencyKey: mv.m.Key, Gateway: mv.m.Gateway,
 		})
 		if err != nil {
 			// A refusal writes nothing and stores nothing under the key: a retry is
@@ -75,7 +75,7 @@ func (s *Service) applyMovements(ctx context.Context, tx pgx.Tx, batch []movemen
 			results[i].err = err
 			continue
 		}
-		body, err := json.Marshal(movementJSON{Entry: entryToJSON(entries[0]), Balance: balanceToJSON(postings.Balance(mv.m.UserID))})
+		body, err := json.Marshal(movementJSON{Entry: entryToJSON(entries[0], mv.m.Gateway), Balance: balanceToJSON(postings.Balance(mv.m.UserID))})
 		if err != nil {
 			return nil, err
 		}

@@ -29,8 +29,9 @@ import (
 // answer, and the caller answers with the transfer as it is now instead.
 func (s *Service) Create(_ context.Context, req Request) (resp idempotency.Response, replayed bool, err error) {
 	op := createOp{req: req, idem: idempotency.Request{
-		Scope: req.FromUserID,
-		Key:   req.Key,
+		Gateway: req.Gateway,
+		Scope:   req.FromUserID,
+		Key:     req.Key,
 		Fingerprint: idempotency.Fingerprint("transfer", req.ToUserID, req.Amount.String(),
 			string(ledger.CanonicalMetadata(req.Metadata))),
 	}}

@@ -94,7 +94,8 @@ func (h *HTTP) create(w http.ResponseWriter, r *http.Request) {
 	if !h.limiter.AllowRequest(w, r, from) {
 		return
 	}
-	resp, replayed, err := h.transfers.Create(r.Context(), Request{FromUserID: from, ToUserID: to, Amount: amount, Metadata: req.Metadata, Key: key})
+	resp, replayed, err := h.transfers.Create(r.Context(), Request{FromUserID: from, ToUserID: to, Amount: amount,
+		Metadata: req.Metadata, Key: key, Gateway: httpapi.CallerFrom(r.Context()).Gateway})
 	if err != nil {
 		httpapi.WriteError(w, r, err)
 		return

@@ -139,6 +139,7 @@ type Request struct {
 	Amount     money.Amount
 	Metadata   map[string]string
 	Key        string
+	Gateway    string // the gateway that sent it: keys belong to a (gateway, sender) pair
 }
 
 // Get reads a transfer of this region from its sender's shard.

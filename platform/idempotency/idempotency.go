@@ -1,6 +1,6 @@
 // Package idempotency makes money-moving requests safe to retry.
 //
-// A record (scope, key) holds a fingerprint of the first request and the exact response
+// A record (gateway, scope, key) holds a fingerprint of the first request and the exact response
 // it got. It is written in the same shard transaction as the effect, so the record
 // exists exactly when the effect does: a crash between them is impossible, and no key
 // is ever left stuck "in progress". While the first request's transaction is open it
@@ -67,9 +67,11 @@ func Fingerprint(operation string, fields ...string) []byte {
 	return h.Sum(nil)
 }
 
-// Request is one keyed request.
+// Request is one keyed request. A key belongs to the gateway that sent it and the user
+// it acts for: two gateways using the same key for the same user make two requests.
 type Request struct {
-	Scope       string // the acting user, or the gateway for creates
+	Gateway     string // the authenticated gateway that sent the request
+	Scope       string // the user the request acts for
 	Key         string
 	Fingerprint []byte
 }
@@ -118,6 +120,7 @@ func (s *Store) BeginManyTx(ctx context.Context, tx pgx.Tx, reqs []Request) ([]C
 	for _, r := range reqs {
 		p.Scopes = append(p.Scopes, r.Scope)
 		p.Keys = append(p.Keys, r.Key)
+		p.Gateways = append(p.Gateways, r.Gateway)
 		p.LockKeys = append(p.LockKeys, lockKey(r))
 	}
 	rows, err := s.q.ClaimKeys(ctx, tx, p)
@@ -128,7 +131,7 @@ func (s *Store) BeginManyTx(ctx context.Context, tx pgx.Tx, reqs []Request) ([]C
 		return nil, fmt.Errorf("idempotency: %d answers for %d keys", len(rows), len(reqs))
 	}
 	claims := make([]Claim, len(reqs))
-	performs := make(map[[2]string]bool, len(reqs))
+	performs := make(map[[3]string]bool, len(reqs))
 	for i, rec := range rows {
 		req := reqs[i]
 		switch {
@@ -149,7 +152,7 @@ func (s *Store) BeginManyTx(ctx context.Context, tx pgx.Tx, reqs []Request) ([]C
 		if claims[i].Stored == nil && claims[i].Err == nil {
 			// The transaction's own advisory lock does not stop a second request with
 			// the key in the same batch: the first one performs, the second is in flight.
-			if id := [2]string{req.Scope, req.Key}; performs[id] {
+			if id := [3]string{req.Gateway, req.Scope, req.Key}; performs[id] {
 				claims[i].Err = ErrInFlight
 			} else {
 				performs[id] = true
@@ -169,10 +172,12 @@ func (s *Store) reclaimExpired(ctx context.Context, tx pgx.Tx, req Request) (cla
 	if !locked {
 		return ErrInFlight, nil
 	}
-	return nil, s.q.DeleteRecord(ctx, tx, idempotencydb.DeleteRecordParams{Scope: req.Scope, Key: req.Key})
+	return nil, s.q.DeleteRecord(ctx, tx, idempotencydb.DeleteRecordParams{Scope: req.Scope, Key: req.Key, Gateway: req.Gateway})
 }
 
-func lockKey(r Request) string { return fmt.Sprintf("%d:%s:%s", len(r.Scope), r.Scope, r.Key) }
+func lockKey(r Request) string {
+	return fmt.Sprintf("%d:%s:%d:%s:%s", len(r.Gateway), r.Gateway, len(r.Scope), r.Scope, r.Key)
+}
 
 // recordsKey is the primary key of idempotency records. A request that commits
 // between a duplicate's read of the key and the duplicate's lock leaves the duplicate
@@ -199,6 +204,7 @@ func (s *Store) SaveManyTx(ctx context.Context, tx pgx.Tx, reqs []Request, resps
 	for i, r := range reqs {
 		p.Scopes = append(p.Scopes, r.Scope)
 		p.Keys = append(p.Keys, r.Key)
+		p.Gateways = append(p.Gateways, r.Gateway)
 		p.Fingerprints = append(p.Fingerprints, r.Fingerprint)
 		p.StatusCodes = append(p.StatusCodes, int32(resps[i].Status))
 		p.Responses = append(p.Responses, resps[i].Body)

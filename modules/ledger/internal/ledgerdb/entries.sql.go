@@ -39,15 +39,15 @@ func (q *Queries) EntriesWithoutWallet(ctx context.Context, db DBTX) ([]string, 
 }
 
 const insertEntries = `-- name: InsertEntries :exec
-INSERT INTO ledger_entries (user_id, seq, kind, amount, balance_after, transfer_id, idempotency_key, metadata, created_at, prev_hash, hash)
+INSERT INTO ledger_entries (user_id, seq, kind, amount, balance_after, transfer_id, idempotency_key, gateway, metadata, created_at, prev_hash, hash)
 SELECT e.user_id, e.seq, e.kind, e.amount::numeric, e.balance_after::numeric,
-       NULLIF(e.transfer_id, ''), NULLIF(e.idempotency_key, ''), NULLIF(e.metadata, '')::jsonb,
+       NULLIF(e.transfer_id, ''), NULLIF(e.idempotency_key, ''), NULLIF(e.gateway, ''), NULLIF(e.metadata, '')::jsonb,
        e.created_at, e.prev_hash, e.hash
 FROM ROWS FROM (unnest($1::text[]), unnest($2::bigint[]), unnest($3::text[]), unnest($4::text[]),
                 unnest($5::text[]), unnest($6::text[]), unnest($7::text[]),
-                unnest($8::text[]), unnest($9::timestamptz[]), unnest($10::bytea[]),
-                unnest($11::bytea[]))
-     AS e(user_id, seq, kind, amount, balance_after, transfer_id, idempotency_key, metadata, created_at, prev_hash, hash)
+                unnest($8::text[]), unnest($9::text[]), unnest($10::timestamptz[]), unnest($11::bytea[]),
+                unnest($12::bytea[]))
+     AS e(user_id, seq, kind, amount, balance_after, transfer_id, idempotency_key, gateway, metadata, created_at, prev_hash, hash)
 `
 
 type InsertEntriesParams struct {
@@ -58,6 +58,7 @@ type InsertEntriesParams struct {
 	BalancesAfter   []string
 	TransferIds     []string
 	IdempotencyKeys []string
+	Gateways        []string
 	Metadata        []string
 	CreatedAts      []time.Time
 	PrevHashes      [][]byte
@@ -76,6 +77,7 @@ func (q *Queries) InsertEntries(ctx context.Context, db DBTX, arg InsertEntriesP
 		arg.BalancesAfter,
 		arg.TransferIds,
 		arg.IdempotencyKeys,
+		arg.Gateways,
 		arg.Metadata,
 		arg.CreatedAts,
 		arg.PrevHashes,
@@ -85,7 +87,7 @@ func (q *Queries) InsertEntries(ctx context.Context, db DBTX, arg InsertEntriesP
 }
 
 const listEntries = `-- name: ListEntries :many
-SELECT user_id, seq, kind, amount, balance_after, transfer_id, idempotency_key, metadata, created_at, prev_hash, hash
+SELECT user_id, seq, kind, amount, balance_after, transfer_id, idempotency_key, metadata, created_at, prev_hash, hash, gateway
 FROM ledger_entries
 WHERE user_id = $1 AND seq < $2
 ORDER BY seq DESC
@@ -120,6 +122,7 @@ func (q *Queries) ListEntries(ctx context.Context, db DBTX, arg ListEntriesParam
 			&i.CreatedAt,
 			&i.PrevHash,
 			&i.Hash,
+			&i.Gateway,
 		); err != nil {
 			return nil, err
 		}
@@ -132,7 +135,7 @@ func (q *Queries) ListEntries(ctx context.Context, db DBTX, arg ListEntriesParam
 }
 
 const listEntriesAscending = `-- name: ListEntriesAscending :many
-SELECT user_id, seq, kind, amount, balance_after, transfer_id, idempotency_key, metadata, created_at, prev_hash, hash
+SELECT user_id, seq, kind, amount, balance_after, transfer_id, idempotency_key, metadata, created_at, prev_hash, hash, gateway
 FROM ledger_entries
 WHERE user_id = $1 AND seq > $2
 ORDER BY seq
@@ -167,6 +170,7 @@ func (q *Queries) ListEntriesAscending(ctx context.Context, db DBTX, arg ListEnt
 			&i.CreatedAt,
 			&i.PrevHash,
 			&i.Hash,
+			&i.Gateway,
 		); err != nil {
 			return nil, err
 		}

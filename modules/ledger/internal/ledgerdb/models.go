@@ -36,6 +36,7 @@ type IdempotencyRecord struct {
 	Response    []byte
 	CreatedAt   time.Time
 	ExpiresAt   time.Time
+	Gateway     string
 }
 
 type LedgerEntry struct {
@@ -50,6 +51,7 @@ type LedgerEntry struct {
 	CreatedAt      time.Time
 	PrevHash       []byte
 	Hash           []byte
+	Gateway        *string
 }
 
 type Outbox struct {

@@ -11,18 +11,19 @@ import (
 )
 
 const claimKeys = `-- name: ClaimKeys :many
-SELECT k.i::int AS i, r.fingerprint, r.status_code, r.response, r.expires_at,
+SELECT DISTINCT ON (k.i) k.i::int AS i, r.fingerprint, r.status_code, r.response, r.expires_at,
        CASE WHEN r.scope IS NULL THEN pg_try_advisory_xact_lock(hashtextextended(k.lock_key, 7151))
             ELSE false END::boolean AS locked
-FROM ROWS FROM (unnest($1::text[]), unnest($2::text[]), unnest($3::text[])) WITH ORDINALITY
-     AS k(scope, key, lock_key, i)
-LEFT JOIN idempotency_records r ON r.scope = k.scope AND r.key = k.key
-ORDER BY k.i
+FROM ROWS FROM (unnest($1::text[]), unnest($2::text[]), unnest($3::text[]), unnest($4::text[]))
+     WITH ORDINALITY AS k(scope, key, gateway, lock_key, i)
+LEFT JOIN idempotency_records r ON r.scope = k.scope AND r.key = k.key AND r.gateway IN (k.gateway, '')
+ORDER BY k.i, r.gateway DESC
 `
 
 type ClaimKeysParams struct {
 	Scopes   []string
 	Keys     []string
+	Gateways []string
 	LockKeys []string
 }
 
@@ -40,8 +41,16 @@ type ClaimKeysRow struct {
 // waits for another replay). Only when there is none does it try the key's
 // transaction-scoped advisory lock, which the first request holds until it commits:
 // failing to get it means that request is still in flight.
+// A record of the key's own gateway comes first; one written before keys were scoped
+// per gateway (gateway ”) answers every gateway until it expires. Two rows of one key
+// exist only when both records do, and then no lock is tried.
 func (q *Queries) ClaimKeys(ctx context.Context, db DBTX, arg ClaimKeysParams) ([]ClaimKeysRow, error) {
-	rows, err := db.Query(ctx, claimKeys, arg.Scopes, arg.Keys, arg.LockKeys)
+	rows, err := db.Query(ctx, claimKeys,
+		arg.Scopes,
+		arg.Keys,
+		arg.Gateways,
+		arg.LockKeys,
+	)
 	if err != nil {
 		return nil, err
 	}
@@ -81,31 +90,35 @@ func (q *Queries) DeleteExpiredRecords(ctx context.Context, db DBTX, batch int32
 }
 
 const deleteRecord = `-- name: DeleteRecord :exec
-DELETE FROM idempotency_records WHERE scope = $1 AND key = $2
+DELETE FROM idempotency_records WHERE scope = $1 AND key = $2 AND gateway IN ($3::text, '')
 `
 
 type DeleteRecordParams struct {
-	Scope string
-	Key   string
+	Scope   string
+	Key     string
+	Gateway string
 }
 
+// Removes an expired record of the key, the gateway's own or one from before keys were
+// scoped per gateway.
 func (q *Queries) DeleteRecord(ctx context.Context, db DBTX, arg DeleteRecordParams) error {
-	_, err := db.Exec(ctx, deleteRecord, arg.Scope, arg.Key)
+	_, err := db.Exec(ctx, deleteRecord, arg.Scope, arg.Key, arg.Gateway)
 	return err
 }
 
 const insertRecords = `-- name: InsertRecords :exec
-INSERT INTO idempotency_records (scope, key, fingerprint, status_code, response, expires_at)
-SELECT v.scope, v.key, v.fingerprint, v.status_code, v.response, $1
-FROM ROWS FROM (unnest($2::text[]), unnest($3::text[]), unnest($4::bytea[]),
-                unnest($5::int[]), unnest($6::bytea[]))
-     AS v(scope, key, fingerprint, status_code, response)
+INSERT INTO idempotency_records (scope, key, gateway, fingerprint, status_code, response, expires_at)
+SELECT v.scope, v.key, v.gateway, v.fingerprint, v.status_code, v.response, $1
+FROM ROWS FROM (unnest($2::text[]), unnest($3::text[]), unnest($4::text[]), unnest($5::bytea[]),
+                unnest($6::int[]), unnest($7::bytea[]))
+     AS v(scope, key, gateway, fingerprint, status_code, response)
 `
 
 type InsertRecordsParams struct {
 	ExpiresAt    time.Time
 	Scopes       []string
 	Keys         []string
+	Gateways     []string
 	Fingerprints [][]byte
 	StatusCodes  []int32
 	Responses    [][]byte
@@ -119,6 +132,7 @@ func (q *Queries) InsertRecords(ctx context.Context, db DBTX, arg InsertRecordsP
 		arg.ExpiresAt,
 		arg.Scopes,
 		arg.Keys,
+		arg.Gateways,
 		arg.Fingerprints,
 		arg.StatusCodes,
 		arg.Responses,
