@@ -16,7 +16,9 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"example.com/wallet/modules/transfers"
 	"example.com/wallet/platform/kafkabus"
+	"example.com/wallet/platform/shard"
 )
 
 func kafkaScript(t *testing.T, action string) {
@@ -334,4 +336,58 @@ func TestConcurrentRandomTransfersConserveMoney(t *testing.T) {
 	}
 	s.VerifyLedgers(t)
 	t.Logf("outcomes by status: %v", outcomes)
+}
+
+// TestForgedTCCMessagesAreDeadLettered: whoever can write to a TCC topic without the
+// region pair's key can neither mint money with a credit nor free a pending transfer's
+// hold with a refusal. Unsigned and mis-signed messages are dead-lettered at their
+// first try; the real transfer completes; no balance moves but by it.
+func TestForgedTCCMessagesAreDeadLettered(t *testing.T) {
+	t.Parallel()
+	s := StartStack(t, "WALLET_TESTING__RELAY_HOLD__CREDIT=3s")
+	sender, receiver := fund(t, s, "eu", "100"), fund(t, s, "us", "0")
+	victim := fund(t, s, "eu", "0")
+	_, tr := send(t, s.EU, sender, receiver, "40", "real")
+	if tr.Status != "pending" {
+		t.Fatalf("transfer = %+v, want pending while its credit is held", tr)
+	}
+
+	stranger := shard.NewUserID("us")
+	mint := fmt.Sprintf(`{"type":"credit","transfer_id":%q,"from_user_id":%q,"to_user_id":%q,"amount":"1000"}`,
+		shard.NewTransferID("us", stranger, 256), stranger, victim)
+	refuse := fmt.Sprintf(`{"type":"refused","transfer_id":%q,"from_user_id":%q,"to_user_id":%q,"amount":"40","reason":"forged"}`,
+		tr.ID, sender, receiver)
+	wrongKey := []byte("a key that is not the eu-us pair's")
+	topic := s.TopicPrefix + ".eu.tcc"
+	forged := []kafka.Message{
+		{Topic: topic, Key: []byte("mint-unsigned"), Value: []byte(mint)},
+		{Topic: topic, Key: []byte("mint-wrong-key"), Value: []byte(mint), Headers: []kafka.Header{{Key: transfers.SignatureHeader,
+			Value: []byte(transfers.Sign(wrongKey, "eu", []byte("mint-wrong-key"), []byte(mint)))}}},
+		{Topic: topic, Key: []byte(tr.ID), Value: []byte(refuse), Headers: []kafka.Header{{Key: transfers.SignatureHeader,
+			Value: []byte(transfers.Sign(wrongKey, "eu", []byte(tr.ID), []byte(refuse)))}}},
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := kafkabus.EnsureTopics(ctx, []string{brokers(t)}, 4, topic); err != nil {
+		t.Fatal(err)
+	}
+	w := kafkabus.NewWriter([]string{brokers(t)})
+	defer w.Close()
+	if err := w.WriteMessages(ctx, forged...); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "three dead letters", func() bool {
+		return s.EU.Metric(t, "wallet_dlq_messages_total") == 3
+	})
+	code, out := s.EU.CLI(t, "dlq", "list")
+	if code != 0 || strings.Count(out, "without a valid signature") != 3 {
+		t.Fatalf("dlq list = exit %d:\n%s", code, out)
+	}
+	if final := awaitFinal(t, s.EU, tr.ID, 30*time.Second); final.Status != "completed" {
+		t.Fatalf("the real transfer = %+v, want completed despite a forged refusal", final)
+	}
+	assertBalance(t, s, sender, "60", "0")
+	assertBalance(t, s, receiver, "40", "0")
+	assertBalance(t, s, victim, "0", "0")
+	s.VerifyLedgers(t)
 }

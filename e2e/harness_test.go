@@ -97,6 +97,9 @@ func (s *Stack) Region(name string) *Region {
 	return s.US
 }
 
+// e2ePairSecret is the secret regions eu and us share in the e2e suite.
+const e2ePairSecret = "e2e-eu-us-pair-secret-for-the-e2e-suite"
+
 // StartStack starts regions eu and us on free loopback ports against fresh shard
 // databases and fresh topic names, and waits until both are ready. Everything is torn
 // down when the test ends.
@@ -136,7 +139,8 @@ func newRegion(t testing.TB, name string, port, peerPort int, prefix string, ext
 		"WALLET_KAFKA__BROKERS="+brokers(t),
 		"WALLET_KAFKA__TOPIC_PREFIX="+prefix,
 		fmt.Sprintf("WALLET_PEERS__%s__URL=http://127.0.0.1:%d", peer, peerPort),
-		"WALLET_AUTH__REGION_TOKEN=e2e-region-token",
+		"WALLET_AUTH__REGION_SECRET=e2e-"+name+"-region-secret-for-the-e2e-suite",
+		fmt.Sprintf("WALLET_PEERS__%s__SECRET=%s", peer, e2ePairSecret),
 		"WALLET_LOG__LEVEL=debug",
 	)
 	r.ShardDSN = map[string]string{}

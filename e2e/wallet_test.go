@@ -273,6 +273,10 @@ func TestEveryRefusalIsAProblem(t *testing.T) {
 		{"bad limit", Call{Method: "GET", Path: "/v1/users/" + u.ID + "/ledger?limit=0"}, 400, "invalid_request"},
 		{"big limit", Call{Method: "GET", Path: "/v1/users/" + u.ID + "/ledger?limit=201"}, 400, "invalid_request"},
 		{"bad cursor", Call{Method: "GET", Path: "/v1/users/" + u.ID + "/ledger?cursor=xyz"}, 400, "invalid_request"},
+		// Present but empty is not the default (schemathesis found these answered 200).
+		{"empty limit", Call{Method: "GET", Path: "/v1/users/" + u.ID + "/ledger?limit="}, 400, "invalid_request"},
+		{"empty direction", Call{Method: "GET", Path: "/v1/users/" + u.ID + "/transfers?direction="}, 400, "invalid_request"},
+		{"empty status", Call{Method: "GET", Path: "/v1/users/" + u.ID + "/transfers?status="}, 400, "invalid_request"},
 		{"no key", Call{Method: "POST", Path: dep, Body: map[string]any{"amount": "1"}}, 400, "idempotency_key_missing"},
 		{"long key", Call{Method: "POST", Path: dep, Body: map[string]any{"amount": "1"}, Headers: map[string]string{"Idempotency-Key": strings.Repeat("k", 256)}}, 400, "idempotency_key_missing"},
 		{"malformed json", Call{Method: "POST", Path: dep, Body: `{"amount":`, Headers: key}, 400, "invalid_request"},
@@ -282,6 +286,11 @@ func TestEveryRefusalIsAProblem(t *testing.T) {
 		{"wrong type", Call{Method: "POST", Path: dep, Body: `{"amount":1}`, Headers: key}, 400, "invalid_request"},
 		{"bad metadata", Call{Method: "POST", Path: dep, Body: `{"amount":"1","metadata":{"a b":"c"}}`, Headers: key}, 400, "invalid_request"},
 		{"unknown region on create", Call{Method: "POST", Path: "/v1/users", Body: `{"region":"ap"}`}, 400, "invalid_request"},
+		// No field is nullable (schemathesis found null taken for "absent").
+		{"null region", Call{Method: "POST", Path: "/v1/users", Body: `{"region":null}`}, 400, "invalid_request"},
+		{"null metadata", Call{Method: "POST", Path: dep, Body: `{"amount":"1","metadata":null}`, Headers: key}, 400, "invalid_request"},
+		{"null amount", Call{Method: "POST", Path: dep, Body: `{"amount":null}`, Headers: key}, 400, "invalid_request"},
+		{"control character in metadata", Call{Method: "POST", Path: dep, Body: `{"amount":"1","metadata":{"a":"\u0006"}}`, Headers: key}, 400, "invalid_request"},
 		{"no amount", Call{Method: "POST", Path: dep, Body: `{}`, Headers: key}, 400, "invalid_amount"},
 		{"overdraw", Call{Method: "POST", Path: "/v1/users/" + u.ID + "/withdrawals", Body: `{"amount":"11"}`, Headers: key}, 422, "insufficient_funds"},
 	}

@@ -57,8 +57,14 @@ env_of() {
 		echo "WALLET_SHARDS__${s^^}__DSN=$(app_url "$owner")"
 		echo "WALLET_SHARDS__${s^^}__OWNER_DSN=$owner"
 	done
-	# The inter-region credential of the local stack only; production reads it from a Secret.
-	echo "WALLET_AUTH__REGION_TOKEN=${WALLET_LOCAL_REGION_TOKEN:-local-region-token}"
+	# The local stack's secrets only; production reads them from Secrets (docs/deploy.md).
+	# The region's own secret signs TCC messages between its shards; the pair secret,
+	# shared by eu and us alone, authenticates forwarded requests and signs the TCC
+	# messages between them.
+	local peer=us
+	[ "$region" = us ] && peer=eu
+	echo "WALLET_AUTH__REGION_SECRET=local-${region}-region-secret-not-for-production"
+	echo "WALLET_PEERS__${peer^^}__SECRET=local-eu-us-pair-secret-not-for-production"
 	if [ -n "${KAFKA_BROKERS:-}" ]; then
 		echo "WALLET_KAFKA__BROKERS=$KAFKA_BROKERS"
 	fi

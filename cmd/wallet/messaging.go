@@ -50,13 +50,15 @@ func (m *messaging) publish(ctx context.Context, msgs []outbox.Message) error {
 		return nil
 	}
 	region := msgs[0].Region
+	key := m.cfg.MessageKey(region)
 	batch := make([]kafka.Message, len(msgs))
 	for i, msg := range msgs {
 		batch[i] = kafka.Message{
-			Topic:   m.cfg.TopicTCC(region),
-			Key:     []byte(msg.Key),
-			Value:   msg.Payload,
-			Headers: []kafka.Header{{Key: "type", Value: []byte(msg.Type)}},
+			Topic: m.cfg.TopicTCC(region),
+			Key:   []byte(msg.Key),
+			Value: msg.Payload,
+			Headers: []kafka.Header{{Key: "type", Value: []byte(msg.Type)},
+				{Key: transfers.SignatureHeader, Value: []byte(transfers.Sign(key, region, []byte(msg.Key), msg.Payload))}},
 		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)

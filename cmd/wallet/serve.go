@@ -75,11 +75,11 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 	tracker := health.NewTracker(cfg.Region, checks, reg)
 
 	router := shard.NewRouter(cfg)
-	peers := map[string]string{}
+	peers := map[string]httpapi.Peer{}
 	for name, p := range cfg.Peers {
-		peers[name] = p.URL
+		peers[name] = httpapi.Peer{URL: p.URL, Token: cfg.ForwardToken(name)}
 	}
-	forwarder, err := httpapi.NewForwarder(cfg.Region, cfg.Auth.RegionToken, peers, logger)
+	forwarder, err := httpapi.NewForwarder(cfg.Region, peers, logger)
 	if err != nil {
 		return err
 	}
@@ -91,7 +91,7 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 	backpressure := newPressure(cfg, reg)
 	transfersSvc := transfers.NewService(transfers.Config{Buckets: cfg.Buckets, TTL: cfg.Transfers.TTL,
 		ResendAfter: cfg.Transfers.ResendAfter, ResendMax: cfg.Transfers.ResendMax, Backlogged: backpressure.backlogged,
-		MaxWaiters: cfg.Transfers.MaxWaiters},
+		MaxWaiters: cfg.Transfers.MaxWaiters, MessageKeys: messageKeys(cfg)},
 		router, shards, ledgerSvc, idem, transfers.NewMetrics(reg))
 
 	api := newAPI(cfg, logger, reg, tracker, func(r chi.Router) {
@@ -197,6 +197,16 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 }
 
 // newAPI builds the public router: plumbing endpoints, then /v1 behind authentication.
+// messageKeys are the keys of the TCC messages this region exchanges with each region,
+// itself included.
+func messageKeys(cfg *config.Config) map[string][]byte {
+	keys := map[string][]byte{}
+	for _, region := range cfg.Regions() {
+		keys[region] = cfg.MessageKey(region)
+	}
+	return keys
+}
+
 func newAPI(cfg *config.Config, logger *slog.Logger, reg prometheus.Registerer, tracker *health.Tracker, mount func(chi.Router)) http.Handler {
 	r := chi.NewRouter()
 	r.Use(httpapi.WithRequestID, httpapi.Observe(logger, httpapi.NewMetrics(reg)), httpapi.Deadline(cfg.HTTP.RequestTimeout),
@@ -207,7 +217,11 @@ func newAPI(cfg *config.Config, logger *slog.Logger, reg prometheus.Registerer, 
 	r.Get("/readyz", tracker.Readyz)
 	r.Method(http.MethodGet, "/openapi.yaml", api.Handler())
 	r.Group(func(r chi.Router) {
-		r.Use(httpapi.NewAuthenticator(cfg.Auth.GatewayTokens, cfg.Auth.RegionToken).Middleware)
+		peerTokens := map[string]string{}
+		for name := range cfg.Peers {
+			peerTokens[name] = cfg.ForwardToken(name)
+		}
+		r.Use(httpapi.NewAuthenticator(cfg.Auth.GatewayTokens, peerTokens).Middleware)
 		mount(r)
 	})
 	return r

@@ -29,7 +29,7 @@ import (
 const (
 	chaosPGCluster = "walletchaos"
 	chaosPGPort    = "5434"
-	regionToken    = "chaos-region-token"
+	pairSecret     = "chaos-eu-us-pair-secret-for-the-chaos-suite"
 	gatewayToken   = "dev-token"
 )
 
@@ -140,7 +140,8 @@ func startCluster(ctx context.Context, root string, ttl time.Duration, log func(
 			"WALLET_HTTP__ADDR="+r.addr, "WALLET_HTTP__ADMIN_ADDR="+r.admin,
 			"WALLET_KAFKA__BROKERS="+c.brokers, "WALLET_KAFKA__TOPIC_PREFIX="+c.prefix,
 			fmt.Sprintf("WALLET_PEERS__%s__URL=http://%s", strings.ToUpper(peer), c.entry[peer].addr()),
-			"WALLET_AUTH__REGION_TOKEN="+regionToken,
+			"WALLET_AUTH__REGION_SECRET=chaos-"+r.region+"-region-secret-for-the-chaos-suite",
+			fmt.Sprintf("WALLET_PEERS__%s__SECRET=%s", strings.ToUpper(peer), pairSecret),
 			"WALLET_LIMITS__RATE_PER_SECOND=1000000", "WALLET_LIMITS__RATE_BURST=1000000",
 			"WALLET_LIMITS__GATEWAY_RATE_PER_SECOND=1000000", "WALLET_LIMITS__REPLICA_RATE_PER_SECOND=1000000",
 			"WALLET_TRANSFERS__TTL="+ttl.String(), "WALLET_TRANSFERS__RESEND_AFTER=1s", "WALLET_TRANSFERS__RESEND_MAX=4s",

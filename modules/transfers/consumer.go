@@ -24,7 +24,8 @@ type Inbound struct {
 // shard whose transaction applies it (the receiver's for credit and cancel, the
 // sender's for replies). A message that is malformed, addressed to another region, or
 // from a region this one does not know is refused: it can never be applied, and
-// answering a region we cannot reach would only block the outbox.
+// answering a region we cannot reach would only block the outbox. So is a message
+// without the signature of the region that sends it (SignatureHeader).
 func (s *Service) DecodeInbound(km kafkabus.Message) (Inbound, string, error) {
 	m, amount, err := DecodeMessage(km.Value)
 	if err != nil {
@@ -39,10 +40,16 @@ func (s *Service) DecodeInbound(km kafkabus.Message) (Inbound, string, error) {
 		if !s.router.KnownRegion(senderRegion) {
 			return Inbound{}, "", fmt.Errorf("%w: %s of transfer %s from region %s, which is not a peer of %s", ErrProtocolViolation, m.Type, m.TransferID, senderRegion, s.router.Region())
 		}
+		if err := s.checkSignature(m, km.Key, km.Value, km.Header(SignatureHeader)); err != nil {
+			return Inbound{}, "", err
+		}
 		return Inbound{Message: m, Amount: amount}, s.router.ShardOf(m.ToUserID), nil
 	default:
 		if senderRegion != s.router.Region() {
 			return Inbound{}, "", fmt.Errorf("%w: reply for transfer %s of region %s reached region %s", ErrMalformedMessage, m.TransferID, senderRegion, s.router.Region())
+		}
+		if err := s.checkSignature(m, km.Key, km.Value, km.Header(SignatureHeader)); err != nil {
+			return Inbound{}, "", err
 		}
 		return Inbound{Message: m, Amount: amount}, s.router.ShardOf(m.TransferID), nil
 	}
@@ -111,7 +118,7 @@ func (s *Service) ApplyInbound(ctx context.Context, shardName string, batch []In
 // deadlocks, serialization failures, any connection error) is retried for as long as
 // it lasts.
 func IsPermanent(err error) bool {
-	if errors.Is(err, ErrMalformedMessage) || errors.Is(err, ErrProtocolViolation) {
+	if errors.Is(err, ErrMalformedMessage) || errors.Is(err, ErrProtocolViolation) || errors.Is(err, ErrBadSignature) {
 		return true
 	}
 	var pgErr *pgconn.PgError

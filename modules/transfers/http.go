@@ -187,19 +187,23 @@ func (h *HTTP) list(w http.ResponseWriter, r *http.Request) {
 	if !here {
 		return
 	}
+	// A parameter that is present must hold a value: ?direction= is not the default,
+	// and ?status= is not "any status".
 	q := r.URL.Query()
-	direction := q.Get("direction")
+	direction := "out"
+	if q.Has("direction") {
+		direction = q.Get("direction")
+	}
 	switch direction {
-	case "":
-		direction = "out"
 	case "out", "in":
 	default:
 		httpapi.WriteProblem(w, r, httpapi.NewProblem(http.StatusBadRequest, httpapi.CodeInvalidRequest, "direction: must be out or in"))
 		return
 	}
 	status := q.Get("status")
-	switch status {
-	case "", StatusPending, StatusCompleted, StatusCancelled:
+	switch {
+	case !q.Has("status"):
+	case status == StatusPending, status == StatusCompleted, status == StatusCancelled:
 	default:
 		httpapi.WriteProblem(w, r, httpapi.NewProblem(http.StatusBadRequest, httpapi.CodeInvalidRequest, "status: must be pending, completed or cancelled"))
 		return

@@ -99,6 +99,8 @@ type Service struct {
 	// waiting counts requests waiting in WaitFinal, at most maxWaiters.
 	waiting    atomic.Int64
 	maxWaiters int
+	// messageKeys verify the signatures of inbound TCC messages, by sending region.
+	messageKeys map[string][]byte
 }
 
 // Config is what the service needs beyond its collaborators.
@@ -117,13 +119,16 @@ type Config struct {
 	// new transfers from it to other shards and regions are then refused with
 	// ErrBacklogged. Nil never refuses.
 	Backlogged func(shard string) bool
+	// MessageKeys holds the key of TCC messages exchanged with each region, this one
+	// included (config.MessageKey). A message from a region without a key is refused.
+	MessageKeys map[string][]byte
 }
 
 // NewService builds the transfers service of a region.
 func NewService(cfg Config, router *shard.Router, shards map[string]*pgdb.Shard, ledgerSvc *ledger.Service, idem *idempotency.Store, metrics *Metrics) *Service {
 	s := &Service{router: router, buckets: cfg.Buckets, shards: shards, ledger: ledgerSvc, idem: idem, ttl: cfg.TTL,
 		resendAfter: cfg.ResendAfter, resendMax: cfg.ResendMax, backlogged: cfg.Backlogged, maxWaiters: cfg.MaxWaiters,
-		q: transfersdb.New(), metrics: metrics, creates: map[string]*pgdb.Batcher[createOp, createResult]{}, waiters: newWaiters()}
+		messageKeys: cfg.MessageKeys, q: transfersdb.New(), metrics: metrics, creates: map[string]*pgdb.Batcher[createOp, createResult]{}, waiters: newWaiters()}
 	for name, sh := range shards {
 		s.creates[name] = pgdb.NewBatcher(sh.Pool, s.applyCreates)
 	}

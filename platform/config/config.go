@@ -7,8 +7,12 @@
 package config
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -28,7 +32,10 @@ import (
 // Config is everything one region's wallet process needs. It is immutable after Load
 // and passed down explicitly; nothing else reads the environment.
 type Config struct {
-	Region      string           `koanf:"region"`
+	Region string `koanf:"region"`
+	// Profile is "production" (the default) or "local": a region on one machine, for
+	// development and tests, which may reach its peers over plain http.
+	Profile     string           `koanf:"profile"`
 	Buckets     int              `koanf:"buckets"`
 	HTTP        HTTP             `koanf:"http"`
 	Shards      map[string]Shard `koanf:"shards"`
@@ -119,7 +126,16 @@ type Peer struct {
 	// Brokers is the Kafka cluster holding the peer's TCC topic; empty means this
 	// region's own brokers (one shared cluster).
 	Brokers []string `koanf:"brokers"`
+	// Secret is known to this region and the peer alone (at least MinSecretLength
+	// characters, from a Secret): the credential of requests either forwards to the
+	// other and the key of the TCC messages between them are derived from it, so a
+	// region that leaks it exposes that one pair, not the others.
+	Secret string `koanf:"secret"`
 }
+
+// MinSecretLength is the shortest shared secret the wallet accepts: 32 characters,
+// about 190 bits when drawn from base64 (`openssl rand -base64 32`).
+const MinSecretLength = 32
 
 // Testing holds fault-injection knobs for the e2e tests. Every one is off by default
 // and costs nothing when off; production values never set them.
@@ -132,11 +148,45 @@ type Testing struct {
 	RelayDrop map[string]int `koanf:"relay_drop"`
 }
 
-// Auth holds credentials. Gateway tokens are stored only as hex SHA-256 hashes; the
-// region token is the shared secret regions present to each other when forwarding.
+// Auth holds credentials. Gateway tokens are stored only as hex SHA-256 hashes; what
+// regions present to each other is derived from Peer.Secret.
 type Auth struct {
 	GatewayTokens map[string]string `koanf:"gateway_tokens"`
-	RegionToken   string            `koanf:"region_token"`
+	// RegionSecret is this region's own (at least MinSecretLength characters): the key
+	// of the TCC messages between its own shards is derived from it.
+	RegionSecret string `koanf:"region_secret"`
+}
+
+// ForwardToken is the bearer credential of requests forwarded between this region and
+// peer, in either direction; "" when peer is not a peer.
+func (c *Config) ForwardToken(peer string) string {
+	p, ok := c.Peers[peer]
+	if !ok {
+		return ""
+	}
+	return hex.EncodeToString(derive(p.Secret, "wallet forwarded requests v1"))
+}
+
+// MessageKey is the key of the TCC messages between this region and region (this
+// region itself included); nil when region is neither.
+func (c *Config) MessageKey(region string) []byte {
+	if region == c.Region {
+		return derive(c.Auth.RegionSecret, "wallet tcc messages v1")
+	}
+	p, ok := c.Peers[region]
+	if !ok {
+		return nil
+	}
+	return derive(p.Secret, "wallet tcc messages v1")
+}
+
+// derive gives each use of a secret its own key, so a credential seen in one place
+// (a forwarded request's header) says nothing of the key used in another (a message
+// signature).
+func derive(secret, purpose string) []byte {
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write([]byte(purpose))
+	return mac.Sum(nil)
 }
 
 // Limits bounds what one user can do per unit of time on money-moving endpoints.
@@ -263,6 +313,7 @@ var defaults = map[string]any{
 	"transfers.max_lane_backlog":     10000,
 	"transfers.max_waiters":          10000,
 	"log.level":                      "info",
+	"profile":                        "production",
 }
 
 var (
@@ -346,11 +397,12 @@ func Load(opts Options) (*Config, error) {
 }
 
 // envKey maps WALLET_SHARDS__EU0__DSN to shards.eu0.dsn. Variables without a "__"
-// other than WALLET_REGION and WALLET_BUCKETS belong to tooling (WALLET_PG_URL, ...)
-// and are ignored, so a typo in a nested key is still caught as an unknown key.
+// other than WALLET_REGION, WALLET_BUCKETS and WALLET_PROFILE belong to tooling
+// (WALLET_PG_URL, ...) and are ignored, so a typo in a nested key is still caught as
+// an unknown key.
 func envKey(k, v string) (string, any) {
 	name := strings.TrimPrefix(k, "WALLET_")
-	if !strings.Contains(name, "__") && name != "REGION" && name != "BUCKETS" {
+	if !strings.Contains(name, "__") && name != "REGION" && name != "BUCKETS" && name != "PROFILE" {
 		return "", nil
 	}
 	return strings.ToLower(strings.ReplaceAll(name, "__", ".")), v
@@ -423,16 +475,40 @@ func (c *Config) validate(forMigrations bool) error {
 			return fmt.Errorf("kafka broker %q is not host:port", b)
 		}
 	}
-	for name, p := range c.Peers {
+	switch c.Profile {
+	case "production", "local":
+	default:
+		return fmt.Errorf("profile %q is not production or local", c.Profile)
+	}
+	secrets := map[string]string{} // secret -> where it is used
+	if !forMigrations {
+		if len(c.Auth.RegionSecret) < MinSecretLength {
+			return fmt.Errorf("auth.region_secret must be at least %d characters (WALLET_AUTH__REGION_SECRET)", MinSecretLength)
+		}
+		secrets[c.Auth.RegionSecret] = "auth.region_secret"
+	}
+	for _, name := range sortedKeys(c.Peers) {
+		p := c.Peers[name]
 		if !regionName.MatchString(name) || name == c.Region {
 			return fmt.Errorf("peer region %q is not a valid other region", name)
 		}
 		if strings.TrimSpace(p.URL) == "" {
 			return fmt.Errorf("peer region %s has no url", name)
 		}
-	}
-	if len(c.Peers) > 0 && c.Auth.RegionToken == "" && !forMigrations {
-		return errors.New("peers are configured but auth.region_token is empty (WALLET_AUTH__REGION_TOKEN)")
+		u, err := url.Parse(p.URL)
+		if err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && c.Profile == "local")) {
+			return fmt.Errorf("peer region %s: url %q must be https://host (plain http only with profile local)", name, p.URL)
+		}
+		if forMigrations {
+			continue
+		}
+		if len(p.Secret) < MinSecretLength {
+			return fmt.Errorf("peer region %s: secret must be at least %d characters (WALLET_PEERS__%s__SECRET)", name, MinSecretLength, strings.ToUpper(name))
+		}
+		if other, reused := secrets[p.Secret]; reused {
+			return fmt.Errorf("peer region %s: its secret is also %s's; every region pair needs its own", name, other)
+		}
+		secrets[p.Secret] = "peer " + name
 	}
 	if len(c.Auth.GatewayTokens) == 0 && !forMigrations {
 		return errors.New("auth.gateway_tokens names no gateway: every call would be refused (WALLET_AUTH__GATEWAY_TOKENS__<NAME>)")
@@ -473,6 +549,15 @@ func (c *Config) validate(forMigrations bool) error {
 		return fmt.Errorf("log.level %q is not debug, info, warn or error", c.Log.Level)
 	}
 	return nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // oneLine flattens multi-line errors (mapstructure joins several) into one line.

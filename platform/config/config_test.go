@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/hex"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -15,15 +16,21 @@ shards:
   eu1: {buckets: "128-255"}
 kafka: {brokers: ["127.0.0.1:9092"]}
 peers:
-  us: {url: "http://127.0.0.1:8082"}
+  us: {url: "https://wallet.us.internal"}
 auth:
   gateway_tokens: {dev: c91cbbedf8c712e8e2b7517ddeca8fe4fde839ebd8339e0b2001363002b37712}
 `
 
+const (
+	euSecret   = "eu-region-secret-of-32-characters!"
+	euUSSecret = "eu-us-pair-secret-of-32-characters"
+)
+
 var goodEnv = []string{
 	"WALLET_SHARDS__EU0__DSN=postgres://a@h/db0",
 	"WALLET_SHARDS__EU1__DSN=postgres://a@h/db1",
-	"WALLET_AUTH__REGION_TOKEN=secret",
+	"WALLET_AUTH__REGION_SECRET=" + euSecret,
+	"WALLET_PEERS__US__SECRET=" + euUSSecret,
 	"WALLET_PG_URL=postgres://tooling/ignored", // tooling variables are not config keys
 }
 
@@ -76,8 +83,13 @@ func TestBadConfigIsOneLineNamingTheProblem(t *testing.T) {
 		{"gap", "eu", strings.Replace(goodRegion, `"128-255"`, `"130-255"`, 1), goodEnv, "buckets 128-129 belong to no shard"},
 		{"short", "eu", strings.Replace(goodRegion, `"128-255"`, `"128-200"`, 1), goodEnv, "buckets 201-255 belong to no shard"},
 		{"bad range", "eu", strings.Replace(goodRegion, `"128-255"`, `"x"`, 1), goodEnv, `buckets "x" is not a range`},
-		{"peer without url", "eu", strings.Replace(goodRegion, `"http://127.0.0.1:8082"`, `""`, 1), goodEnv, "peer region us has no url"},
-		{"no region token", "eu", goodRegion, goodEnv[:2], "auth.region_token is empty"},
+		{"peer without url", "eu", strings.Replace(goodRegion, `"https://wallet.us.internal"`, `""`, 1), goodEnv, "peer region us has no url"},
+		{"plain http peer in production", "eu", strings.Replace(goodRegion, `"https://`, `"http://`, 1), goodEnv, `url "http://wallet.us.internal" must be https://host`},
+		{"unknown profile", "eu", goodRegion + "profile: staging\n", goodEnv, `profile "staging"`},
+		{"no region secret", "eu", goodRegion, goodEnv[:2], "auth.region_secret must be at least 32 characters"},
+		{"short region secret", "eu", goodRegion, append(goodEnv, "WALLET_AUTH__REGION_SECRET=short"), "auth.region_secret must be at least 32"},
+		{"short pair secret", "eu", goodRegion, append(goodEnv, "WALLET_PEERS__US__SECRET=short"), "peer region us: secret must be at least 32"},
+		{"pair secret reused", "eu", goodRegion, append(goodEnv, "WALLET_PEERS__US__SECRET="+euSecret), "every region pair needs its own"},
 		{"unknown key", "eu", goodRegion + "colour: blue\n", goodEnv, "colour"},
 		{"unknown env key", "eu", goodRegion, append([]string{"WALLET_HTTP__ADRR=x"}, goodEnv...), "adrr"},
 		{"bad broker", "eu", strings.Replace(goodRegion, `"127.0.0.1:9092"`, `"kafka"`, 1), goodEnv, `kafka broker "kafka" is not host:port`},
@@ -104,7 +116,8 @@ func TestShippedRegionsLoad(t *testing.T) {
 		env := []string{
 			"WALLET_SHARDS__" + strings.ToUpper(region) + "0__DSN=postgres://x/0",
 			"WALLET_SHARDS__" + strings.ToUpper(region) + "1__DSN=postgres://x/1",
-			"WALLET_AUTH__REGION_TOKEN=t",
+			"WALLET_AUTH__REGION_SECRET=" + euSecret,
+			"WALLET_PEERS__" + map[string]string{"eu": "US", "us": "EU"}[region] + "__SECRET=" + euUSSecret,
 		}
 		cfg, err := Load(Options{Region: region, RegionsDir: "../../regions", Environ: env})
 		if err != nil {
@@ -139,7 +152,7 @@ func TestMigrationsNeedOnlyTheOwnersDSNs(t *testing.T) {
 	if _, err := Load(Options{Region: "eu", RegionsDir: dir, Environ: ownerOnly}); err == nil || !strings.Contains(err.Error(), "has no DSN") {
 		t.Fatalf("the server with owner DSNs only: %v, want a refusal naming the DSN", err)
 	}
-	if _, err := Load(Options{Region: "eu", RegionsDir: dir, Environ: []string{"WALLET_AUTH__REGION_TOKEN=x"}, ForMigrations: true}); err == nil || !strings.Contains(err.Error(), "owner DSN") {
+	if _, err := Load(Options{Region: "eu", RegionsDir: dir, Environ: []string{"WALLET_AUTH__REGION_SECRET=x"}, ForMigrations: true}); err == nil || !strings.Contains(err.Error(), "owner DSN") {
 		t.Fatalf("migrations without any DSN: %v, want a refusal naming the owner DSN", err)
 	}
 	cfg, err = Load(Options{Region: "eu", RegionsDir: dir, Environ: goodEnv, ForMigrations: true})
@@ -168,5 +181,56 @@ func TestEveryTunableHasADefault(t *testing.T) {
 				t.Errorf("%s has no default", key)
 			}
 		}
+	}
+}
+
+// TestSecretsArePerRegionPair: the two regions of a pair derive the same forwarding
+// token and message key from their shared secret; another pair, the region's own
+// messages and the two uses of one secret all get different keys.
+func TestSecretsArePerRegionPair(t *testing.T) {
+	dir := t.TempDir()
+	write := func(region, body string) {
+		if err := os.MkdirAll(filepath.Join(dir, region), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, region, "wallet.yaml"), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const tokens = "auth:\n  gateway_tokens: {dev: c91cbbedf8c712e8e2b7517ddeca8fe4fde839ebd8339e0b2001363002b37712}\n"
+	write("eu", "region: eu\nshards: {eu0: {buckets: \"0-255\", dsn: x}}\nkafka: {brokers: [\"k:9092\"]}\n"+
+		"peers:\n  us: {url: \"https://us\"}\n  ap: {url: \"https://ap\"}\n"+tokens)
+	write("us", "region: us\nshards: {us0: {buckets: \"0-255\", dsn: x}}\nkafka: {brokers: [\"k:9092\"]}\n"+
+		"peers:\n  eu: {url: \"https://eu\"}\n"+tokens)
+	eu, err := Load(Options{Region: "eu", RegionsDir: dir, Environ: []string{"WALLET_AUTH__REGION_SECRET=" + euSecret,
+		"WALLET_PEERS__US__SECRET=" + euUSSecret, "WALLET_PEERS__AP__SECRET=eu-ap-pair-secret-of-32-characters"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	us, err := Load(Options{Region: "us", RegionsDir: dir, Environ: []string{"WALLET_AUTH__REGION_SECRET=us-region-secret-of-32-characters!",
+		"WALLET_PEERS__EU__SECRET=" + euUSSecret}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if eu.ForwardToken("us") != us.ForwardToken("eu") || string(eu.MessageKey("us")) != string(us.MessageKey("eu")) {
+		t.Error("the two regions of a pair derive different credentials from their shared secret")
+	}
+	distinct := map[string]string{
+		"eu-us token": eu.ForwardToken("us"), "eu-ap token": eu.ForwardToken("ap"),
+		"eu-us key": hex.EncodeToString(eu.MessageKey("us")), "eu-ap key": hex.EncodeToString(eu.MessageKey("ap")),
+		"eu own key": hex.EncodeToString(eu.MessageKey("eu")), "us own key": hex.EncodeToString(us.MessageKey("us")),
+	}
+	seen := map[string]string{}
+	for name, v := range distinct {
+		if len(v) != 64 {
+			t.Errorf("%s = %q, want 32 bytes in hex", name, v)
+		}
+		if other, dup := seen[v]; dup {
+			t.Errorf("%s and %s are the same", name, other)
+		}
+		seen[v] = name
+	}
+	if eu.ForwardToken("zz") != "" || eu.MessageKey("zz") != nil {
+		t.Error("a region that is not a peer has credentials")
 	}
 }

@@ -34,25 +34,28 @@ func CallerFrom(ctx context.Context) Caller {
 }
 
 // Authenticator checks bearer credentials: gateway tokens against their configured
-// SHA-256 hashes, and the shared region token on forwarded requests. Comparisons are
-// constant-time and every configured hash is compared, so timing says nothing about
-// which token almost matched.
+// SHA-256 hashes, and a forwarded request's against the token of the peer region it
+// says it comes from. A forwarded request must come from a configured peer and name a
+// configured gateway: a peer's credential cannot impersonate another region, nor a
+// gateway this region does not know. Comparisons are constant-time and every
+// configured gateway hash is compared, so timing says nothing about which token almost
+// matched.
 type Authenticator struct {
-	gateways   map[string][]byte // name -> sha256(token)
-	regionHash []byte            // sha256(region token), nil when no peers
+	gateways map[string][]byte // name -> sha256(token)
+	peers    map[string][]byte // peer region -> sha256(its forwarding token)
 }
 
 // NewAuthenticator builds an authenticator from hex SHA-256 gateway token hashes
-// (validated by config) and the plaintext region token.
-func NewAuthenticator(gatewayHashes map[string]string, regionToken string) *Authenticator {
-	a := &Authenticator{gateways: map[string][]byte{}}
+// (validated by config) and each peer region's plaintext forwarding token.
+func NewAuthenticator(gatewayHashes map[string]string, peerTokens map[string]string) *Authenticator {
+	a := &Authenticator{gateways: map[string][]byte{}, peers: map[string][]byte{}}
 	for name, h := range gatewayHashes {
 		b, _ := hex.DecodeString(h)
 		a.gateways[name] = b
 	}
-	if regionToken != "" {
-		sum := sha256.Sum256([]byte(regionToken))
-		a.regionHash = sum[:]
+	for region, token := range peerTokens {
+		sum := sha256.Sum256([]byte(token))
+		a.peers[region] = sum[:]
 	}
 	return a
 }
@@ -77,11 +80,12 @@ func (a *Authenticator) authenticate(r *http.Request) (Caller, bool) {
 	}
 	sum := sha256.Sum256([]byte(token))
 	if from := r.Header.Get(ForwardedFromHeader); from != "" {
-		if a.regionHash == nil || subtle.ConstantTimeCompare(sum[:], a.regionHash) != 1 {
+		want, isPeer := a.peers[from]
+		if !isPeer || subtle.ConstantTimeCompare(sum[:], want) != 1 {
 			return Caller{}, false
 		}
 		gateway := r.Header.Get(GatewayHeader)
-		if gateway == "" {
+		if _, known := a.gateways[gateway]; !known {
 			return Caller{}, false
 		}
 		return Caller{Gateway: gateway, ForwardedFrom: from}, true

@@ -14,7 +14,8 @@ import (
 
 // DecodeJSON reads the request body into dst (a pointer to a struct) strictly: the
 // body must be exactly one JSON object, with no unknown or differently-cased field, no
-// duplicate key at any depth, no trailing data, and values of the declared types.
+// duplicate key at any depth, no null, no trailing data, and values of the declared
+// types.
 // Errors are 400 invalid_request problems whose detail names the field.
 func DecodeJSON(r *http.Request, dst any) error {
 	body, err := io.ReadAll(r.Body)
@@ -64,8 +65,8 @@ func DecodeJSONBytes(body []byte, dst any) error {
 const maxDepth = 8
 
 // checkStructure walks the tokens of body: one object, nested at most maxDepth deep,
-// no duplicate keys anywhere, nothing after it, and top-level keys spelled exactly as
-// the struct's json tags (encoding/json would otherwise accept "AMOUNT" for
+// no duplicate keys and no null anywhere, nothing after it, and top-level keys spelled
+// exactly as the struct's json tags (encoding/json would otherwise accept "AMOUNT" for
 // "amount").
 func checkStructure(body []byte, t reflect.Type) error {
 	known := map[string]bool{}
@@ -147,6 +148,12 @@ func (w *walker) value() error {
 	tok, err := w.dec.Token()
 	if err != nil {
 		return invalid(w.field(), "malformed JSON")
+	}
+	if tok == nil {
+		// No field of the API is nullable. encoding/json would decode null as the
+		// field's absence ({"region":null} as the default region, "metadata":null as
+		// none), accepting a body the document says is malformed.
+		return invalid(w.field(), "must not be null")
 	}
 	d, ok := tok.(json.Delim)
 	if !ok {

@@ -32,7 +32,9 @@ func TestDecodeJSONStrict(t *testing.T) {
 		{`{"Amount":"10"}`, "Amount", false},
 		{`{"other":1}`, "other", false},
 		{`{"amount":10}`, "amount", false},
-		{`{"amount":null}`, "", true}, // null is "absent": the caller reports the missing amount
+		{`{"amount":null}`, "amount", false}, // no field is nullable
+		{`{"amount":"10","metadata":null}`, "metadata", false},
+		{`{"amount":"10","metadata":{"a":null}}`, "metadata.a", false},
 		{`{"metadata":{"a":1}}`, "metadata", false},
 		{`{"metadata":"x"}`, "metadata", false},
 		{"{\"amount\":\"1\xff\"}", "", false}, // invalid UTF-8, which encoding/json would replace

@@ -19,13 +19,18 @@ import (
 // gateway never needs to know where a user lives. The answer is relayed unchanged:
 // status, headers and body are the home region's.
 type Forwarder struct {
-	self        string
-	regionToken string
-	proxies     map[string]*httputil.ReverseProxy
+	self    string
+	proxies map[string]*httputil.ReverseProxy
 }
 
-// NewForwarder builds a forwarder to each peer region's base URL.
-func NewForwarder(self, regionToken string, peers map[string]string, logger *slog.Logger) (*Forwarder, error) {
+// Peer is how this region reaches another: its base URL, and the bearer token the
+// two regions share for forwarded requests.
+type Peer struct {
+	URL, Token string
+}
+
+// NewForwarder builds a forwarder to each peer region.
+func NewForwarder(self string, peers map[string]Peer, logger *slog.Logger) (*Forwarder, error) {
 	transport := &http.Transport{
 		Proxy:                 nil,
 		DialContext:           (&net.Dialer{Timeout: 3 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
@@ -33,9 +38,9 @@ func NewForwarder(self, regionToken string, peers map[string]string, logger *slo
 		IdleConnTimeout:       90 * time.Second,
 		ResponseHeaderTimeout: 35 * time.Second, // longer than the longest Prefer: wait
 	}
-	f := &Forwarder{self: self, regionToken: regionToken, proxies: map[string]*httputil.ReverseProxy{}}
-	for region, raw := range peers {
-		target, err := url.Parse(raw)
+	f := &Forwarder{self: self, proxies: map[string]*httputil.ReverseProxy{}}
+	for region, peer := range peers {
+		target, err := url.Parse(peer.URL)
 		if err != nil {
 			return nil, err
 		}
@@ -46,7 +51,7 @@ func NewForwarder(self, regionToken string, peers map[string]string, logger *slo
 				pr.SetURL(target)
 				caller := CallerFrom(pr.In.Context())
 				h := pr.Out.Header
-				h.Set("Authorization", "Bearer "+f.regionToken)
+				h.Set("Authorization", "Bearer "+peer.Token)
 				h.Set(ForwardedFromHeader, f.self)
 				h.Set(GatewayHeader, caller.Gateway)
 				h.Set(RequestIDHeader, RequestID(pr.In.Context()))
