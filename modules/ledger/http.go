@@ -143,12 +143,14 @@ func (h *HTTP) entries(w http.ResponseWriter, r *http.Request) {
 	httpapi.WriteJSON(w, http.StatusOK, out)
 }
 
-// PageLimit reads ?limit= (1 to 200, default 50).
+// PageLimit reads ?limit= (1 to 200, default 50 when absent; present but empty is not
+// an integer).
 func PageLimit(r *http.Request) (int, error) {
-	raw := r.URL.Query().Get("limit")
-	if raw == "" {
+	q := r.URL.Query()
+	if !q.Has("limit") {
 		return defaultPageSize, nil
 	}
+	raw := q.Get("limit")
 	n, err := strconv.Atoi(raw)
 	if err != nil || n < 1 || n > maxPageSize || strconv.Itoa(n) != raw {
 		return 0, httpapi.NewProblem(http.StatusBadRequest, httpapi.CodeInvalidRequest, "limit: must be an integer from 1 to %d", maxPageSize)

@@ -320,7 +320,8 @@ func fromRow(row ledgerdb.LedgerEntry) (Entry, error) {
 	return e, nil
 }
 
-// Metadata limits: a flat object of short strings, so a ledger row stays small.
+// Metadata limits: a flat object of short strings (at most 256 characters), so a
+// ledger row stays small.
 const (
 	maxMetadataKeys  = 16
 	maxMetadataValue = 256
@@ -338,8 +339,10 @@ func ValidateMetadata(md map[string]string) error {
 		if !metadataKeyRe.MatchString(k) {
 			return httpapi.NewProblem(http.StatusBadRequest, httpapi.CodeInvalidRequest, "metadata: key %q must be 1 to 64 letters, digits, '_', '.' or '-'", k)
 		}
-		if len(v) > maxMetadataValue {
-			return httpapi.NewProblem(http.StatusBadRequest, httpapi.CodeInvalidRequest, "metadata.%s: at most %d bytes", k, maxMetadataValue)
+		// Characters, as the document's maxLength counts them: a limit in bytes refused
+		// values of 256 accented letters that the document promises to accept.
+		if utf8.RuneCountInString(v) > maxMetadataValue {
+			return httpapi.NewProblem(http.StatusBadRequest, httpapi.CodeInvalidRequest, "metadata.%s: at most %d characters", k, maxMetadataValue)
 		}
 		if strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f || r == utf8.RuneError }) {
 			// PostgreSQL's jsonb refuses NUL outright; the others would reach gateways'

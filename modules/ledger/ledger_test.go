@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -367,7 +368,9 @@ func TestUnknownUser(t *testing.T) {
 }
 
 func TestMetadataValidation(t *testing.T) {
-	ok := map[string]string{"order": "A-1", "note.x": strings.Repeat("v", maxMetadataValue)}
+	// The value limit counts characters, as the document's maxLength does: 256 of
+	// them are accepted whatever their UTF-8 length.
+	ok := map[string]string{"order": "A-1", "note.x": strings.Repeat("v", maxMetadataValue), "name": strings.Repeat("é", maxMetadataValue)}
 	if err := ValidateMetadata(ok); err != nil {
 		t.Fatal(err)
 	}
@@ -375,6 +378,7 @@ func TestMetadataValidation(t *testing.T) {
 		{"": "x"},
 		{"bad key": "x"},
 		{"k": strings.Repeat("v", maxMetadataValue+1)},
+		{"k": strings.Repeat("é", maxMetadataValue+1)},
 		{"k": "nul\x00inside"}, // PostgreSQL's jsonb refuses it: a 500 before
 		{"k": "bell\a"},
 		{"k": "bad\xffutf8"},
@@ -556,5 +560,36 @@ func TestAppendManyChainsLikeAppend(t *testing.T) {
 	}
 	if b := f.balance(t, u); b.LedgerSeq != 1001 {
 		t.Fatalf("after a refused batch the ledger is at seq %d, want 1001", b.LedgerSeq)
+	}
+}
+
+// TestPageLimit: absent is the default; present must be an integer from 1 to 200, so
+// ?limit= (empty) is refused, not read as the default.
+func TestPageLimit(t *testing.T) {
+	cases := []struct {
+		query string
+		want  int // 0: refused
+	}{
+		{"", defaultPageSize},
+		{"limit=1", 1},
+		{"limit=200", 200},
+		{"limit=", 0},
+		{"limit=0", 0},
+		{"limit=201", 0},
+		{"limit=01", 0},
+		{"limit=+5", 0},
+		{"limit=x", 0},
+	}
+	for _, c := range cases {
+		n, err := PageLimit(httptest.NewRequest("GET", "/v1/users/x/ledger?"+c.query, nil))
+		if c.want == 0 {
+			if p, ok := httpapi.AsProblem(err); !ok || p.Status != 400 || p.Code != httpapi.CodeInvalidRequest {
+				t.Errorf("%q: %d, %v, want 400 invalid_request", c.query, n, err)
+			}
+			continue
+		}
+		if err != nil || n != c.want {
+			t.Errorf("%q: %d, %v, want %d", c.query, n, err, c.want)
+		}
 	}
 }
