@@ -58,12 +58,14 @@ env_of() {
 		echo "WALLET_SHARDS__${s^^}__OWNER_DSN=$owner"
 	done
 	# The local stack's secrets only; production reads them from Secrets (docs/deploy.md).
-	# The region's own secret signs TCC messages between its shards; the pair secret,
+	# The region's own secret signs TCC messages between its shards, the seal secret
+	# keys the ledger's seals; the pair secret,
 	# shared by eu and us alone, authenticates forwarded requests and signs the TCC
 	# messages between them.
 	local peer=us
 	[ "$region" = us ] && peer=eu
 	echo "WALLET_AUTH__REGION_SECRET=local-${region}-region-secret-not-for-production"
+	echo "WALLET_AUTH__LEDGER_SEAL_SECRET=local-${region}-ledger-seal-secret-not-for-production"
 	echo "WALLET_PEERS__${peer^^}__SECRET=local-eu-us-pair-secret-not-for-production"
 	if [ -n "${KAFKA_BROKERS:-}" ]; then
 		echo "WALLET_KAFKA__BROKERS=$KAFKA_BROKERS"

@@ -13,11 +13,12 @@ import (
 	"example.com/wallet/platform/shard"
 )
 
-// ledgerCmd runs `wallet ledger verify [--user ID]` and `wallet ledger rebuild` over
-// every shard of the region. verify exits 1 when it finds any drift.
+// ledgerCmd runs `wallet ledger verify [--user ID]`, `wallet ledger rebuild` and
+// `wallet ledger seal` over every shard of the region. verify and seal exit 1 when
+// they find any drift.
 func ledgerCmd(ctx context.Context, args, environ []string, stdout io.Writer) error {
-	if len(args) == 0 || (args[0] != "verify" && args[0] != "rebuild") {
-		return fmt.Errorf("%w: ledger needs verify or rebuild", errUsage)
+	if len(args) == 0 || (args[0] != "verify" && args[0] != "rebuild" && args[0] != "seal") {
+		return fmt.Errorf("%w: ledger needs verify, rebuild or seal", errUsage)
 	}
 	action := args[0]
 	flags := newFlags("ledger " + action)
@@ -48,14 +49,17 @@ func ledgerCmd(ctx context.Context, args, environ []string, stdout io.Writer) er
 		return err
 	}
 	defer pgdb.Close(shards)
-	svc := ledger.NewService(router, shards, idempotency.NewStore(24*time.Hour))
+	svc := ledger.NewService(router, shards, idempotency.NewStore(24*time.Hour), cfg.LedgerSealKey())
 
 	drifts := 0
 	for _, name := range shardNames {
 		var report ledger.Report
-		if action == "verify" {
+		switch action {
+		case "verify":
 			report, err = svc.Verify(ctx, name, userID)
-		} else {
+		case "seal":
+			report, err = svc.Seal(ctx, name)
+		default:
 			report, err = svc.Rebuild(ctx, name)
 		}
 		if err != nil {
@@ -69,13 +73,18 @@ func ledgerCmd(ctx context.Context, args, environ []string, stdout io.Writer) er
 			status = fmt.Sprintf("%d problems", len(report.Drifts))
 		}
 		fmt.Fprintf(stdout, "region %s shard %s: %d users, %d entries, %s", cfg.Region, name, report.Users, report.Entries, status)
-		if action == "rebuild" {
+		switch {
+		case action == "rebuild":
 			fmt.Fprintf(stdout, ", %d snapshots rewritten", report.Rebuilt)
+		case action == "seal":
+			fmt.Fprintf(stdout, ", %d histories sealed", report.Sealed)
+		case !report.SealsChecked:
+			fmt.Fprint(stdout, ", seals not checked (no key)")
 		}
 		fmt.Fprintln(stdout)
 		drifts += len(report.Drifts)
 	}
-	if action == "verify" && drifts > 0 {
+	if action != "rebuild" && drifts > 0 {
 		return exitError{code: 1}
 	}
 	return nil

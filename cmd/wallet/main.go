@@ -22,8 +22,9 @@ const usage = `usage: wallet <command> [flags]
 commands:
   serve                      run the region's API, relays and consumers
   migrate up|down|version    migrate every shard of the region
-  ledger verify [--user ID]  recompute balances from entries and check hash chains
+  ledger verify [--user ID]  recompute balances from entries, check hash chains and seals
   ledger rebuild             rewrite balance snapshots from entries
+  ledger seal                seal histories written before the ledger sealed entries (once)
   dlq list                   print the region's dead letters, one JSON object each
   dlq replay [--partition P --offset O]
                              put dead letters back on the region's TCC topic

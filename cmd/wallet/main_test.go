@@ -57,7 +57,9 @@ auth:
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return []string{"--config", path}, []string{"WALLET_SHARDS__EU0__DSN=" + dsn0, "WALLET_SHARDS__EU1__DSN=" + dsn1}
+	return []string{"--config", path}, []string{"WALLET_SHARDS__EU0__DSN=" + dsn0, "WALLET_SHARDS__EU1__DSN=" + dsn1,
+		"WALLET_AUTH__REGION_SECRET=eu-region-secret-for-the-cmd-tests",
+		"WALLET_AUTH__LEDGER_SEAL_SECRET=eu-ledger-seal-secret-for-the-cmd-tests"}
 }
 
 func TestMigrateUpDownUpAndServeRefusesABehindShard(t *testing.T) {

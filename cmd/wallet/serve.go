@@ -84,7 +84,7 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 		return err
 	}
 	idem := idempotency.NewStore(cfg.Idempotency.Retention)
-	ledgerSvc := ledger.NewService(router, shards, idem)
+	ledgerSvc := ledger.NewService(router, shards, idem, cfg.LedgerSealKey())
 	accountsSvc := accounts.NewService(router, shards, ledgerSvc)
 	limiter := ratelimit.New(ratelimit.Limits{PerUser: cfg.Limits.RatePerSecond, Burst: cfg.Limits.RateBurst,
 		PerGateway: cfg.Limits.GatewayRatePerSecond, PerReplica: cfg.Limits.ReplicaRatePerSecond, MaxUsers: cfg.Limits.MaxTrackedUsers})

@@ -187,7 +187,7 @@ func (b *bench) history(ctx context.Context, key string, n int) (string, error) 
 	if err != nil {
 		return "", err
 	}
-	svc := ledger.NewService(b.entry.router, b.shards, idempotency.NewStore(24*time.Hour))
+	svc := ledger.NewService(b.entry.router, b.shards, idempotency.NewStore(24*time.Hour), b.entry.cfg.LedgerSealKey())
 	bal, err := svc.Balance(ctx, id)
 	if err != nil {
 		return "", err

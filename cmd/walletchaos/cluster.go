@@ -141,6 +141,7 @@ func startCluster(ctx context.Context, root string, ttl time.Duration, log func(
 			"WALLET_KAFKA__BROKERS="+c.brokers, "WALLET_KAFKA__TOPIC_PREFIX="+c.prefix,
 			fmt.Sprintf("WALLET_PEERS__%s__URL=http://%s", strings.ToUpper(peer), c.entry[peer].addr()),
 			"WALLET_AUTH__REGION_SECRET=chaos-"+r.region+"-region-secret-for-the-chaos-suite",
+			"WALLET_AUTH__LEDGER_SEAL_SECRET=chaos-"+r.region+"-ledger-seal-secret-for-the-chaos-suite",
 			fmt.Sprintf("WALLET_PEERS__%s__SECRET=%s", strings.ToUpper(peer), pairSecret),
 			"WALLET_LIMITS__RATE_PER_SECOND=1000000", "WALLET_LIMITS__RATE_BURST=1000000",
 			"WALLET_LIMITS__GATEWAY_RATE_PER_SECOND=1000000", "WALLET_LIMITS__REPLICA_RATE_PER_SECOND=1000000",

@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -41,3 +42,17 @@ func entryHash(prev []byte, e Entry) []byte {
 }
 
 func hexString(b []byte) string { return hex.EncodeToString(b) }
+
+// sealOf is the seal of an entry whose hash is hash: HMAC-SHA256 under key, which the
+// database never holds. Because each hash covers every earlier entry of the user, a
+// valid seal vouches for the whole history up to its entry; rewriting any of it means
+// recomputing hashes, and no one without the key can recompute the seal. Empty (no
+// seal) when key is nil.
+func sealOf(key, hash []byte) []byte {
+	if key == nil {
+		return []byte{}
+	}
+	mac := hmac.New(sha256.New, key)
+	mac.Write(hash)
+	return mac.Sum(nil)
+}

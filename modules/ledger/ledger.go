@@ -45,6 +45,9 @@ type Entry struct {
 	CreatedAt time.Time
 	PrevHash  []byte
 	Hash      []byte
+	// Seal is the entry's seal (see sealOf); nil for entries written before the
+	// ledger sealed them.
+	Seal []byte
 }
 
 // Balance is a user's snapshot. Available = Balance - Frozen and is never negative.
@@ -61,15 +64,20 @@ type Service struct {
 	router *shard.Router
 	shards map[string]*pgdb.Shard
 	idem   *idempotency.Store
-	q      *ledgerdb.Queries
+	// sealKey seals every entry written and checks seals in Verify; nil writes no
+	// seals and checks none.
+	sealKey []byte
+	q       *ledgerdb.Queries
 	// movements group each shard's concurrent deposits and withdrawals into shared
 	// transactions (see applyMovements).
 	movements map[string]*pgdb.Batcher[movement, movementResult]
 }
 
-// NewService builds the ledger over the region's shards.
-func NewService(router *shard.Router, shards map[string]*pgdb.Shard, idem *idempotency.Store) *Service {
-	s := &Service{router: router, shards: shards, idem: idem, q: ledgerdb.New(), movements: map[string]*pgdb.Batcher[movement, movementResult]{}}
+// NewService builds the ledger over the region's shards. sealKey (config's
+// LedgerSealKey) seals every entry written and is checked by Verify.
+func NewService(router *shard.Router, shards map[string]*pgdb.Shard, idem *idempotency.Store, sealKey []byte) *Service {
+	s := &Service{router: router, shards: shards, idem: idem, sealKey: sealKey, q: ledgerdb.New(),
+		movements: map[string]*pgdb.Batcher[movement, movementResult]{}}
 	for name, sh := range shards {
 		s.movements[name] = pgdb.NewBatcher(sh.Pool, s.applyMovements)
 	}
@@ -231,6 +239,7 @@ func (s *Service) insertEntriesTx(ctx context.Context, tx pgx.Tx, entries []Entr
 		p.CreatedAts = append(p.CreatedAts, e.CreatedAt)
 		p.PrevHashes = append(p.PrevHashes, e.PrevHash)
 		p.Hashes = append(p.Hashes, e.Hash)
+		p.Seals = append(p.Seals, sealOf(s.sealKey, e.Hash))
 	}
 	return s.q.InsertEntries(ctx, tx, p)
 }
@@ -302,6 +311,7 @@ func fromRow(row ledgerdb.LedgerEntry) (Entry, error) {
 		CreatedAt:    row.CreatedAt.UTC(),
 		PrevHash:     row.PrevHash,
 		Hash:         row.Hash,
+		Seal:         row.Seal,
 	}
 	if row.TransferID != nil {
 		e.TransferID = *row.TransferID

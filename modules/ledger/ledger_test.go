@@ -23,6 +23,9 @@ import (
 	"example.com/wallet/platform/shard"
 )
 
+// testSealKey seals the fixtures' ledgers.
+var testSealKey = []byte("the ledger tests' seal key")
+
 type fixture struct {
 	svc    *Service
 	shards map[string]*pgdb.Shard
@@ -35,7 +38,7 @@ func newFixtureTB(t testing.TB) *fixture {
 	t.Helper()
 	shards, specs := pgtest.NewShards(t, "eu0", "eu1")
 	router := shard.NewRouter(&config.Config{Region: "eu", Buckets: 256, ShardList: specs})
-	return &fixture{svc: NewService(router, shards, idempotency.NewStore(24*time.Hour)), shards: shards, router: router}
+	return &fixture{svc: NewService(router, shards, idempotency.NewStore(24*time.Hour), testSealKey), shards: shards, router: router}
 }
 
 // newUser inserts a user and opens its wallet, as the accounts module does.

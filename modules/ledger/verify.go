@@ -3,6 +3,7 @@ package ledger
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -30,30 +31,57 @@ type Report struct {
 	Drifts  []Drift
 	// Rebuilt counts snapshots rewritten by Rebuild.
 	Rebuilt int
+	// SealsChecked is false when the service has no seal key: the chain was checked,
+	// the seals were not.
+	SealsChecked bool
+	// Sealed counts the histories Seal sealed.
+	Sealed int
 }
 
+// walkMode is what walk does with each user after checking it.
+type walkMode int
+
+const (
+	modeVerify  walkMode = iota // report only
+	modeRebuild                 // also rewrite a snapshot that disagrees with history
+	modeSeal                    // also seal a clean history whose newest entry has no seal
+)
+
 // Verify recomputes every snapshot of shard (or only userID's, when not empty) from
-// the entries and active holds, and checks sequences, balances-after and the hash
-// chain. Each user is
-// read in one REPEATABLE READ transaction, so concurrent writes never show up as drift.
+// the entries and active holds, and checks sequences, balances-after, the hash chain
+// and the seals: every seal must match, and each user's newest entry must be sealed
+// (by its own seal, or by Seal for histories older than sealing), which vouches for
+// all of its history. Each user is read in one REPEATABLE READ transaction, so
+// concurrent writes never show up as drift.
 func (s *Service) Verify(ctx context.Context, shardName, userID string) (Report, error) {
-	return s.walk(ctx, shardName, userID, false)
+	return s.walk(ctx, shardName, userID, modeVerify)
+}
+
+// Seal verifies every user of shard as Verify does and seals each clean history whose
+// newest entry has no seal: the entries written before the ledger sealed them. It is
+// run once, after the seal key is deployed; a history with any problem is reported,
+// never sealed.
+func (s *Service) Seal(ctx context.Context, shardName string) (Report, error) {
+	if s.sealKey == nil {
+		return Report{}, errors.New("no seal key: set auth.ledger_seal_secret")
+	}
+	return s.walk(ctx, shardName, "", modeSeal)
 }
 
 // Rebuild rewrites every snapshot of shard from its entries and holds (balance,
 // frozen, last sequence, last hash), under the user's row lock. It reports what it found before rewriting;
 // it cannot mend a broken hash chain, which stays in the report.
 func (s *Service) Rebuild(ctx context.Context, shardName string) (Report, error) {
-	return s.walk(ctx, shardName, "", true)
+	return s.walk(ctx, shardName, "", modeRebuild)
 }
 
-func (s *Service) walk(ctx context.Context, shardName, userID string, rebuild bool) (Report, error) {
+func (s *Service) walk(ctx context.Context, shardName, userID string, mode walkMode) (Report, error) {
 	sh, ok := s.shards[shardName]
 	if !ok {
 		return Report{}, fmt.Errorf("no shard %q in this region", shardName)
 	}
-	report := Report{Shard: shardName}
-	if userID == "" && !rebuild {
+	report := Report{Shard: shardName, SealsChecked: s.sealKey != nil}
+	if userID == "" && mode != modeRebuild {
 		orphans, err := s.q.EntriesWithoutWallet(ctx, sh.Pool)
 		if err != nil {
 			return report, err
@@ -78,11 +106,14 @@ func (s *Service) walk(ctx context.Context, shardName, userID string, rebuild bo
 		}
 		for _, u := range users {
 			opts := pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
-			if rebuild {
+			switch mode {
+			case modeRebuild:
 				opts = pgx.TxOptions{}
+			case modeSeal:
+				opts = pgx.TxOptions{IsoLevel: pgx.RepeatableRead}
 			}
 			err := pgx.BeginTxFunc(ctx, sh.Pool, opts, func(tx pgx.Tx) error {
-				return s.checkUser(ctx, tx, u, rebuild, &report)
+				return s.checkUser(ctx, tx, u, mode, &report)
 			})
 			if err != nil {
 				return report, fmt.Errorf("user %s: %w", u, err)
@@ -94,7 +125,8 @@ func (s *Service) walk(ctx context.Context, shardName, userID string, rebuild bo
 	}
 }
 
-func (s *Service) checkUser(ctx context.Context, tx pgx.Tx, userID string, rebuild bool, report *Report) error {
+func (s *Service) checkUser(ctx context.Context, tx pgx.Tx, userID string, mode walkMode, report *Report) error {
+	rebuild := mode == modeRebuild
 	if rebuild {
 		// Lock the snapshot so no write lands between reading history and rewriting it.
 		if _, err := s.q.GetBalanceForUpdate(ctx, tx, userID); err != nil && !errors.Is(err, pgx.ErrNoRows) {
@@ -109,9 +141,22 @@ func (s *Service) checkUser(ctx context.Context, tx pgx.Tx, userID string, rebui
 		return err
 	}
 	report.Users++
+	drifts := len(report.Drifts)
 	drift := func(format string, args ...any) {
 		report.Drifts = append(report.Drifts, Drift{UserID: userID, Problem: fmt.Sprintf(format, args...)})
 	}
+	// Seals of histories older than sealing, by the sequence number they vouch for.
+	olderSeals := map[int64][]byte{}
+	if s.sealKey != nil {
+		rows, err := s.q.ListSeals(ctx, tx, userID)
+		if err != nil {
+			return err
+		}
+		for _, r := range rows {
+			olderSeals[r.Seq] = r.Seal
+		}
+	}
+	headSealed := false
 
 	var running money.Amount
 	seq, prev := int64(0), genesisHash
@@ -147,11 +192,28 @@ func (s *Service) checkUser(ctx context.Context, tx pgx.Tx, userID string, rebui
 			if !bytes.Equal(entryHash(e.PrevHash, e), e.Hash) {
 				drift("entry %d's hash does not match its contents", e.Seq)
 			}
+			if s.sealKey != nil {
+				headSealed = false
+				for _, seal := range [][]byte{e.Seal, olderSeals[e.Seq]} {
+					if seal == nil {
+						continue
+					}
+					if !hmac.Equal(seal, sealOf(s.sealKey, e.Hash)) {
+						drift("entry %d's seal does not match: the entry or one before it was rewritten", e.Seq)
+					} else {
+						headSealed = true
+					}
+				}
+				delete(olderSeals, e.Seq)
+			}
 			seq, prev = e.Seq, e.Hash
 		}
 		if len(rows) < 1000 {
 			break
 		}
+	}
+	for sealed := range olderSeals {
+		drift("entry %d was sealed and is gone: the history was cut short", sealed)
 	}
 	if snap.Balance.Cmp(running) != 0 {
 		drift("snapshot balance %s, entries sum to %s", snap.Balance, running)
@@ -165,6 +227,14 @@ func (s *Service) checkUser(ctx context.Context, tx pgx.Tx, userID string, rebui
 	}
 	if snap.Frozen.Cmp(held) != 0 {
 		drift("snapshot frozen %s, active holds sum to %s", snap.Frozen, held)
+	}
+	if s.sealKey != nil && seq > 0 && !headSealed {
+		if mode == modeSeal && len(report.Drifts) == drifts {
+			// Only a history with no problem at all is sealed: a seal vouches for it.
+			report.Sealed++
+			return s.q.InsertSeal(ctx, tx, ledgerdb.InsertSealParams{UserID: userID, Seq: seq, Seal: sealOf(s.sealKey, prev)})
+		}
+		drift("entry %d, the newest, is not sealed: the history was rewritten, or predates sealing and `wallet ledger seal` has not run", seq)
 	}
 	if rebuild && (snap.Balance.Cmp(running) != 0 || snap.Frozen.Cmp(held) != 0 || snap.LastSeq != seq || !bytes.Equal(snap.LastHash, prev)) {
 		report.Rebuilt++

@@ -155,6 +155,15 @@ type Auth struct {
 	// RegionSecret is this region's own (at least MinSecretLength characters): the key
 	// of the TCC messages between its own shards is derived from it.
 	RegionSecret string `koanf:"region_secret"`
+	// LedgerSealSecret (at least MinSecretLength characters) keys the seals that make
+	// the ledger's hash chain evidence against whoever can write the database: keep
+	// it where the database's administrators cannot read it.
+	LedgerSealSecret string `koanf:"ledger_seal_secret"`
+}
+
+// LedgerSealKey is the key of the ledger's seals (see LedgerSealSecret).
+func (c *Config) LedgerSealKey() []byte {
+	return derive(c.Auth.LedgerSealSecret, "wallet ledger seals v1")
 }
 
 // ForwardToken is the bearer credential of requests forwarded between this region and
@@ -486,6 +495,12 @@ func (c *Config) validate(forMigrations bool) error {
 			return fmt.Errorf("auth.region_secret must be at least %d characters (WALLET_AUTH__REGION_SECRET)", MinSecretLength)
 		}
 		secrets[c.Auth.RegionSecret] = "auth.region_secret"
+		if len(c.Auth.LedgerSealSecret) < MinSecretLength {
+			return fmt.Errorf("auth.ledger_seal_secret must be at least %d characters (WALLET_AUTH__LEDGER_SEAL_SECRET)", MinSecretLength)
+		}
+		if c.Auth.LedgerSealSecret == c.Auth.RegionSecret {
+			return errors.New("auth.ledger_seal_secret must differ from auth.region_secret")
+		}
 	}
 	for _, name := range sortedKeys(c.Peers) {
 		p := c.Peers[name]

@@ -31,6 +31,7 @@ var goodEnv = []string{
 	"WALLET_SHARDS__EU1__DSN=postgres://a@h/db1",
 	"WALLET_AUTH__REGION_SECRET=" + euSecret,
 	"WALLET_PEERS__US__SECRET=" + euUSSecret,
+	"WALLET_AUTH__LEDGER_SEAL_SECRET=eu-ledger-seal-secret-of-32-chars",
 	"WALLET_PG_URL=postgres://tooling/ignored", // tooling variables are not config keys
 }
 
@@ -90,6 +91,8 @@ func TestBadConfigIsOneLineNamingTheProblem(t *testing.T) {
 		{"short region secret", "eu", goodRegion, append(goodEnv, "WALLET_AUTH__REGION_SECRET=short"), "auth.region_secret must be at least 32"},
 		{"short pair secret", "eu", goodRegion, append(goodEnv, "WALLET_PEERS__US__SECRET=short"), "peer region us: secret must be at least 32"},
 		{"pair secret reused", "eu", goodRegion, append(goodEnv, "WALLET_PEERS__US__SECRET="+euSecret), "every region pair needs its own"},
+		{"no seal secret", "eu", goodRegion, goodEnv[:4], "auth.ledger_seal_secret must be at least 32 characters"},
+		{"seal secret is the region secret", "eu", goodRegion, append(goodEnv, "WALLET_AUTH__LEDGER_SEAL_SECRET="+euSecret), "must differ"},
 		{"unknown key", "eu", goodRegion + "colour: blue\n", goodEnv, "colour"},
 		{"unknown env key", "eu", goodRegion, append([]string{"WALLET_HTTP__ADRR=x"}, goodEnv...), "adrr"},
 		{"bad broker", "eu", strings.Replace(goodRegion, `"127.0.0.1:9092"`, `"kafka"`, 1), goodEnv, `kafka broker "kafka" is not host:port`},
@@ -118,6 +121,7 @@ func TestShippedRegionsLoad(t *testing.T) {
 			"WALLET_SHARDS__" + strings.ToUpper(region) + "1__DSN=postgres://x/1",
 			"WALLET_AUTH__REGION_SECRET=" + euSecret,
 			"WALLET_PEERS__" + map[string]string{"eu": "US", "us": "EU"}[region] + "__SECRET=" + euUSSecret,
+			"WALLET_AUTH__LEDGER_SEAL_SECRET=eu-ledger-seal-secret-of-32-chars",
 		}
 		cfg, err := Load(Options{Region: region, RegionsDir: "../../regions", Environ: env})
 		if err != nil {
@@ -203,12 +207,13 @@ func TestSecretsArePerRegionPair(t *testing.T) {
 	write("us", "region: us\nshards: {us0: {buckets: \"0-255\", dsn: x}}\nkafka: {brokers: [\"k:9092\"]}\n"+
 		"peers:\n  eu: {url: \"https://eu\"}\n"+tokens)
 	eu, err := Load(Options{Region: "eu", RegionsDir: dir, Environ: []string{"WALLET_AUTH__REGION_SECRET=" + euSecret,
-		"WALLET_PEERS__US__SECRET=" + euUSSecret, "WALLET_PEERS__AP__SECRET=eu-ap-pair-secret-of-32-characters"}})
+		"WALLET_PEERS__US__SECRET=" + euUSSecret, "WALLET_PEERS__AP__SECRET=eu-ap-pair-secret-of-32-characters",
+		"WALLET_AUTH__LEDGER_SEAL_SECRET=eu-ledger-seal-secret-of-32-chars"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	us, err := Load(Options{Region: "us", RegionsDir: dir, Environ: []string{"WALLET_AUTH__REGION_SECRET=us-region-secret-of-32-characters!",
-		"WALLET_PEERS__EU__SECRET=" + euUSSecret}})
+		"WALLET_PEERS__EU__SECRET=" + euUSSecret, "WALLET_AUTH__LEDGER_SEAL_SECRET=us-ledger-seal-secret-of-32-chars"}})
 	if err != nil {
 		t.Fatal(err)
 	}

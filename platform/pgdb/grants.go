@@ -17,7 +17,7 @@ import (
 var ApplicationPrivileges = []string{
 	"GRANT USAGE ON SCHEMA public TO %s",
 	"GRANT SELECT ON schema_migrations TO %s",
-	"GRANT SELECT, INSERT ON users, ledger_entries, transfer_steps, tcc_barriers TO %s",
+	"GRANT SELECT, INSERT ON users, ledger_entries, ledger_seals, transfer_steps, tcc_barriers TO %s",
 	"GRANT SELECT, INSERT, UPDATE ON balances, holds, transfers, outbox_relay_lease TO %s",
 	"GRANT SELECT, INSERT, UPDATE, DELETE ON outbox, idempotency_records TO %s",
 	"GRANT USAGE ON SEQUENCE outbox_id_seq TO %s",

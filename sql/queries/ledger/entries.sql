@@ -1,6 +1,6 @@
 -- name: ListEntries :many
 -- Newest first; before_seq pages backwards through the history.
-SELECT user_id, seq, kind, amount, balance_after, transfer_id, idempotency_key, metadata, created_at, prev_hash, hash, gateway
+SELECT user_id, seq, kind, amount, balance_after, transfer_id, idempotency_key, metadata, created_at, prev_hash, hash, gateway, seal
 FROM ledger_entries
 WHERE user_id = @user_id AND seq < @before_seq
 ORDER BY seq DESC
@@ -8,7 +8,7 @@ LIMIT @page_size;
 
 -- name: ListEntriesAscending :many
 -- Oldest first, for verify and rebuild.
-SELECT user_id, seq, kind, amount, balance_after, transfer_id, idempotency_key, metadata, created_at, prev_hash, hash, gateway
+SELECT user_id, seq, kind, amount, balance_after, transfer_id, idempotency_key, metadata, created_at, prev_hash, hash, gateway, seal
 FROM ledger_entries
 WHERE user_id = @user_id AND seq > @after_seq
 ORDER BY seq
@@ -18,15 +18,15 @@ LIMIT @page_size;
 -- Several entries, of one user or several, in one statement: element i of every array
 -- is entry i. Empty strings stand for NULL in the optional columns (arrays of text
 -- cannot say NULL to sqlc).
-INSERT INTO ledger_entries (user_id, seq, kind, amount, balance_after, transfer_id, idempotency_key, gateway, metadata, created_at, prev_hash, hash)
+INSERT INTO ledger_entries (user_id, seq, kind, amount, balance_after, transfer_id, idempotency_key, gateway, metadata, created_at, prev_hash, hash, seal)
 SELECT e.user_id, e.seq, e.kind, e.amount::numeric, e.balance_after::numeric,
        NULLIF(e.transfer_id, ''), NULLIF(e.idempotency_key, ''), NULLIF(e.gateway, ''), NULLIF(e.metadata, '')::jsonb,
-       e.created_at, e.prev_hash, e.hash
+       e.created_at, e.prev_hash, e.hash, NULLIF(e.seal, ''::bytea)
 FROM ROWS FROM (unnest(@user_ids::text[]), unnest(@seqs::bigint[]), unnest(@kinds::text[]), unnest(@amounts::text[]),
                 unnest(@balances_after::text[]), unnest(@transfer_ids::text[]), unnest(@idempotency_keys::text[]),
                 unnest(@gateways::text[]), unnest(@metadata::text[]), unnest(@created_ats::timestamptz[]), unnest(@prev_hashes::bytea[]),
-                unnest(@hashes::bytea[]))
-     AS e(user_id, seq, kind, amount, balance_after, transfer_id, idempotency_key, gateway, metadata, created_at, prev_hash, hash);
+                unnest(@hashes::bytea[]), unnest(@seals::bytea[]))
+     AS e(user_id, seq, kind, amount, balance_after, transfer_id, idempotency_key, gateway, metadata, created_at, prev_hash, hash, seal);
 
 -- name: EntriesWithoutWallet :many
 -- For verify: users with entries but no snapshot row (the writers' lock discipline
@@ -34,3 +34,11 @@ FROM ROWS FROM (unnest(@user_ids::text[]), unnest(@seqs::bigint[]), unnest(@kind
 SELECT DISTINCT e.user_id FROM ledger_entries e
 WHERE NOT EXISTS (SELECT 1 FROM balances b WHERE b.user_id = e.user_id)
 LIMIT 100;
+
+-- name: ListSeals :many
+-- The seals of a user's older entries (`wallet ledger seal`), for verify.
+SELECT seq, seal FROM ledger_seals WHERE user_id = @user_id ORDER BY seq;
+
+-- name: InsertSeal :exec
+INSERT INTO ledger_seals (user_id, seq, seal) VALUES (@user_id, @seq, @seal)
+ON CONFLICT (user_id, seq) DO NOTHING;

@@ -39,15 +39,15 @@ func (q *Queries) EntriesWithoutWallet(ctx context.Context, db DBTX) ([]string, 
 }
 
 const insertEntries = `-- name: InsertEntries :exec
-INSERT INTO ledger_entries (user_id, seq, kind, amount, balance_after, transfer_id, idempotency_key, gateway, metadata, created_at, prev_hash, hash)
+INSERT INTO ledger_entries (user_id, seq, kind, amount, balance_after, transfer_id, idempotency_key, gateway, metadata, created_at, prev_hash, hash, seal)
 SELECT e.user_id, e.seq, e.kind, e.amount::numeric, e.balance_after::numeric,
        NULLIF(e.transfer_id, ''), NULLIF(e.idempotency_key, ''), NULLIF(e.gateway, ''), NULLIF(e.metadata, '')::jsonb,
-       e.created_at, e.prev_hash, e.hash
+       e.created_at, e.prev_hash, e.hash, NULLIF(e.seal, ''::bytea)
 FROM ROWS FROM (unnest($1::text[]), unnest($2::bigint[]), unnest($3::text[]), unnest($4::text[]),
                 unnest($5::text[]), unnest($6::text[]), unnest($7::text[]),
                 unnest($8::text[]), unnest($9::text[]), unnest($10::timestamptz[]), unnest($11::bytea[]),
-                unnest($12::bytea[]))
-     AS e(user_id, seq, kind, amount, balance_after, transfer_id, idempotency_key, gateway, metadata, created_at, prev_hash, hash)
+                unnest($12::bytea[]), unnest($13::bytea[]))
+     AS e(user_id, seq, kind, amount, balance_after, transfer_id, idempotency_key, gateway, metadata, created_at, prev_hash, hash, seal)
 `
 
 type InsertEntriesParams struct {
@@ -63,6 +63,7 @@ type InsertEntriesParams struct {
 	CreatedAts      []time.Time
 	PrevHashes      [][]byte
 	Hashes          [][]byte
+	Seals           [][]byte
 }
 
 // Several entries, of one user or several, in one statement: element i of every array
@@ -82,12 +83,29 @@ func (q *Queries) InsertEntries(ctx context.Context, db DBTX, arg InsertEntriesP
 		arg.CreatedAts,
 		arg.PrevHashes,
 		arg.Hashes,
+		arg.Seals,
 	)
 	return err
 }
 
+const insertSeal = `-- name: InsertSeal :exec
+INSERT INTO ledger_seals (user_id, seq, seal) VALUES ($1, $2, $3)
+ON CONFLICT (user_id, seq) DO NOTHING
+`
+
+type InsertSealParams struct {
+	UserID string
+	Seq    int64
+	Seal   []byte
+}
+
+func (q *Queries) InsertSeal(ctx context.Context, db DBTX, arg InsertSealParams) error {
+	_, err := db.Exec(ctx, insertSeal, arg.UserID, arg.Seq, arg.Seal)
+	return err
+}
+
 const listEntries = `-- name: ListEntries :many
-SELECT user_id, seq, kind, amount, balance_after, transfer_id, idempotency_key, metadata, created_at, prev_hash, hash, gateway
+SELECT user_id, seq, kind, amount, balance_after, transfer_id, idempotency_key, metadata, created_at, prev_hash, hash, gateway, seal
 FROM ledger_entries
 WHERE user_id = $1 AND seq < $2
 ORDER BY seq DESC
@@ -123,6 +141,7 @@ func (q *Queries) ListEntries(ctx context.Context, db DBTX, arg ListEntriesParam
 			&i.PrevHash,
 			&i.Hash,
 			&i.Gateway,
+			&i.Seal,
 		); err != nil {
 			return nil, err
 		}
@@ -135,7 +154,7 @@ func (q *Queries) ListEntries(ctx context.Context, db DBTX, arg ListEntriesParam
 }
 
 const listEntriesAscending = `-- name: ListEntriesAscending :many
-SELECT user_id, seq, kind, amount, balance_after, transfer_id, idempotency_key, metadata, created_at, prev_hash, hash, gateway
+SELECT user_id, seq, kind, amount, balance_after, transfer_id, idempotency_key, metadata, created_at, prev_hash, hash, gateway, seal
 FROM ledger_entries
 WHERE user_id = $1 AND seq > $2
 ORDER BY seq
@@ -171,7 +190,38 @@ func (q *Queries) ListEntriesAscending(ctx context.Context, db DBTX, arg ListEnt
 			&i.PrevHash,
 			&i.Hash,
 			&i.Gateway,
+			&i.Seal,
 		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const listSeals = `-- name: ListSeals :many
+SELECT seq, seal FROM ledger_seals WHERE user_id = $1 ORDER BY seq
+`
+
+type ListSealsRow struct {
+	Seq  int64
+	Seal []byte
+}
+
+// The seals of a user's older entries (`wallet ledger seal`), for verify.
+func (q *Queries) ListSeals(ctx context.Context, db DBTX, userID string) ([]ListSealsRow, error) {
+	rows, err := db.Query(ctx, listSeals, userID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ListSealsRow
+	for rows.Next() {
+		var i ListSealsRow
+		if err := rows.Scan(&i.Seq, &i.Seal); err != nil {
 			return nil, err
 		}
 		items = append(items, i)

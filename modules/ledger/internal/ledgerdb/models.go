@@ -52,6 +52,14 @@ type LedgerEntry struct {
 	PrevHash       []byte
 	Hash           []byte
 	Gateway        *string
+	Seal           []byte
+}
+
+type LedgerSeal struct {
+	UserID   string
+	Seq      int64
+	Seal     []byte
+	SealedAt time.Time
 }
 
 type Outbox struct {
