@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -27,6 +28,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/yaml"
 
 	"example.com/wallet/platform/config"
@@ -332,7 +334,7 @@ func TestRegionsRender(t *testing.T) {
 			}
 			want := map[string]int{
 				"Deployment": 1, "Service": 1, "ServiceAccount": 2, "ConfigMap": 2, "Job": 1, "Pod": 1,
-				"PodDisruptionBudget": 1, "HorizontalPodAutoscaler": 1, "NetworkPolicy": 1,
+				"PodDisruptionBudget": 1, "HorizontalPodAutoscaler": 1, "NetworkPolicy": 3,
 			}
 			for k, n := range want {
 				if kinds[k] != n {
@@ -865,7 +867,7 @@ func TestDeploymentFacts(t *testing.T) {
 		}
 		svc := r.byKind("Service")[0].obj.(*corev1.Service)
 		pdb := r.byKind("PodDisruptionBudget")[0].obj.(*policyv1.PodDisruptionBudget)
-		np := r.byKind("NetworkPolicy")[0].obj.(*networkingv1.NetworkPolicy)
+		np := r.get(t, "NetworkPolicy", "wallet").(*networkingv1.NetworkPolicy)
 		for name, got := range map[string]map[string]string{"service": svc.Spec.Selector, "pdb": pdb.Spec.Selector.MatchLabels, "networkpolicy": np.Spec.PodSelector.MatchLabels} {
 			if fmt.Sprint(got) != fmt.Sprint(sel) {
 				t.Errorf("%s selector %v != deployment selector %v", name, got, sel)
@@ -934,7 +936,7 @@ func TestOptionalResources(t *testing.T) {
 		t.Fatalf("dashboard JSON: %v", err)
 	}
 
-	np := r.byKind("NetworkPolicy")[0].obj.(*networkingv1.NetworkPolicy)
+	np := r.get(t, "NetworkPolicy", "wallet").(*networkingv1.NetworkPolicy)
 	if !slices.Equal(np.Spec.PolicyTypes, []networkingv1.PolicyType{"Ingress", "Egress"}) {
 		t.Errorf("policyTypes = %v", np.Spec.PolicyTypes)
 	}
@@ -943,17 +945,9 @@ func TestOptionalResources(t *testing.T) {
 		np.Spec.Ingress[1].Ports[0].Port.String() != "admin" {
 		t.Errorf("ingress = %+v", np.Spec.Ingress)
 	}
-	if len(np.Spec.Egress) != 2 || np.Spec.Egress[1].Ports[0].Port.IntValue() != 5432 {
+	// The extra rule follows DNS, PostgreSQL, Kafka and peers.
+	if len(np.Spec.Egress) != 5 || np.Spec.Egress[4].To[0].IPBlock.CIDR != "10.0.0.0/8" || np.Spec.Egress[4].Ports[0].Port.IntValue() != 5432 {
 		t.Errorf("egress = %+v", np.Spec.Egress)
-	}
-
-	// Egress restricted with nothing allowed renders an explicit deny-all.
-	deny := mustRender(t, ch, modify(t, base, func(m map[string]any) {
-		sub(m, "networkPolicy")["egress"] = map[string]any{"enabled": true, "allowDNS": false}
-	}))
-	dnp := deny.byKind("NetworkPolicy")[0].obj.(*networkingv1.NetworkPolicy)
-	if dnp.Spec.Egress == nil || len(dnp.Spec.Egress) != 0 || !slices.Contains(dnp.Spec.PolicyTypes, "Egress") {
-		t.Errorf("deny-all egress = %+v / %v", dnp.Spec.Egress, dnp.Spec.PolicyTypes)
 	}
 
 	pdb := r.byKind("PodDisruptionBudget")[0].obj.(*policyv1.PodDisruptionBudget)
@@ -1105,5 +1099,415 @@ func TestValuesDocumented(t *testing.T) {
 			t.Errorf("values.yaml:%d: key without a comment: %s", i+1, s)
 		}
 		prev = s
+	}
+}
+
+// ---------------------------------------------------------------------------
+// egress, images, ephemeral storage, spreading
+
+// busyboxImage is what the `helm test` pod runs by default: the tag for a reader, the
+// digest (the multi-arch index of docker.io/library/busybox:1.36.1) for the kubelet.
+const busyboxImage = "busybox:1.36.1@sha256:73aaf090f3d85aa34ee199857f03fa3a95c8ede2ffd4cc2cdb5b94e566b11662"
+
+// podSpecs returns every pod the chart renders, by what owns it.
+func podSpecs(t *testing.T, r rendered) map[string]corev1.PodTemplateSpec {
+	t.Helper()
+	out := map[string]corev1.PodTemplateSpec{
+		"server":  deployment(t, r).Spec.Template,
+		"migrate": migrationJob(t, r).Spec.Template,
+	}
+	for _, m := range r.byKind("Pod") {
+		p := m.obj.(*corev1.Pod)
+		out["test"] = corev1.PodTemplateSpec{ObjectMeta: p.ObjectMeta, Spec: p.Spec}
+	}
+	return out
+}
+
+// policiesFor returns the NetworkPolicies that select pod.
+func policiesFor(t *testing.T, r rendered, pod corev1.PodTemplateSpec) []*networkingv1.NetworkPolicy {
+	t.Helper()
+	var out []*networkingv1.NetworkPolicy
+	for _, m := range r.byKind("NetworkPolicy") {
+		np := m.obj.(*networkingv1.NetworkPolicy)
+		sel, err := metav1.LabelSelectorAsSelector(&np.Spec.PodSelector)
+		if err != nil {
+			t.Fatalf("%s: podSelector: %v", np.Name, err)
+		}
+		if sel.Matches(labels.Set(pod.Labels)) {
+			out = append(out, np)
+		}
+	}
+	return out
+}
+
+// onlyPolicyFor returns the single NetworkPolicy selecting pod.
+func onlyPolicyFor(t *testing.T, r rendered, pod corev1.PodTemplateSpec) *networkingv1.NetworkPolicy {
+	t.Helper()
+	nps := policiesFor(t, r, pod)
+	if len(nps) != 1 {
+		t.Fatalf("%d NetworkPolicies select the pod with labels %v, want 1", len(nps), pod.Labels)
+	}
+	return nps[0]
+}
+
+// egressPorts lists "<proto>/<port>" of every egress rule of np, rule by rule.
+func egressPorts(np *networkingv1.NetworkPolicy) [][]string {
+	var out [][]string
+	for _, rule := range np.Spec.Egress {
+		var ports []string
+		for _, p := range rule.Ports {
+			proto := corev1.ProtocolTCP
+			if p.Protocol != nil {
+				proto = *p.Protocol
+			}
+			port := "any"
+			if p.Port != nil {
+				port = p.Port.String()
+			}
+			ports = append(ports, string(proto)+"/"+port)
+		}
+		out = append(out, ports)
+	}
+	return out
+}
+
+// egressRule returns the egress rule of np that opens exactly ports.
+func egressRule(t *testing.T, np *networkingv1.NetworkPolicy, ports ...string) networkingv1.NetworkPolicyEgressRule {
+	t.Helper()
+	for i, got := range egressPorts(np) {
+		if slices.Equal(got, ports) {
+			return np.Spec.Egress[i]
+		}
+	}
+	t.Fatalf("%s: no egress rule opening exactly %v; rules open %v", np.Name, ports, egressPorts(np))
+	return networkingv1.NetworkPolicyEgressRule{}
+}
+
+var (
+	dnsPorts   = []string{"UDP/53", "TCP/53"}
+	kubeDNSPod = networkingv1.NetworkPolicyPeer{
+		NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": "kube-system"}},
+		PodSelector:       &metav1.LabelSelector{MatchLabels: map[string]string{"k8s-app": "kube-dns"}},
+	}
+)
+
+// TestEgressPolicy: every pod the chart starts has its egress restricted by default,
+// each to what it talks to: the server to DNS, its PostgreSQL shards, its Kafka and
+// its peer regions; the migration Job to DNS and PostgreSQL only; the test pod to DNS
+// and the server's API.
+func TestEgressPolicy(t *testing.T) {
+	ch := loadChart(t)
+	for region, file := range regionFiles(t) {
+		t.Run(region, func(t *testing.T) {
+			vals := readValues(t, file)
+			r := mustRender(t, ch, vals)
+			pods := podSpecs(t, r)
+			if len(pods) != 3 {
+				t.Fatalf("pods = %v", slices.Sorted(maps.Keys(pods)))
+			}
+			for owner, pod := range pods {
+				np := onlyPolicyFor(t, r, pod)
+				if !slices.Equal(np.Spec.PolicyTypes, []networkingv1.PolicyType{"Ingress", "Egress"}) {
+					t.Errorf("%s: policy %s has policyTypes %v", owner, np.Name, np.Spec.PolicyTypes)
+				}
+				// No rule opens a port to every address: each names its destinations.
+				for i, rule := range np.Spec.Egress {
+					if len(rule.To) == 0 || len(rule.Ports) == 0 {
+						t.Errorf("%s: egress rule %d of %s is open: %+v", owner, i, np.Name, rule)
+					}
+				}
+				dns := egressRule(t, np, dnsPorts...)
+				if len(dns.To) != 1 || !equalJSON(dns.To[0], kubeDNSPod) {
+					t.Errorf("%s: DNS goes to %+v, want the kube-dns pods of kube-system", owner, dns.To)
+				}
+			}
+
+			server := onlyPolicyFor(t, r, pods["server"])
+			if got := egressPorts(server); !equalJSON(got, [][]string{dnsPorts, {"TCP/5432"}, {"TCP/9092"}, {"TCP/443"}}) {
+				t.Errorf("server egress opens %v, want DNS, PostgreSQL, Kafka, peers", got)
+			}
+			// The region's Kafka runs in the cluster, in the namespace its broker names say.
+			kafka := egressRule(t, server, "TCP/9092")
+			wantKafka := networkingv1.NetworkPolicyPeer{NamespaceSelector: &metav1.LabelSelector{
+				MatchLabels: map[string]string{"kubernetes.io/metadata.name": "kafka-" + region}}}
+			if len(kafka.To) != 1 || !equalJSON(kafka.To[0], wantKafka) {
+				t.Errorf("kafka egress to %+v, want namespace kafka-%s", kafka.To, region)
+			}
+			for _, port := range []string{"TCP/5432", "TCP/443"} {
+				rule := egressRule(t, server, port)
+				for _, peer := range rule.To {
+					if peer.IPBlock == nil || peer.IPBlock.CIDR == "0.0.0.0/0" || peer.IPBlock.CIDR == "::/0" {
+						t.Errorf("%s egress to %+v, want private address ranges", port, peer)
+					}
+				}
+			}
+
+			// The migration Job's pods have a policy of their own, created before the Job.
+			job := migrationJob(t, r)
+			migrate := onlyPolicyFor(t, r, pods["migrate"])
+			if migrate.Name == server.Name {
+				t.Fatalf("the migration Job shares the server's policy")
+			}
+			if got := egressPorts(migrate); !equalJSON(got, [][]string{dnsPorts, {"TCP/5432"}}) {
+				t.Errorf("migration egress opens %v, want DNS and PostgreSQL only", got)
+			}
+			if !equalJSON(egressRule(t, migrate, "TCP/5432").To, egressRule(t, server, "TCP/5432").To) {
+				t.Errorf("migration and server reach PostgreSQL at different places")
+			}
+			if len(migrate.Spec.Ingress) != 0 {
+				t.Errorf("migration pods accept ingress: %+v", migrate.Spec.Ingress)
+			}
+			var w, jw int
+			_, _ = fmt.Sscan(migrate.Annotations["helm.sh/hook-weight"], &w)
+			_, _ = fmt.Sscan(job.Annotations["helm.sh/hook-weight"], &jw)
+			if migrate.Annotations["helm.sh/hook"] != job.Annotations["helm.sh/hook"] || w >= jw {
+				t.Errorf("migration policy hook %q weight %d; the Job's is %q weight %d",
+					migrate.Annotations["helm.sh/hook"], w, job.Annotations["helm.sh/hook"], jw)
+			}
+
+			// The test pod reaches the server's API and nothing else.
+			test := onlyPolicyFor(t, r, pods["test"])
+			if test.Annotations["helm.sh/hook"] != "test" || len(test.Spec.Ingress) != 0 {
+				t.Errorf("test policy: hook %q, ingress %+v", test.Annotations["helm.sh/hook"], test.Spec.Ingress)
+			}
+			api := egressRule(t, test, "TCP/http")
+			if len(api.To) != 1 || api.To[0].PodSelector == nil ||
+				!equalJSON(api.To[0].PodSelector.MatchLabels, deployment(t, r).Spec.Selector.MatchLabels) {
+				t.Errorf("test pod egress to %+v, want the server pods", api.To)
+			}
+		})
+	}
+
+	base := readValues(t, filepath.Join(regionsDir, "eu", "values.yaml"))
+	t.Run("destinations from values", func(t *testing.T) {
+		r := mustRender(t, ch, modify(t, base, func(m map[string]any) {
+			eg := sub(sub(m, "networkPolicy"), "egress")
+			eg["postgresql"] = map[string]any{"to": []any{map[string]any{"ipBlock": map[string]any{"cidr": "10.20.0.0/16"}}}, "ports": []any{5433}}
+			eg["peers"] = map[string]any{"ports": []any{443, 8443}}
+			eg["dns"] = map[string]any{"to": []any{map[string]any{"ipBlock": map[string]any{"cidr": "169.254.20.10/32"}}}}
+			m["peers"] = []any{map[string]any{"name": "us", "url": "https://wallet.us.internal:8443"}}
+		}))
+		server := onlyPolicyFor(t, r, deployment(t, r).Spec.Template)
+		migrate := onlyPolicyFor(t, r, migrationJob(t, r).Spec.Template)
+		for _, np := range []*networkingv1.NetworkPolicy{server, migrate} {
+			pg := egressRule(t, np, "TCP/5433")
+			if len(pg.To) != 1 || pg.To[0].IPBlock == nil || pg.To[0].IPBlock.CIDR != "10.20.0.0/16" {
+				t.Errorf("%s: postgresql egress to %+v", np.Name, pg.To)
+			}
+			if dns := egressRule(t, np, dnsPorts...); len(dns.To) != 1 || dns.To[0].IPBlock == nil || dns.To[0].IPBlock.CIDR != "169.254.20.10/32" {
+				t.Errorf("%s: dns egress to %+v", np.Name, dns.To)
+			}
+		}
+		egressRule(t, server, "TCP/443", "TCP/8443")
+	})
+
+	t.Run("no peers, no peer rule", func(t *testing.T) {
+		r := mustRender(t, ch, modify(t, base, func(m map[string]any) { m["peers"] = []any{} }))
+		server := onlyPolicyFor(t, r, deployment(t, r).Spec.Template)
+		if got := egressPorts(server); !equalJSON(got, [][]string{dnsPorts, {"TCP/5432"}, {"TCP/9092"}}) {
+			t.Errorf("server egress without peers opens %v", got)
+		}
+	})
+
+	t.Run("egress unrestricted on request", func(t *testing.T) {
+		r := mustRender(t, ch, modify(t, base, func(m map[string]any) { sub(sub(m, "networkPolicy"), "egress")["enabled"] = false }))
+		for owner, pod := range podSpecs(t, r) {
+			np := onlyPolicyFor(t, r, pod)
+			if !slices.Equal(np.Spec.PolicyTypes, []networkingv1.PolicyType{"Ingress"}) || np.Spec.Egress != nil {
+				t.Errorf("%s: policyTypes %v egress %+v", owner, np.Spec.PolicyTypes, np.Spec.Egress)
+			}
+		}
+	})
+
+	// A broker or peer on a port the policy does not open would be unreachable once
+	// deployed; the chart refuses to render it instead.
+	for name, tc := range map[string]struct {
+		mutate  func(m map[string]any)
+		wantErr string
+	}{
+		"broker port": {func(m map[string]any) {
+			sub(m, "kafka")["brokers"] = []any{"kafka-0.kafka.kafka-eu.svc:9093"}
+		}, "networkPolicy.egress.kafka.ports does not open port 9093 of broker kafka-0.kafka.kafka-eu.svc:9093"},
+		"peer port": {func(m map[string]any) {
+			m["peers"] = []any{map[string]any{"name": "us", "url": "https://wallet.us.internal:8443/"}}
+		}, "networkPolicy.egress.peers.ports does not open port 8443 of peer us"},
+		"peer over http": {func(m map[string]any) {
+			m["peers"] = []any{map[string]any{"name": "us", "url": "http://wallet.us.internal"}}
+		}, "networkPolicy.egress.peers.ports does not open port 80 of peer us"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := renderChart(ch, modify(t, base, tc.mutate))
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("want error containing %q, got %v", tc.wantErr, err)
+			}
+		})
+	}
+}
+
+func equalJSON(a, b any) bool {
+	ja, err1 := json.Marshal(a)
+	jb, err2 := json.Marshal(b)
+	return err1 == nil && err2 == nil && bytes.Equal(ja, jb)
+}
+
+// TestMigrationJobHoldsOnlyOwnerDSNs: the migration Job's container receives each
+// shard's owner DSN and no other secret, whatever Secrets the server is given.
+func TestMigrationJobHoldsOnlyOwnerDSNs(t *testing.T) {
+	ch := loadChart(t)
+	for region, file := range regionFiles(t) {
+		t.Run(region, func(t *testing.T) {
+			vals := modify(t, readValues(t, file), func(m map[string]any) {
+				sub(sub(m, "auth"), "gatewayTokensSecret")["gateways"] = []any{"web", "partner"}
+			})
+			r := mustRender(t, ch, vals)
+			want := map[string]string{} // env var -> "secret/key"
+			for _, s := range vals["shards"].([]any) {
+				sm := s.(map[string]any)
+				owner := sm["ownerDsnSecret"].(map[string]any)
+				want["WALLET_SHARDS__"+strings.ToUpper(sm["name"].(string))+"__OWNER_DSN"] = fmt.Sprint(owner["name"], "/", owner["key"])
+			}
+			ps := migrationJob(t, r).Spec.Template.Spec
+			if len(ps.InitContainers) != 0 || len(ps.Containers) != 1 {
+				t.Fatalf("job containers: %d init, %d", len(ps.InitContainers), len(ps.Containers))
+			}
+			c := ps.Containers[0]
+			if len(c.EnvFrom) != 0 {
+				t.Errorf("envFrom: %+v", c.EnvFrom)
+			}
+			got := map[string]string{}
+			for _, e := range c.Env {
+				switch {
+				case e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil:
+					got[e.Name] = e.ValueFrom.SecretKeyRef.Name + "/" + e.ValueFrom.SecretKeyRef.Key
+				case e.Name == "GOMEMLIMIT" && e.ValueFrom != nil && e.ValueFrom.ResourceFieldRef != nil:
+				default:
+					t.Errorf("unexpected env %s: %+v", e.Name, e)
+				}
+			}
+			if !maps.Equal(got, want) {
+				t.Errorf("job secrets = %v, want only the owner DSNs %v", got, want)
+			}
+			for _, v := range ps.Volumes {
+				if v.Secret != nil || v.Projected != nil || v.CSI != nil {
+					t.Errorf("job mounts volume %s from a secret source: %+v", v.Name, v.VolumeSource)
+				}
+			}
+		})
+	}
+}
+
+// TestImagesPinned: the images the chart names are pinned by digest, and the wallet
+// image can be.
+func TestImagesPinned(t *testing.T) {
+	ch := loadChart(t)
+	base := readValues(t, filepath.Join(regionsDir, "eu", "values.yaml"))
+	r := mustRender(t, ch, base)
+	tp := podSpecs(t, r)["test"]
+	if got := tp.Spec.Containers[0].Image; got != busyboxImage {
+		t.Errorf("test pod image = %q, want %q", got, busyboxImage)
+	}
+
+	digest := "sha256:" + strings.Repeat("0123456789abcdef", 4)
+	pinned := mustRender(t, ch, modify(t, base, func(m map[string]any) {
+		sub(m, "image")["digest"] = digest
+		sub(m, "image")["tag"] = "1.2.3"
+	}))
+	for owner, pod := range podSpecs(t, pinned) {
+		if owner == "test" {
+			continue
+		}
+		if got := pod.Spec.Containers[0].Image; got != "registry.example.com/wallet@"+digest {
+			t.Errorf("%s image = %q, want the digest and not the tag", owner, got)
+		}
+	}
+
+	// The test image may be re-pinned (e.g. to a mirror), never to a tag alone.
+	mirrored := mustRender(t, ch, modify(t, base, func(m map[string]any) {
+		sub(sub(m, "tests"), "image")["repository"] = "mirror.example.com/busybox"
+		sub(sub(m, "tests"), "image")["digest"] = digest
+	}))
+	if got := podSpecs(t, mirrored)["test"].Spec.Containers[0].Image; got != "mirror.example.com/busybox:1.36.1@"+digest {
+		t.Errorf("mirrored test image = %q", got)
+	}
+	for name, d := range map[string]any{"empty": "", "tag-like": "1.36.1", "short": "sha256:abc", "null": nil} {
+		_, err := renderChart(ch, modify(t, base, func(m map[string]any) { sub(sub(m, "tests"), "image")["digest"] = d }))
+		if err == nil || !strings.Contains(err.Error(), "digest") {
+			t.Errorf("tests.image.digest %s: want a schema error, got %v", name, err)
+		}
+	}
+}
+
+// TestEphemeralStorage: every container the chart starts requests and is limited in
+// ephemeral storage (its logs and any scratch files), from values.
+func TestEphemeralStorage(t *testing.T) {
+	ch := loadChart(t)
+	base := readValues(t, filepath.Join(regionsDir, "eu", "values.yaml"))
+	r := mustRender(t, ch, base)
+	for owner, pod := range podSpecs(t, r) {
+		for _, c := range append(pod.Spec.InitContainers, pod.Spec.Containers...) {
+			req, lim := c.Resources.Requests[corev1.ResourceEphemeralStorage], c.Resources.Limits[corev1.ResourceEphemeralStorage]
+			if req.IsZero() || lim.IsZero() || req.Cmp(lim) > 0 {
+				t.Errorf("%s/%s: ephemeral-storage request %s limit %s", owner, c.Name, req.String(), lim.String())
+			}
+		}
+	}
+	changed := mustRender(t, ch, modify(t, base, func(m map[string]any) {
+		sub(sub(m, "resources"), "limits")["ephemeral-storage"] = "1Gi"
+		sub(sub(sub(m, "tests"), "resources"), "limits")["ephemeral-storage"] = "100Mi"
+	}))
+	for owner, want := range map[string]string{"server": "1Gi", "migrate": "1Gi", "test": "100Mi"} {
+		lim := podSpecs(t, changed)[owner].Spec.Containers[0].Resources.Limits[corev1.ResourceEphemeralStorage]
+		if lim.String() != want {
+			t.Errorf("%s: ephemeral-storage limit %s, want %s", owner, lim.String(), want)
+		}
+	}
+	for _, path := range [][]string{{"resources", "requests"}, {"resources", "limits"}, {"tests", "resources", "requests"}, {"tests", "resources", "limits"}} {
+		_, err := renderChart(ch, modify(t, base, func(m map[string]any) {
+			for _, k := range path {
+				m = sub(m, k)
+			}
+			m["ephemeral-storage"] = nil // null removes a default in Helm
+		}))
+		if err == nil || !strings.Contains(err.Error(), "ephemeral-storage") {
+			t.Errorf("%s without ephemeral-storage: want a schema error, got %v", strings.Join(path, "."), err)
+		}
+	}
+}
+
+// TestSpreadForPDB: server pods never share a node while there are nodes to spare,
+// so the PodDisruptionBudget's one unavailable pod is one node's worth; zones are
+// spread where possible.
+func TestSpreadForPDB(t *testing.T) {
+	ch := loadChart(t)
+	r := mustRender(t, ch, readValues(t, filepath.Join(regionsDir, "eu", "values.yaml")))
+	pdb := r.byKind("PodDisruptionBudget")[0].obj.(*policyv1.PodDisruptionBudget)
+	if pdb.Spec.MaxUnavailable == nil || pdb.Spec.MaxUnavailable.String() != "1" {
+		t.Fatalf("pdb maxUnavailable = %v", pdb.Spec.MaxUnavailable)
+	}
+	byKey := map[string]corev1.TopologySpreadConstraint{}
+	for _, c := range deployment(t, r).Spec.Template.Spec.TopologySpreadConstraints {
+		byKey[c.TopologyKey] = c
+	}
+	for key, want := range map[string]corev1.UnsatisfiableConstraintAction{
+		"kubernetes.io/hostname":      corev1.DoNotSchedule,
+		"topology.kubernetes.io/zone": corev1.ScheduleAnyway,
+	} {
+		c, ok := byKey[key]
+		if !ok {
+			t.Errorf("no spread over %s", key)
+			continue
+		}
+		if c.WhenUnsatisfiable != want || c.MaxSkew != 1 {
+			t.Errorf("%s: whenUnsatisfiable %s maxSkew %d, want %s 1", key, c.WhenUnsatisfiable, c.MaxSkew, want)
+		}
+		if c.LabelSelector == nil || !maps.Equal(c.LabelSelector.MatchLabels, pdb.Spec.Selector.MatchLabels) {
+			t.Errorf("%s: spreads %v, the PDB counts %v", key, c.LabelSelector, pdb.Spec.Selector.MatchLabels)
+		}
+		// Nodes the pods cannot run on (tainted control plane, other pools) must not
+		// count as empty domains, or DoNotSchedule would leave pods pending.
+		if c.NodeTaintsPolicy == nil || *c.NodeTaintsPolicy != corev1.NodeInclusionPolicyHonor ||
+			c.NodeAffinityPolicy == nil || *c.NodeAffinityPolicy != corev1.NodeInclusionPolicyHonor {
+			t.Errorf("%s: nodeTaintsPolicy %v nodeAffinityPolicy %v, want Honor", key, c.NodeTaintsPolicy, c.NodeAffinityPolicy)
+		}
 	}
 }

@@ -2,6 +2,7 @@
 //
 // chart_test.go renders the chart for every region under regions/*/values.yaml with
 // the Helm Go SDK, decodes each manifest strictly into its k8s.io/api type, lints the
-// chart strictly and checks the values schema and the secret-handling contract.
+// chart strictly and checks the values schema, the secret-handling contract, and the
+// network policies, images, resources and spreading of every pod.
 // No helm binary or cluster is needed: `go test ./helm/...`.
 package helm

@@ -186,6 +186,66 @@ the server's DSNs or the region and gateway tokens.
       resource: limits.memory
 {{- end -}}
 
+{{/*
+One egress rule to a destination of networkPolicy.egress: every port of .dest.ports,
+for each protocol in .protocols, to the peers of .dest.to.
+*/}}
+{{- define "wallet.egressRule" -}}
+- to:
+    {{- toYaml .dest.to | nindent 4 }}
+  ports:
+    {{- range .dest.ports }}
+    {{- $port := int . }}
+    {{- range $.protocols }}
+    - port: {{ $port }}
+      protocol: {{ . }}
+    {{- end }}
+    {{- end }}
+{{- end -}}
+
+{{/* Egress rule for DNS lookups (UDP and TCP), used by every pod of the chart. */}}
+{{- define "wallet.egressDNS" -}}
+{{- include "wallet.egressRule" (dict "dest" .Values.networkPolicy.egress.dns "protocols" (list "UDP" "TCP")) -}}
+{{- end -}}
+
+{{/* Egress rule to the region's PostgreSQL shards, used by the server and the migration Job. */}}
+{{- define "wallet.egressPostgreSQL" -}}
+{{- include "wallet.egressRule" (dict "dest" .Values.networkPolicy.egress.postgresql "protocols" (list "TCP")) -}}
+{{- end -}}
+
+{{/*
+A broker or peer on a port the egress policy does not open would be unreachable once
+deployed and fail only at run time; refuse to render instead. A peer URL's port is
+its explicit port, else 443 for https and 80 for http.
+*/}}
+{{- define "wallet.validateEgress" -}}
+{{- $egress := .Values.networkPolicy.egress -}}
+{{- if and .Values.networkPolicy.enabled $egress.enabled -}}
+{{- $kafkaPorts := list -}}
+{{- range $egress.kafka.ports }}{{ $kafkaPorts = append $kafkaPorts (int .) }}{{ end -}}
+{{- range .Values.kafka.brokers -}}
+{{- $port := int (regexFind "[0-9]+$" .) -}}
+{{- if not (has $port $kafkaPorts) -}}
+{{- fail (printf "networkPolicy.egress.kafka.ports does not open port %d of broker %s" $port .) -}}
+{{- end -}}
+{{- end -}}
+{{- $peerPorts := list -}}
+{{- range $egress.peers.ports }}{{ $peerPorts = append $peerPorts (int .) }}{{ end -}}
+{{- range .Values.peers -}}
+{{- $u := urlParse .url -}}
+{{- $port := 80 -}}
+{{- if regexMatch ":[0-9]+$" $u.host -}}
+{{- $port = int (regexFind "[0-9]+$" $u.host) -}}
+{{- else if eq $u.scheme "https" -}}
+{{- $port = 443 -}}
+{{- end -}}
+{{- if not (has $port $peerPorts) -}}
+{{- fail (printf "networkPolicy.egress.peers.ports does not open port %d of peer %s (%s)" $port .name .url) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
 {{/* Pod-level scheduling knobs shared by server and migration pods. */}}
 {{- define "wallet.podScheduling" -}}
 {{- with .Values.nodeSelector }}
