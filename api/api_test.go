@@ -58,8 +58,13 @@ func (x exchange) check(v *apitest.Validator) error {
 	if ctype == "" {
 		ctype = "application/json"
 	}
-	resp := &http.Response{StatusCode: x.status, Header: http.Header{"Content-Type": {ctype}}}
+	// Every response of the wallet carries X-Request-Id; an exchange's "" removes it.
+	resp := &http.Response{StatusCode: x.status, Header: http.Header{"Content-Type": {ctype}, "X-Request-Id": {"4f1c2a9be07d5c3a18f6e2b0"}}}
 	for k, val := range x.headers {
+		if val == "" {
+			resp.Header.Del(k)
+			continue
+		}
 		resp.Header.Set(k, val)
 	}
 	return v.Check(req, resp, []byte(x.body))
@@ -172,6 +177,8 @@ func TestValidatorAccepts(t *testing.T) {
 		{name: "401", method: "GET", path: "/v1/users/" + userID, status: 401, ctype: "application/problem+json",
 			headers: map[string]string{"WWW-Authenticate": `Bearer realm="wallet"`}, body: problem(401, "unauthorized", "/v1/users/"+userID)},
 		{name: "500 by default", method: "GET", path: "/v1/users/" + userID, status: 500, ctype: "application/problem+json", body: problem(500, "internal_error", "/v1/users/"+userID)},
+		{name: "413 on a probe", method: "GET", path: "/livez", status: 413, ctype: "application/problem+json", body: problem(413, "request_too_large", "/livez")},
+		{name: "413 on a write", method: "POST", path: "/v1/transfers", status: 413, ctype: "application/problem+json", body: problem(413, "request_too_large", "/v1/transfers")},
 		{name: "balance", method: "GET", path: "/v1/users/" + userID + "/balance", status: 200, body: balance},
 		{name: "zero balance", method: "GET", path: "/v1/users/" + userID + "/balance", status: 200,
 			body: `{"user_id":"` + userID + `","balance":"0","frozen":"0","available":"0","ledger_seq":0}`},
@@ -253,6 +260,10 @@ func TestValidatorRejects(t *testing.T) {
 		{name: "transfer without steps", method: "GET", path: "/v1/transfers/" + transferID, status: 200, headers: nil,
 			body: `{"id":"` + transferID + `","from_user_id":"` + userID + `","to_user_id":"` + peerID + `","amount":"1","status":"pending","created_at":"2024-11-20T10:30:00Z","updated_at":"2024-11-20T10:30:00Z"}`},
 		{name: "undocumented status", method: "GET", path: "/livez", status: 500, body: `{"status":"alive"}`},
+		{name: "no X-Request-Id", method: "GET", path: "/livez", status: 200, headers: map[string]string{"X-Request-Id": ""}, body: `{"status":"alive"}`},
+		{name: "problem without X-Request-Id", method: "GET", path: "/v1/users/" + userID, status: 404, ctype: "application/problem+json",
+			headers: map[string]string{"X-Request-Id": ""}, body: notFound},
+		{name: "malformed X-Request-Id", method: "GET", path: "/livez", status: 200, headers: map[string]string{"X-Request-Id": "a b"}, body: `{"status":"alive"}`},
 		{name: "unknown dependency state", method: "GET", path: "/readyz", status: 200, body: `{"status":"ready","region":"eu","dependencies":{"kafka":"flaky"}}`},
 		{name: "unknown route", method: "GET", path: "/v1/nothing", status: 200, body: `{}`},
 		{name: "wrong method", method: "DELETE", path: "/v1/users/" + userID, status: 200, body: user},
@@ -279,12 +290,14 @@ func TestRealEncoders(t *testing.T) {
 		{"problem", path, httpapi.WithRequestID(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			httpapi.WriteError(w, r, httpapi.NewProblem(http.StatusNotFound, httpapi.CodeUserNotFound, "no such user"))
 		}))},
-		{"livez", "/livez", http.HandlerFunc(tracker.Livez)},
-		{"readyz starting", "/readyz", http.HandlerFunc(tracker.Readyz)},
-		{"openapi.yaml", "/openapi.yaml", api.Handler()},
+		// Behind WithRequestID, as every route of the server is.
+		{"livez", "/livez", httpapi.WithRequestID(http.HandlerFunc(tracker.Livez))},
+		{"body over the limit", "/livez", httpapi.WithRequestID(httpapi.LimitBody(1)(http.HandlerFunc(tracker.Livez)))},
+		{"readyz starting", "/readyz", httpapi.WithRequestID(http.HandlerFunc(tracker.Readyz))},
+		{"openapi.yaml", "/openapi.yaml", httpapi.WithRequestID(api.Handler())},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			req := httptest.NewRequest("GET", c.path, nil)
+			req := httptest.NewRequest("GET", c.path, strings.NewReader("{}"))
 			rec := httptest.NewRecorder()
 			c.h.ServeHTTP(rec, req)
 			resp := rec.Result()
@@ -297,7 +310,7 @@ func TestRealEncoders(t *testing.T) {
 }
 
 func TestHandler(t *testing.T) {
-	srv := httptest.NewServer(api.Handler())
+	srv := httptest.NewServer(httpapi.WithRequestID(api.Handler()))
 	defer srv.Close()
 	resp, err := http.Get(srv.URL + "/openapi.yaml")
 	if err != nil {
@@ -329,7 +342,7 @@ func TestHandler(t *testing.T) {
 func TestCheckUsesResponseRequest(t *testing.T) {
 	v := newValidator(t)
 	req := httptest.NewRequest("GET", "http://127.0.0.1:8082/livez", nil)
-	resp := &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"application/json"}}, Request: req}
+	resp := &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"application/json"}, "X-Request-Id": {"r1"}}, Request: req}
 	if err := v.Check(nil, resp, []byte(`{"status":"alive"}`)); err != nil {
 		t.Errorf("Check(nil, resp): %v", err)
 	}
