@@ -391,3 +391,30 @@ func TestForgedTCCMessagesAreDeadLettered(t *testing.T) {
 	assertBalance(t, s, victim, "0", "0")
 	s.VerifyLedgers(t)
 }
+
+// TestRegionsOverTLSAndSCRAM: regions whose broker demands TLS and a SCRAM login
+// (the test broker's secure listener) move money across regions as over plaintext,
+// with the identity and the CA from their configuration alone.
+func TestRegionsOverTLSAndSCRAM(t *testing.T) {
+	t.Parallel()
+	secure, caFile := os.Getenv("KAFKA_SECURE_BROKERS"), os.Getenv("KAFKA_CA_FILE")
+	if secure == "" || caFile == "" {
+		t.Fatal("KAFKA_SECURE_BROKERS and KAFKA_CA_FILE are not set: run the tests with `make test`")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	const user, password = "wallet-e2e", "wallet-e2e-scram-password"
+	if err := (kafkabus.Client{}).SetSCRAMPassword(ctx, []string{brokers(t)}, user, password); err != nil {
+		t.Fatal(err)
+	}
+	s := StartStack(t, "WALLET_KAFKA__BROKERS="+secure, "WALLET_KAFKA__TLS__ENABLED=true", "WALLET_KAFKA__TLS__CA_FILE="+caFile,
+		"WALLET_KAFKA__SASL__MECHANISM=SCRAM-SHA-512", "WALLET_KAFKA__SASL__USERNAME="+user, "WALLET_KAFKA__SASL__PASSWORD="+password)
+	from, to := fund(t, s, "eu", "100"), fund(t, s, "us", "0")
+	_, tr := send(t, s.EU, from, to, "30", "secure")
+	if final := awaitFinal(t, s.EU, tr.ID, 30*time.Second); final.Status != "completed" {
+		t.Fatalf("transfer over TLS and SCRAM = %+v", final)
+	}
+	assertBalance(t, s, from, "70", "0")
+	assertBalance(t, s, to, "30", "0")
+	s.VerifyLedgers(t)
+}

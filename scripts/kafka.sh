@@ -31,6 +31,11 @@
 #   KAFKA_BROKERS          if set, `up` only waits for that broker (first of a
 #                          comma separated list) and starts nothing.
 #   KAFKA_PORT             client listener port (default 9092)
+#   KAFKA_SECURE_PORT      SASL_SSL listener port (default 9094): TLS with a
+#                          certificate from the local CA in .cache/kafka/tls
+#                          (ca.pem), SCRAM-SHA-512 logins. No user exists until
+#                          one is created (kafka-go AlterUserScramCredentials on
+#                          the plaintext port); the tests create their own.
 #   KAFKA_CONTROLLER_PORT  KRaft controller port (default 9093)
 #   KAFKA_VERSION          broker version (default below)
 #   KAFKA_UP_TIMEOUT       seconds `up` waits for the broker (default 90)
@@ -50,6 +55,7 @@ KAFKA_VERSION="${KAFKA_VERSION:-4.4.0}"
 # Same log4j2 line as the version Kafka itself resolves to.
 LOG4J_VERSION="${LOG4J_VERSION:-2.25.5}"
 KAFKA_PORT="${KAFKA_PORT:-9092}"
+KAFKA_SECURE_PORT="${KAFKA_SECURE_PORT:-9094}"
 KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
 KAFKA_UP_TIMEOUT="${KAFKA_UP_TIMEOUT:-90}"
 KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xmx512m -Xms256m}"
@@ -63,6 +69,10 @@ CONF="$CACHE/server.properties"
 LOG4J_CONF="$CACHE/log4j2.properties"
 LOG="$CACHE/broker.log"
 PIDFILE="$CACHE/broker.pid"
+TLS_DIR="$CACHE/tls"
+# The local broker's keystore password: it guards a certificate for 127.0.0.1 made on
+# this machine, nothing else.
+TLS_PASS="wallet-local-kafka"
 
 log() { echo "kafka.sh: $*" >&2; }
 die() { log "$*"; exit 1; }
@@ -232,6 +242,36 @@ EOF
 	log "fetched $(find "$LIBS" -name '*.jar' | wc -l | tr -d ' ') jars in $((SECONDS - t0))s into ${LIBS#"$ROOT"/}"
 }
 
+# -------------------------------------------------------------------- tls --
+
+# ensure_tls: a local CA (ca.pem) and a broker certificate it signed for 127.0.0.1 and
+# localhost, in a PKCS#12 keystore. Made once with keytool (it comes with Java).
+ensure_tls() {
+	if [[ -f "$TLS_DIR/broker.p12" && -f "$TLS_DIR/ca.pem" ]]; then
+		return 0
+	fi
+	local tmp="$TLS_DIR.tmp"
+	rm -rf "$tmp"
+	mkdir -p "$tmp"
+	local kt=(keytool -storetype PKCS12 -storepass "$TLS_PASS" -keypass "$TLS_PASS" -noprompt)
+	local san="SAN=ip:127.0.0.1,dns:localhost"
+	"${kt[@]}" -genkeypair -alias ca -keyalg RSA -keysize 2048 -validity 3650 \
+		-dname "CN=wallet local Kafka CA" -ext bc:c -keystore "$tmp/ca.p12" >/dev/null 2>&1 ||
+		die "keytool could not make the local CA"
+	"${kt[@]}" -exportcert -rfc -alias ca -keystore "$tmp/ca.p12" -file "$tmp/ca.pem" >/dev/null 2>&1
+	"${kt[@]}" -genkeypair -alias broker -keyalg RSA -keysize 2048 -validity 3650 \
+		-dname "CN=localhost" -ext "$san" -keystore "$tmp/broker.p12" >/dev/null 2>&1
+	"${kt[@]}" -certreq -alias broker -keystore "$tmp/broker.p12" -file "$tmp/broker.csr" >/dev/null 2>&1
+	"${kt[@]}" -gencert -alias ca -keystore "$tmp/ca.p12" -infile "$tmp/broker.csr" -outfile "$tmp/broker.crt" \
+		-rfc -validity 3650 -ext "$san" -ext ku:c=digitalSignature,keyEncipherment -ext eku=serverAuth >/dev/null 2>&1
+	"${kt[@]}" -importcert -alias ca -file "$tmp/ca.pem" -keystore "$tmp/broker.p12" >/dev/null 2>&1
+	"${kt[@]}" -importcert -alias broker -file "$tmp/broker.crt" -keystore "$tmp/broker.p12" >/dev/null 2>&1 ||
+		die "keytool could not make the broker's keystore"
+	rm -rf "$TLS_DIR"
+	mv "$tmp" "$TLS_DIR"
+	log "made a local CA and broker certificate in ${TLS_DIR#"$ROOT"/}"
+}
+
 # ----------------------------------------------------------------- config --
 
 write_config() {
@@ -244,11 +284,18 @@ write_config() {
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
-listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
+listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,SASL_SSL://127.0.0.1:$KAFKA_SECURE_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,SASL_SSL://127.0.0.1:$KAFKA_SECURE_PORT
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL
+# The secure listener: TLS and SCRAM, as a production cluster would ask of the wallet.
+listener.name.sasl_ssl.sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.ssl.keystore.type=PKCS12
+listener.name.sasl_ssl.ssl.keystore.location=$TLS_DIR/broker.p12
+listener.name.sasl_ssl.ssl.keystore.password=$TLS_PASS
+listener.name.sasl_ssl.ssl.key.password=$TLS_PASS
 log.dirs=$DATA
 num.partitions=4
 default.replication.factor=1
@@ -347,6 +394,7 @@ cmd_up() {
 
 	ensure_tools
 	fetch_jars
+	ensure_tls
 	write_config
 	format_storage
 	local formatted

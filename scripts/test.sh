@@ -13,6 +13,9 @@ env -u KAFKA_BROKERS scripts/kafka.sh up
 
 export WALLET_TEST_PG_URL="$(scripts/postgres.sh url)"
 export KAFKA_BROKERS="127.0.0.1:${KAFKA_PORT:-9092}"
+# The broker's TLS + SCRAM listener and the local CA that signed its certificate.
+export KAFKA_SECURE_BROKERS="127.0.0.1:${KAFKA_SECURE_PORT:-9094}"
+export KAFKA_CA_FILE="$PWD/.cache/kafka/tls/ca.pem"
 
 # Unit and integration packages under the race detector; the e2e and chaos packages
 # drive whole processes (built without it) and run alone, last.

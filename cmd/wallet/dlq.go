@@ -29,9 +29,13 @@ func dlqCmd(ctx context.Context, args, environ []string, stdout io.Writer) error
 	if err != nil {
 		return err
 	}
+	client, err := kafkaClient(cfg)
+	if err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	msgs, err := kafkabus.ReadAll(ctx, cfg.Kafka.Brokers, cfg.TopicDLQ(cfg.Region))
+	msgs, err := client.ReadAll(ctx, cfg.Kafka.Brokers, cfg.TopicDLQ(cfg.Region))
 	if err != nil {
 		return fmt.Errorf("reading %s: %w", cfg.TopicDLQ(cfg.Region), err)
 	}
@@ -47,7 +51,7 @@ func dlqCmd(ctx context.Context, args, environ []string, stdout io.Writer) error
 		}
 		return nil
 	}
-	w := kafkabus.NewWriter(cfg.Kafka.Brokers)
+	w := client.NewWriter(cfg.Kafka.Brokers)
 	defer w.Close()
 	var out []kafka.Message
 	for _, m := range msgs {

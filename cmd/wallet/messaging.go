@@ -20,20 +20,21 @@ import (
 // and the dead-letter path.
 type messaging struct {
 	cfg           *config.Config
+	kafka         kafkabus.Client
 	logger        *slog.Logger
 	writers       map[string]*kafka.Writer // by broker list
 	outboxMetrics *outbox.Metrics
 	consumerStats *kafkabus.ConsumerMetrics
 }
 
-func newMessaging(cfg *config.Config, logger *slog.Logger, reg prometheus.Registerer) *messaging {
-	m := &messaging{cfg: cfg, logger: logger, writers: map[string]*kafka.Writer{},
+func newMessaging(cfg *config.Config, client kafkabus.Client, logger *slog.Logger, reg prometheus.Registerer) *messaging {
+	m := &messaging{cfg: cfg, kafka: client, logger: logger, writers: map[string]*kafka.Writer{},
 		outboxMetrics: outbox.NewMetrics(reg), consumerStats: kafkabus.NewConsumerMetrics(reg)}
 	for _, region := range cfg.Regions() {
 		brokers := cfg.BrokersOf(region)
 		key := strings.Join(brokers, ",")
 		if m.writers[key] == nil {
-			m.writers[key] = kafkabus.NewWriter(brokers)
+			m.writers[key] = client.NewWriter(brokers)
 		}
 	}
 	return m
@@ -77,7 +78,7 @@ func (m *messaging) ensureTopics(ctx context.Context, region string) {
 	backoff := retry.Backoff{Min: 200 * time.Millisecond, Max: 5 * time.Second}
 	for ctx.Err() == nil {
 		tctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		err := kafkabus.EnsureTopics(tctx, m.cfg.BrokersOf(region), m.cfg.Kafka.Partitions, topics...)
+		err := m.kafka.EnsureTopics(tctx, m.cfg.BrokersOf(region), m.cfg.Kafka.Partitions, topics...)
 		cancel()
 		if err == nil {
 			return
@@ -93,7 +94,7 @@ func (m *messaging) ensureTopics(ctx context.Context, region string) {
 func (m *messaging) consumer(svc *transfers.Service) *kafkabus.Consumer[transfers.Inbound] {
 	topic := m.cfg.TopicTCC(m.cfg.Region)
 	return &kafkabus.Consumer[transfers.Inbound]{
-		Reader:       kafkabus.NewGroupReader(m.cfg.Kafka.Brokers, topic+".consumers", topic, m.logger),
+		Reader:       m.kafka.NewGroupReader(m.cfg.Kafka.Brokers, topic+".consumers", topic, m.logger),
 		DeadLetters:  m.writer(m.cfg.Region),
 		DLQTopic:     m.cfg.TopicDLQ(m.cfg.Region),
 		Decode:       svc.DecodeInbound,
@@ -119,4 +120,12 @@ func (m *messaging) close() {
 	for _, w := range m.writers {
 		_ = w.Close()
 	}
+}
+
+// kafkaClient is how the region connects to every Kafka cluster it uses, as its
+// configuration says.
+func kafkaClient(cfg *config.Config) (kafkabus.Client, error) {
+	return kafkabus.NewClient(kafkabus.Security{TLS: cfg.Kafka.TLS.Enabled, CAFile: cfg.Kafka.TLS.CAFile,
+		ServerName: cfg.Kafka.TLS.ServerName, Mechanism: cfg.Kafka.SASL.Mechanism,
+		Username: cfg.Kafka.SASL.Username, Password: cfg.Kafka.SASL.Password})
 }

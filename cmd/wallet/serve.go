@@ -54,6 +54,10 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 		debug.SetGCPercent(400)
 	}
 
+	client, err := kafkaClient(cfg)
+	if err != nil {
+		return err
+	}
 	shards, err := pgdb.Open(ctx, cfg.ShardList)
 	if err != nil {
 		return err
@@ -67,7 +71,7 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	checks := map[string]health.Check{
-		"kafka": func(ctx context.Context) error { return kafkabus.Ping(ctx, cfg.Kafka.Brokers) },
+		"kafka": func(ctx context.Context) error { return client.Ping(ctx, cfg.Kafka.Brokers) },
 	}
 	for name, s := range shards {
 		checks["shard/"+name] = s.Pool.Ping
@@ -119,7 +123,7 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 	}
 	spawn(func() { tracker.Run(bg, 2*time.Second) })
 	spawn(func() { expireIdempotencyRecords(bg, logger, idem, shards) })
-	bus := newMessaging(cfg, logger, reg)
+	bus := newMessaging(cfg, client, logger, reg)
 	defer bus.close()
 	for _, region := range cfg.Regions() {
 		if region != cfg.Region {

@@ -52,7 +52,7 @@ func (f *fixture) rewriteAsTheOwner(t *testing.T, userID string, seq int64, amou
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tx.Rollback(ctx)
+	defer func() { _ = tx.Rollback(ctx) }()
 	if _, err := tx.Exec(ctx, `ALTER TABLE ledger_entries DISABLE TRIGGER ledger_entries_no_update_delete`); err != nil {
 		t.Fatal(err)
 	}

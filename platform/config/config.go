@@ -118,6 +118,27 @@ type Kafka struct {
 	Brokers     []string `koanf:"brokers"`
 	TopicPrefix string   `koanf:"topic_prefix"`
 	Partitions  int      `koanf:"partitions"`
+	// TLS and SASL secure every connection to every cluster the region uses (its own
+	// and its peers'): one identity for all of them.
+	TLS  KafkaTLS  `koanf:"tls"`
+	SASL KafkaSASL `koanf:"sasl"`
+}
+
+// KafkaTLS turns TLS on for the brokers; CAFile (PEM) replaces the system's roots, and
+// ServerName the name the brokers' certificates are checked against.
+type KafkaTLS struct {
+	Enabled    bool   `koanf:"enabled"`
+	CAFile     string `koanf:"ca_file"`
+	ServerName string `koanf:"server_name"`
+}
+
+// KafkaSASL is the region's identity at the brokers: mechanism SCRAM-SHA-256 or
+// SCRAM-SHA-512 (empty: none), the password from a Secret
+// (WALLET_KAFKA__SASL__PASSWORD).
+type KafkaSASL struct {
+	Mechanism string `koanf:"mechanism"`
+	Username  string `koanf:"username"`
+	Password  string `koanf:"password"`
 }
 
 // Peer is another region this one forwards requests and TCC messages to.
@@ -484,6 +505,21 @@ func (c *Config) validate(forMigrations bool) error {
 			return fmt.Errorf("kafka broker %q is not host:port", b)
 		}
 	}
+	switch sasl := c.Kafka.SASL; sasl.Mechanism {
+	case "":
+		if sasl.Username != "" || sasl.Password != "" {
+			return errors.New("kafka.sasl has a username or password but no mechanism (SCRAM-SHA-256 or SCRAM-SHA-512)")
+		}
+	case "SCRAM-SHA-256", "SCRAM-SHA-512":
+		if sasl.Username == "" || sasl.Password == "" {
+			return fmt.Errorf("kafka.sasl.mechanism %s needs a username and a password (WALLET_KAFKA__SASL__PASSWORD)", sasl.Mechanism)
+		}
+		if !c.Kafka.TLS.Enabled && c.Profile != "local" {
+			return errors.New("kafka.sasl without kafka.tls.enabled would send the region's identity in the clear")
+		}
+	default:
+		return fmt.Errorf("kafka.sasl.mechanism %q is not SCRAM-SHA-256 or SCRAM-SHA-512", sasl.Mechanism)
+	}
 	switch c.Profile {
 	case "production", "local":
 	default:
@@ -511,7 +547,8 @@ func (c *Config) validate(forMigrations bool) error {
 			return fmt.Errorf("peer region %s has no url", name)
 		}
 		u, err := url.Parse(p.URL)
-		if err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && c.Profile == "local")) {
+		plainAllowed := u != nil && u.Scheme == "http" && c.Profile == "local"
+		if err != nil || u.Host == "" || (u.Scheme != "https" && !plainAllowed) {
 			return fmt.Errorf("peer region %s: url %q must be https://host (plain http only with profile local)", name, p.URL)
 		}
 		if forMigrations {

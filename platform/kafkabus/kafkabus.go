@@ -43,7 +43,7 @@ const (
 // and leaves no goroutines or connections behind, so it is safe to call on
 // every /readyz request. It creates no topics (the metadata request names
 // none).
-func Ping(ctx context.Context, brokers []string) error {
+func (c Client) Ping(ctx context.Context, brokers []string) error {
 	if len(brokers) == 0 {
 		return errors.New("kafkabus: ping: no broker addresses")
 	}
@@ -52,7 +52,7 @@ func Ping(ctx context.Context, brokers []string) error {
 
 	var errs []error
 	for _, addr := range brokers {
-		err := withConn(ctx, addr, func(conn *kafka.Conn) error {
+		err := c.withConn(ctx, addr, func(conn *kafka.Conn) error {
 			// A TCP accept alone does not prove the broker can serve: it
 			// must answer a real request and know of at least one broker.
 			bs, err := conn.Brokers()
@@ -85,7 +85,7 @@ func Ping(ctx context.Context, brokers []string) error {
 // cluster's controller; replication factor is min(3, number of brokers); the
 // whole call, creation and wait, is bounded by ctx (DefaultEnsureTimeout when
 // ctx has no deadline) and returns the last observed problem on timeout.
-func EnsureTopics(ctx context.Context, brokers []string, partitions int, topics ...string) error {
+func (c Client) EnsureTopics(ctx context.Context, brokers []string, partitions int, topics ...string) error {
 	if len(brokers) == 0 {
 		return errors.New("kafkabus: ensure topics: no broker addresses")
 	}
@@ -107,7 +107,7 @@ func EnsureTopics(ctx context.Context, brokers []string, partitions int, topics 
 	// starting) until ctx runs out.
 	var lastErr error
 	for {
-		lastErr = createTopics(ctx, brokers, partitions, topics)
+		lastErr = c.createTopics(ctx, brokers, partitions, topics)
 		if lastErr == nil {
 			break
 		}
@@ -120,7 +120,7 @@ func EnsureTopics(ctx context.Context, brokers []string, partitions int, topics 
 	// committed the topic, but brokers learn about it (and elect leaders)
 	// asynchronously; writing before that yields LeaderNotAvailable.
 	for {
-		lastErr = topicsReady(ctx, brokers, topics)
+		lastErr = c.topicsReady(ctx, brokers, topics)
 		if lastErr == nil {
 			return nil
 		}
@@ -145,7 +145,7 @@ func EnsureTopics(ctx context.Context, brokers []string, partitions int, topics 
 // Create topics (EnsureTopics) before the writer's first write to them: the
 // writer caches cluster metadata and only refreshes it every few seconds, so
 // a topic created after that first write is seen only after the refresh.
-func NewWriter(brokers []string) *kafka.Writer {
+func (c Client) NewWriter(brokers []string) *kafka.Writer {
 	if len(brokers) == 0 {
 		// kafka.NewWriter panics on an empty list; a writer whose writes
 		// fail with "no address" is the friendlier failure for a config error.
@@ -161,11 +161,7 @@ func NewWriter(brokers []string) *kafka.Writer {
 	w := kafka.NewWriter(kafka.WriterConfig{
 		Brokers:  brokers,
 		Balancer: &kafka.Hash{},
-		Dialer: &kafka.Dialer{
-			ClientID:  clientID,
-			Timeout:   5 * time.Second,
-			DualStack: true,
-		},
+		Dialer:   c.dialer(5 * time.Second),
 		// Durability over latency: a write is acknowledged by all ISRs.
 		RequiredAcks: int(kafka.RequireAll),
 		// The default 1s batch timeout would add up to a second to every
@@ -195,7 +191,7 @@ func NewWriter(brokers []string) *kafka.Writer {
 // even if only one small message is available (MinBytes=1). The caller owns
 // the reader and must Close it, which leaves the group so partitions are
 // reassigned at once.
-func NewGroupReader(brokers []string, group, topic string, errorLog *slog.Logger) *kafka.Reader {
+func (c Client) NewGroupReader(brokers []string, group, topic string, errorLog *slog.Logger) *kafka.Reader {
 	return kafka.NewReader(kafka.ReaderConfig{
 		Brokers:        brokers,
 		GroupID:        group,
@@ -217,6 +213,7 @@ func NewGroupReader(brokers []string, group, topic string, errorLog *slog.Logger
 		ReadBackoffMax:        1 * time.Second,
 		WatchPartitionChanges: true,
 		ErrorLogger:           errorLogger(errorLog),
+		Dialer:                c.dialer(10 * time.Second),
 	})
 }
 
@@ -224,18 +221,18 @@ func NewGroupReader(brokers []string, group, topic string, errorLog *slog.Logger
 // create topics of their own delete them, so a broker that lives across runs does not
 // gather thousands of partitions to load at every start. A topic that does not exist
 // is not an error.
-func DeleteTopics(ctx context.Context, brokers []string, topics ...string) error {
+func (c Client) DeleteTopics(ctx context.Context, brokers []string, topics ...string) error {
 	if len(topics) == 0 {
 		return nil
 	}
 	ctx, cancel := withDefaultTimeout(ctx, DefaultEnsureTimeout)
 	defer cancel()
-	return withAnyConn(ctx, brokers, func(conn *kafka.Conn) error {
+	return c.withAnyConn(ctx, brokers, func(conn *kafka.Conn) error {
 		ctrl, err := conn.Controller()
 		if err != nil {
 			return err
 		}
-		return withConn(ctx, net.JoinHostPort(ctrl.Host, strconv.Itoa(ctrl.Port)), func(cc *kafka.Conn) error {
+		return c.withConn(ctx, net.JoinHostPort(ctrl.Host, strconv.Itoa(ctrl.Port)), func(cc *kafka.Conn) error {
 			err := cc.DeleteTopics(topics...)
 			if errors.Is(err, kafka.UnknownTopicOrPartition) {
 				return nil
@@ -253,8 +250,8 @@ func DeleteTopics(ctx context.Context, brokers []string, topics ...string) error
 func minInSync(rf int) int { return min(2, rf) }
 
 // createTopics sends one CreateTopics request to the controller.
-func createTopics(ctx context.Context, brokers []string, partitions int, topics []string) error {
-	return withAnyConn(ctx, brokers, func(conn *kafka.Conn) error {
+func (c Client) createTopics(ctx context.Context, brokers []string, partitions int, topics []string) error {
+	return c.withAnyConn(ctx, brokers, func(conn *kafka.Conn) error {
 		bs, err := conn.Brokers()
 		if err != nil {
 			return err
@@ -276,7 +273,7 @@ func createTopics(ctx context.Context, brokers []string, partitions int, topics 
 		// reject it elsewhere (KRaft brokers would forward it anyway).
 		// (*Conn).CreateTopics already treats TopicAlreadyExists as success.
 		addr := net.JoinHostPort(ctrl.Host, strconv.Itoa(ctrl.Port))
-		return withConn(ctx, addr, func(cc *kafka.Conn) error {
+		return c.withConn(ctx, addr, func(cc *kafka.Conn) error {
 			return cc.CreateTopics(configs...)
 		})
 	})
@@ -284,8 +281,8 @@ func createTopics(ctx context.Context, brokers []string, partitions int, topics 
 
 // topicsReady returns nil when every topic has at least one partition and
 // every partition has a leader.
-func topicsReady(ctx context.Context, brokers []string, topics []string) error {
-	return withAnyConn(ctx, brokers, func(conn *kafka.Conn) error {
+func (c Client) topicsReady(ctx context.Context, brokers []string, topics []string) error {
+	return c.withAnyConn(ctx, brokers, func(conn *kafka.Conn) error {
 		// Note: kafka-go sends this metadata request with
 		// AllowAutoTopicCreation=true. That is harmless here because the
 		// topics were just created, but it is why Ping does not name topics.
@@ -314,10 +311,10 @@ func topicsReady(ctx context.Context, brokers []string, topics []string) error {
 }
 
 // withAnyConn runs fn on a connection to the first broker that accepts one.
-func withAnyConn(ctx context.Context, brokers []string, fn func(*kafka.Conn) error) error {
+func (c Client) withAnyConn(ctx context.Context, brokers []string, fn func(*kafka.Conn) error) error {
 	var errs []error
 	for _, addr := range brokers {
-		err := withConn(ctx, addr, fn)
+		err := c.withConn(ctx, addr, fn)
 		if err == nil {
 			return nil
 		}
@@ -336,9 +333,8 @@ func withAnyConn(ctx context.Context, brokers []string, fn func(*kafka.Conn) err
 // withConn dials addr, runs fn, and closes the connection. The connection's
 // deadline is the context's, and cancelling ctx closes the connection, so fn
 // cannot block past ctx even if the broker stops answering mid-request.
-func withConn(ctx context.Context, addr string, fn func(*kafka.Conn) error) error {
-	d := kafka.Dialer{ClientID: clientID}
-	conn, err := d.DialContext(ctx, "tcp", addr)
+func (c Client) withConn(ctx context.Context, addr string, fn func(*kafka.Conn) error) error {
+	conn, err := c.dialer(0).DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return err
 	}

@@ -10,9 +10,9 @@ import (
 
 // ReadAll reads every message currently in topic (all partitions, from the oldest
 // retained), without a consumer group, for operators' tools and tests.
-func ReadAll(ctx context.Context, brokers []string, topic string) ([]kafka.Message, error) {
+func (c Client) ReadAll(ctx context.Context, brokers []string, topic string) ([]kafka.Message, error) {
 	var partitions []kafka.Partition
-	err := withAnyConn(ctx, brokers, func(conn *kafka.Conn) error {
+	err := c.withAnyConn(ctx, brokers, func(conn *kafka.Conn) error {
 		var err error
 		partitions, err = conn.ReadPartitions(topic)
 		return err
@@ -22,7 +22,7 @@ func ReadAll(ctx context.Context, brokers []string, topic string) ([]kafka.Messa
 	}
 	var out []kafka.Message
 	for _, p := range partitions {
-		conn, err := kafka.DialLeader(ctx, "tcp", brokers[0], topic, p.ID)
+		conn, err := c.dialer(0).DialLeader(ctx, "tcp", brokers[0], topic, p.ID)
 		if err != nil {
 			return nil, err
 		}
@@ -34,7 +34,8 @@ func ReadAll(ctx context.Context, brokers []string, topic string) ([]kafka.Messa
 		if last <= first {
 			continue
 		}
-		r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: p.ID, MinBytes: 1, MaxBytes: 10 << 20, MaxWait: 50 * time.Millisecond})
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: p.ID, MinBytes: 1, MaxBytes: 10 << 20,
+			MaxWait: 50 * time.Millisecond, Dialer: c.dialer(10 * time.Second)})
 		if err := r.SetOffset(first); err != nil {
 			r.Close()
 			return nil, err
