@@ -10,74 +10,6 @@ import (
 	"example.com/wallet/platform/money"
 )
 
-type Balance struct {
-	UserID    string
-	Balance   money.Amount
-	Frozen    money.Amount
-	LastSeq   int64
-	LastHash  []byte
-	UpdatedAt time.Time
-}
-
-type Hold struct {
-	TransferID string
-	UserID     string
-	Amount     money.Amount
-	Status     string
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
-}
-
-type IdempotencyRecord struct {
-	Scope       string
-	Key         string
-	Fingerprint []byte
-	StatusCode  int32
-	Response    []byte
-	CreatedAt   time.Time
-	ExpiresAt   time.Time
-	Gateway     string
-}
-
-type LedgerEntry struct {
-	UserID         string
-	Seq            int64
-	Kind           string
-	Amount         money.Amount
-	BalanceAfter   money.Amount
-	TransferID     *string
-	IdempotencyKey *string
-	Metadata       []byte
-	CreatedAt      time.Time
-	PrevHash       []byte
-	Hash           []byte
-	Gateway        *string
-	Seal           []byte
-}
-
-type LedgerSeal struct {
-	UserID   string
-	Seq      int64
-	Seal     []byte
-	SealedAt time.Time
-}
-
-type Outbox struct {
-	ID        int64
-	Region    string
-	Key       string
-	Type      string
-	Payload   []byte
-	CreatedAt time.Time
-	SentAt    *time.Time
-}
-
-type OutboxRelayLease struct {
-	ID        int16
-	Holder    string
-	ExpiresAt time.Time
-}
-
 type TccBarrier struct {
 	TransferID string
 	Branch     string
@@ -110,11 +42,4 @@ type TransferStep struct {
 	TransferID string
 	Step       string
 	At         time.Time
-}
-
-type User struct {
-	ID        string
-	Region    string
-	Status    string
-	CreatedAt time.Time
 }
