@@ -64,6 +64,7 @@ type serviceMonitor struct {
 // walletConfig mirrors the binary's wallet.yaml contract; decoded strictly.
 type walletConfig struct {
 	Region  string `json:"region"`
+	Profile string `json:"profile"`
 	Buckets int    `json:"buckets"`
 	HTTP    struct {
 		Addr            string `json:"addr"`
@@ -80,6 +81,15 @@ type walletConfig struct {
 	Kafka struct {
 		Brokers     []string `json:"brokers"`
 		TopicPrefix string   `json:"topic_prefix"`
+		TLS         *struct {
+			Enabled    bool   `json:"enabled"`
+			CAFile     string `json:"ca_file"`
+			ServerName string `json:"server_name"`
+		} `json:"tls"`
+		SASL *struct {
+			Mechanism string `json:"mechanism"`
+			Username  string `json:"username"`
+		} `json:"sasl"`
 	} `json:"kafka"`
 	Peers map[string]struct {
 		URL string `json:"url"`
@@ -313,6 +323,45 @@ func migrationJob(t *testing.T, r rendered) *batchv1.Job {
 	return j[0].obj.(*batchv1.Job)
 }
 
+// standIn is what a test puts in a WALLET_* variable in place of the Secret's content:
+// a hex SHA-256 for a gateway token, otherwise a value of its own per variable, long
+// enough for the wallet's secrets (it refuses a secret shorter than 32 characters or
+// used twice).
+func standIn(name string) string {
+	if strings.HasPrefix(name, "WALLET_AUTH__GATEWAY_TOKENS__") {
+		return strings.Repeat("ab", 32)
+	}
+	return "stand-in value of " + name
+}
+
+// loadRendered loads a rendered wallet.yaml with the wallet's own config loader, in the
+// environment a container with env would have (stand-ins for the Secrets' contents):
+// the wallet would accept the file if this succeeds.
+func loadRendered(t *testing.T, walletYAML string, env map[string]corev1.EnvVar, forMigrations bool) (*config.Config, error) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "wallet.yaml")
+	if err := os.WriteFile(path, []byte(walletYAML), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var environ []string
+	for name := range env {
+		if strings.HasPrefix(name, "WALLET_") {
+			environ = append(environ, name+"="+standIn(name))
+		}
+	}
+	return config.Load(config.Options{ConfigPath: path, Environ: environ, ForMigrations: forMigrations})
+}
+
+// secretRef is the Secret and key an env var of c comes from, as "name/key"; "" when
+// it is not a secretKeyRef.
+func secretRef(c corev1.Container, env string) string {
+	e, ok := envByName(c)[env]
+	if !ok || e.Value != "" || e.ValueFrom == nil || e.ValueFrom.SecretKeyRef == nil {
+		return ""
+	}
+	return e.ValueFrom.SecretKeyRef.Name + "/" + e.ValueFrom.SecretKeyRef.Key
+}
+
 // ---------------------------------------------------------------------------
 // tests
 
@@ -357,27 +406,24 @@ func TestRegionsRender(t *testing.T) {
 				t.Errorf("region/buckets = %q/%d", cfg.Region, cfg.Buckets)
 			}
 			// The binary itself accepts the file, given the environment the Deployment
-			// sets from Secrets (values stand in for the Secrets' contents).
-			path := filepath.Join(t.TempDir(), "wallet.yaml")
-			if err := os.WriteFile(path, []byte(cm.Data["wallet.yaml"]), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			var environ []string
-			for name := range envByName(deployment(t, r).Spec.Template.Spec.Containers[0]) {
-				if strings.HasPrefix(name, "WALLET_") {
-					value := "stand-in"
-					if strings.HasPrefix(name, "WALLET_AUTH__GATEWAY_TOKENS__") {
-						value = strings.Repeat("ab", 32)
-					}
-					environ = append(environ, name+"="+value)
-				}
-			}
-			loaded, err := config.Load(config.Options{ConfigPath: path, Environ: environ})
+			// sets from Secrets (stand-ins for the Secrets' contents).
+			serverC := deployment(t, r).Spec.Template.Spec.Containers[0]
+			loaded, err := loadRendered(t, cm.Data["wallet.yaml"], envByName(serverC), false)
 			if err != nil {
 				t.Fatalf("wallet would refuse the rendered config: %v", err)
 			}
-			if loaded.Region != region || len(loaded.ShardList) != 2 {
+			if loaded.Region != region || len(loaded.ShardList) != 2 || loaded.Profile != "production" || cfg.Profile != "production" {
 				t.Errorf("wallet loaded %+v", loaded)
+			}
+			// Kafka's TLS and SASL reach the wallet as the region's values say.
+			kv := vals["kafka"].(map[string]any)
+			tlsOn, _ := kv["tls"].(map[string]any)["enabled"].(bool)
+			sasl := kv["sasl"].(map[string]any)
+			if loaded.Kafka.TLS.Enabled != tlsOn || loaded.Kafka.SASL.Mechanism != sasl["mechanism"] || loaded.Kafka.SASL.Username != sasl["username"] {
+				t.Errorf("kafka security loaded as %+v %+v, values say tls %v sasl %v", loaded.Kafka.TLS, loaded.Kafka.SASL, tlsOn, sasl)
+			}
+			if sasl["mechanism"] != "" && loaded.Kafka.SASL.Password != standIn("WALLET_KAFKA__SASL__PASSWORD") {
+				t.Errorf("the Kafka password does not reach the wallet: %q", loaded.Kafka.SASL.Password)
 			}
 			if cfg.HTTP.Addr != "0.0.0.0:8080" || cfg.HTTP.AdminAddr != "0.0.0.0:9090" {
 				t.Errorf("http addrs = %q %q", cfg.HTTP.Addr, cfg.HTTP.AdminAddr)
@@ -416,10 +462,26 @@ func TestRegionsRender(t *testing.T) {
 				}
 			}
 
-			// The migration job's hook copy of the config is identical.
+			// The migration Job's hook copy of the config is the server's without Kafka's
+			// TLS and SASL (it does not talk to Kafka, and a SASL mechanism without the
+			// password it does not hold would be refused), and the wallet accepts it with
+			// the Job's environment alone.
 			mcm := r.get(t, "ConfigMap", "wallet-migrate-config").(*corev1.ConfigMap)
-			if mcm.Data["wallet.yaml"] != cm.Data["wallet.yaml"] {
-				t.Errorf("migrate config differs from server config")
+			var serverDoc, migrateDoc map[string]any
+			if err := yaml.Unmarshal([]byte(cm.Data["wallet.yaml"]), &serverDoc); err != nil {
+				t.Fatal(err)
+			}
+			if err := yaml.Unmarshal([]byte(mcm.Data["wallet.yaml"]), &migrateDoc); err != nil {
+				t.Fatal(err)
+			}
+			delete(serverDoc["kafka"].(map[string]any), "tls")
+			delete(serverDoc["kafka"].(map[string]any), "sasl")
+			if !equalJSON(serverDoc, migrateDoc) {
+				t.Errorf("migrate config is not the server's without kafka.tls and kafka.sasl:\n%s", mcm.Data["wallet.yaml"])
+			}
+			jobC := migrationJob(t, r).Spec.Template.Spec.Containers[0]
+			if _, err := loadRendered(t, mcm.Data["wallet.yaml"], envByName(jobC), true); err != nil {
+				t.Errorf("wallet migrate would refuse its config: %v", err)
 			}
 
 			// The server gets each shard's application DSN and the tokens; the
@@ -450,13 +512,27 @@ func TestRegionsRender(t *testing.T) {
 					}
 				}
 			}
-			rt := server["WALLET_AUTH__REGION_TOKEN"]
-			if rt.ValueFrom == nil || rt.ValueFrom.SecretKeyRef == nil ||
-				rt.ValueFrom.SecretKeyRef.Name != "wallet-region-token" || rt.ValueFrom.SecretKeyRef.Key != "token" {
-				t.Errorf("server: WALLET_AUTH__REGION_TOKEN = %+v", rt)
+			// The server's secrets, each from the Secret values name (the chart's
+			// defaults for the region's own and the seal's).
+			wantRefs := map[string]string{
+				"WALLET_AUTH__REGION_SECRET":      "wallet-region-secret/secret",
+				"WALLET_AUTH__LEDGER_SEAL_SECRET": "wallet-ledger-seal-secret/secret",
+			}
+			for _, p := range peers {
+				ps := p.(map[string]any)["secret"].(map[string]any)
+				wantRefs["WALLET_PEERS__"+strings.ToUpper(p.(map[string]any)["name"].(string))+"__SECRET"] = fmt.Sprint(ps["name"], "/", ps["key"])
+			}
+			if sasl["mechanism"] != "" {
+				ps := sasl["passwordSecret"].(map[string]any)
+				wantRefs["WALLET_KAFKA__SASL__PASSWORD"] = fmt.Sprint(ps["name"], "/", ps["key"])
+			}
+			for env, want := range wantRefs {
+				if got := secretRef(serverC, env); got != want {
+					t.Errorf("server: %s from %q, want Secret %q", env, got, want)
+				}
 			}
 			for name := range job {
-				if strings.HasPrefix(name, "WALLET_AUTH__") {
+				if strings.HasPrefix(name, "WALLET_AUTH__") || strings.HasPrefix(name, "WALLET_PEERS__") || strings.HasPrefix(name, "WALLET_KAFKA__") {
 					t.Errorf("the migration Job holds %s", name)
 				}
 			}
@@ -482,7 +558,7 @@ func TestLintStrict(t *testing.T) {
 	cases["eu-all-optional"] = modify(t, readValues(t, filepath.Join(regionsDir, "eu", "values.yaml")), func(m map[string]any) {
 		m["serviceMonitor"] = map[string]any{"enabled": true}
 		m["grafanaDashboard"] = map[string]any{"enabled": true}
-		sub(m, "networkPolicy")["egress"] = map[string]any{"enabled": true}
+		sub(sub(m, "networkPolicy"), "egress")["enabled"] = true
 		sub(m, "auth")["gatewayTokensSecret"] = map[string]any{"name": "wallet-gateway-tokens", "gateways": []any{"web"}}
 	})
 	for name, vals := range cases {
@@ -530,6 +606,25 @@ func TestSchemaRejects(t *testing.T) {
 		{"root filesystem writable", func(m map[string]any) {
 			sub(m, "securityContext")["readOnlyRootFilesystem"] = false
 		}, "readOnlyRootFilesystem"},
+		// Peers are reached over https only: the wallet's production profile refuses
+		// anything else.
+		{"peer over http", func(m map[string]any) {
+			m["peers"] = []any{map[string]any{"name": "us", "url": "http://wallet.us.internal"}}
+		}, "/peers/0/url"},
+		{"peer without scheme", func(m map[string]any) {
+			m["peers"] = []any{map[string]any{"name": "us", "url": "wallet.us.internal"}}
+		}, "/peers/0/url"},
+		{"peer secret without name", func(m map[string]any) {
+			m["peers"].([]any)[0].(map[string]any)["secret"] = map[string]any{"key": "secret"}
+		}, "/peers/0/secret"},
+		{"no region secret", func(m map[string]any) { sub(m, "auth")["regionSecret"] = nil }, "regionSecret"},
+		{"no ledger seal secret", func(m map[string]any) { sub(m, "auth")["ledgerSealSecret"] = nil }, "ledgerSealSecret"},
+		{"old region token", func(m map[string]any) {
+			sub(m, "auth")["regionTokenSecret"] = map[string]any{"name": "wallet-region-token", "key": "token"}
+		}, "regionTokenSecret"},
+		{"unknown SASL mechanism", func(m map[string]any) { sub(sub(m, "kafka"), "sasl")["mechanism"] = "PLAIN" }, "/kafka/sasl/mechanism"},
+		{"TLS enabled as a string", func(m map[string]any) { sub(sub(m, "kafka"), "tls")["enabled"] = "yes" }, "/kafka/tls/enabled"},
+		{"unknown TLS key", func(m map[string]any) { sub(sub(m, "kafka"), "tls")["insecureSkipVerify"] = true }, "insecureSkipVerify"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -570,6 +665,27 @@ func TestTemplateValidation(t *testing.T) {
 		{"peer is self", func(m map[string]any) {
 			m["peers"] = append(m["peers"].([]any), map[string]any{"name": "eu", "url": "https://x"})
 		}, "own region"},
+		{"peer listed twice", func(m map[string]any) {
+			m["peers"] = append(m["peers"].([]any), map[string]any{"name": "us", "url": "https://x", "secret": map[string]any{"name": "other"}})
+		}, `duplicate peer "us"`},
+		// The wallet refuses a secret used twice; two uses naming one Secret key are
+		// refused before they reach it.
+		{"peers share a secret", func(m map[string]any) {
+			m["peers"] = append(m["peers"].([]any), map[string]any{"name": "ap", "url": "https://x", "secret": map[string]any{"name": "wallet-peer-us", "key": "secret"}})
+		}, "peers[us].secret and peers[ap].secret both name Secret wallet-peer-us key secret"},
+		{"peer secret is the region's", func(m map[string]any) {
+			m["peers"].([]any)[0].(map[string]any)["secret"] = map[string]any{"name": "wallet-region-secret", "key": "secret"}
+		}, "auth.regionSecret and peers[us].secret both name"},
+		{"peer default secret is the region's", func(m map[string]any) {
+			sub(m, "auth")["regionSecret"] = map[string]any{"name": "wallet-peer-ap", "key": "secret"}
+			m["peers"] = append(m["peers"].([]any), map[string]any{"name": "ap", "url": "https://x"})
+		}, "auth.regionSecret and peers[ap].secret both name Secret wallet-peer-ap"},
+		{"seal secret is the region's", func(m map[string]any) {
+			sub(m, "auth")["ledgerSealSecret"] = map[string]any{"name": "wallet-region-secret", "key": "secret"}
+		}, "auth.regionSecret and auth.ledgerSealSecret both name"},
+		{"seal secret beside a DSN", func(m map[string]any) {
+			sub(m, "auth")["ledgerSealSecret"] = map[string]any{"name": "wallet-eu1-owner-dsn", "key": "seal"}
+		}, "also holds shard eu1's DSN"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -611,11 +727,20 @@ shards:
     ownerDsnSecret: {name: sentinel-eu1-owner-dsn, key: dsn}
 kafka:
   brokers: ["kafka-0.kafka:9092"]
+  tls:
+    enabled: true
+    caSecret: {name: sentinel-kafka-ca, key: ca.crt}
+  sasl:
+    mechanism: SCRAM-SHA-256
+    username: wallet-eu
+    passwordSecret: {name: sentinel-kafka-sasl, key: password}
 peers:
-  - {name: us, url: "https://wallet.us.internal"}
+  - {name: us, url: "https://wallet.us.internal", secret: {name: sentinel-peer-us, key: secret}}
+  - {name: ap, url: "https://wallet.ap.internal", secret: {name: sentinel-peer-ap, key: eu-ap}}
 auth:
   gatewayTokensSecret: {name: sentinel-gateway-tokens, gateways: [web, partner]}
-  regionTokenSecret: {name: sentinel-region-token, key: token}
+  regionSecret: {name: sentinel-region-secret, key: secret}
+  ledgerSealSecret: {name: sentinel-ledger-seal, key: secret}
 serviceMonitor: {enabled: true}
 grafanaDashboard: {enabled: true}
 networkPolicy: {egress: {enabled: true}}
@@ -629,7 +754,12 @@ networkPolicy: {egress: {enabled: true}}
 		"postgresql://wallet:Sentinel-Pa55@eu1.db.internal/wallet",
 		"Sentinel-Pa55",
 		"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", // sha256("test")
-		"sentinel-region-token-value",
+		"sentinel-region-secret-value-0123456789abcdef",
+		"sentinel-ledger-seal-value-0123456789abcdef",
+		"sentinel-eu-us-pair-secret-0123456789abcdef",
+		"sentinel-eu-ap-pair-secret-0123456789abcdef",
+		"Sentinel-Kafka-Pa55",
+		"-----BEGIN CERTIFICATE-----",
 	}
 	files, err := renderChart(ch, readValues(t, valuesFile))
 	if err != nil {
@@ -641,7 +771,9 @@ networkPolicy: {egress: {enabled: true}}
 		all.WriteString(content)
 	}
 	text := all.String()
-	for _, s := range append(secretValues, "postgres://", "postgresql://", "sslmode=", "password") {
+	// "password" may name things (the env var WALLET_KAFKA__SASL__PASSWORD, the key of
+	// its Secret), never carry one: no "password=" as in a DSN, no "password:" key.
+	for _, s := range append(secretValues, "postgres://", "postgresql://", "sslmode=", "password=", "password:") {
 		if strings.Contains(strings.ToLower(text), strings.ToLower(s)) {
 			t.Errorf("rendered chart contains secret-looking %q", s)
 		}
@@ -651,7 +783,8 @@ networkPolicy: {egress: {enabled: true}}
 	}
 	// Every WALLET_* env var is a secretKeyRef to one of the named Secrets.
 	allowed := map[string]bool{"sentinel-eu0-dsn": true, "sentinel-eu1-dsn": true, "sentinel-eu0-owner-dsn": true, "sentinel-eu1-owner-dsn": true,
-		"sentinel-gateway-tokens": true, "sentinel-region-token": true}
+		"sentinel-gateway-tokens": true, "sentinel-region-secret": true, "sentinel-ledger-seal": true,
+		"sentinel-peer-us": true, "sentinel-peer-ap": true, "sentinel-kafka-sasl": true}
 	var pods []corev1.PodSpec
 	pods = append(pods, deployment(t, r).Spec.Template.Spec, migrationJob(t, r).Spec.Template.Spec)
 	for _, m := range r.byKind("Pod") {
@@ -676,26 +809,263 @@ networkPolicy: {egress: {enabled: true}}
 	}
 	for _, name := range []string{
 		"WALLET_SHARDS__EU0__DSN", "WALLET_SHARDS__EU1__DSN", "WALLET_SHARDS__EU0__OWNER_DSN", "WALLET_SHARDS__EU1__OWNER_DSN",
-		"WALLET_AUTH__GATEWAY_TOKENS__WEB", "WALLET_AUTH__GATEWAY_TOKENS__PARTNER", "WALLET_AUTH__REGION_TOKEN",
+		"WALLET_AUTH__GATEWAY_TOKENS__WEB", "WALLET_AUTH__GATEWAY_TOKENS__PARTNER",
+		"WALLET_AUTH__REGION_SECRET", "WALLET_AUTH__LEDGER_SEAL_SECRET",
+		"WALLET_PEERS__US__SECRET", "WALLET_PEERS__AP__SECRET", "WALLET_KAFKA__SASL__PASSWORD",
 	} {
 		if !seen[name] {
 			t.Errorf("env %s missing", name)
 		}
 	}
-	gw := envByName(deployment(t, r).Spec.Template.Spec.Containers[0])["WALLET_AUTH__GATEWAY_TOKENS__PARTNER"]
-	if gw.ValueFrom == nil || gw.ValueFrom.SecretKeyRef.Name != "sentinel-gateway-tokens" || gw.ValueFrom.SecretKeyRef.Key != "partner" {
-		t.Errorf("gateway token env = %+v", gw)
+	server := deployment(t, r).Spec.Template.Spec.Containers[0]
+	for env, want := range map[string]string{
+		"WALLET_AUTH__GATEWAY_TOKENS__PARTNER": "sentinel-gateway-tokens/partner",
+		"WALLET_AUTH__REGION_SECRET":           "sentinel-region-secret/secret",
+		"WALLET_AUTH__LEDGER_SEAL_SECRET":      "sentinel-ledger-seal/secret",
+		"WALLET_PEERS__US__SECRET":             "sentinel-peer-us/secret",
+		"WALLET_PEERS__AP__SECRET":             "sentinel-peer-ap/eu-ap",
+		"WALLET_KAFKA__SASL__PASSWORD":         "sentinel-kafka-sasl/password",
+	} {
+		if got := secretRef(server, env); got != want {
+			t.Errorf("%s from %q, want %q", env, got, want)
+		}
+	}
+	// The CA reaches the server as a mounted Secret, never as text in a manifest.
+	var caVolume bool
+	for _, v := range deployment(t, r).Spec.Template.Spec.Volumes {
+		caVolume = caVolume || (v.Secret != nil && v.Secret.SecretName == "sentinel-kafka-ca")
+	}
+	if !caVolume {
+		t.Errorf("no volume from Secret sentinel-kafka-ca")
 	}
 	// Values keys that could smuggle a secret in are refused.
-	for _, bad := range []func(m map[string]any){
-		func(m map[string]any) { sub(m, "auth")["regionToken"] = "sentinel-region-token-value" },
-		func(m map[string]any) { m["env"] = []any{map[string]any{"name": "X", "value": "y"}} },
-		func(m map[string]any) {
-			sub(sub(m, "auth"), "regionTokenSecret")["value"] = "sentinel-region-token-value"
+	for name, bad := range map[string]func(m map[string]any){
+		"env":              func(m map[string]any) { m["env"] = []any{map[string]any{"name": "X", "value": "y"}} },
+		"auth.regionToken": func(m map[string]any) { sub(m, "auth")["regionToken"] = "sentinel-region-token-value" },
+		"auth.regionSecret.value": func(m map[string]any) {
+			sub(sub(m, "auth"), "regionSecret")["value"] = "sentinel-region-secret-value-0123456789abcdef"
 		},
+		"auth.ledgerSealSecret.value": func(m map[string]any) {
+			sub(sub(m, "auth"), "ledgerSealSecret")["value"] = "sentinel-ledger-seal-value-0123456789abcdef"
+		},
+		"auth.ledgerSeal": func(m map[string]any) { sub(m, "auth")["ledgerSeal"] = "sentinel-ledger-seal-value-0123456789abcdef" },
+		"peers[].secret.value": func(m map[string]any) {
+			sub(m["peers"].([]any)[0].(map[string]any), "secret")["value"] = "sentinel-eu-us-pair-secret-0123456789abcdef"
+		},
+		"peers[].secret as a string": func(m map[string]any) {
+			m["peers"].([]any)[0].(map[string]any)["secret"] = "sentinel-eu-us-pair-secret-0123456789abcdef"
+		},
+		"kafka.sasl.password": func(m map[string]any) { sub(sub(m, "kafka"), "sasl")["password"] = "Sentinel-Kafka-Pa55" },
+		"kafka.sasl.passwordSecret.value": func(m map[string]any) {
+			sub(sub(sub(m, "kafka"), "sasl"), "passwordSecret")["value"] = "Sentinel-Kafka-Pa55"
+		},
+		"kafka.tls.ca": func(m map[string]any) { sub(sub(m, "kafka"), "tls")["ca"] = "-----BEGIN CERTIFICATE-----" },
 	} {
-		if _, err := renderChart(ch, modify(t, readValues(t, valuesFile), bad)); err == nil {
-			t.Errorf("schema accepted a values key that could carry a secret")
+		_, err := renderChart(ch, modify(t, readValues(t, valuesFile), bad))
+		if err == nil || !strings.Contains(err.Error(), "values don't meet the specifications of the schema") {
+			t.Errorf("%s: schema accepted a values key that could carry a secret (err %v)", name, err)
+		}
+	}
+}
+
+// TestKafkaSecurity: with TLS and SASL on, the server pods mount the CA Secret
+// read-only, wallet.yaml points kafka.tls.ca_file at it, the password arrives from its
+// Secret, and the wallet accepts the result; the migration Job and the test pod, which
+// do not talk to Kafka, get neither the CA nor the password. Settings the wallet would
+// refuse, or that would do nothing, are refused at render time.
+func TestKafkaSecurity(t *testing.T) {
+	ch := loadChart(t)
+	base := readValues(t, filepath.Join(regionsDir, "eu", "values.yaml"))
+	secure := modify(t, base, func(m map[string]any) {
+		k := sub(m, "kafka")
+		k["tls"] = map[string]any{"enabled": true, "caSecret": map[string]any{"name": "kafka-eu-ca", "key": "bundle.pem"}, "serverName": "kafka.kafka-eu.svc"}
+		k["sasl"] = map[string]any{"mechanism": "SCRAM-SHA-256", "username": "wallet-eu", "passwordSecret": map[string]any{"name": "kafka-eu-wallet", "key": "pw"}}
+	})
+
+	t.Run("TLS and SASL", func(t *testing.T) {
+		r := mustRender(t, ch, secure)
+		ps := deployment(t, r).Spec.Template.Spec
+		c := ps.Containers[0]
+
+		// The CA bundle's key is mounted under a fixed name, read-only.
+		var caVolume *corev1.Volume
+		for i, v := range ps.Volumes {
+			if v.Secret != nil && v.Secret.SecretName == "kafka-eu-ca" {
+				caVolume = &ps.Volumes[i]
+			}
+		}
+		if caVolume == nil || len(caVolume.Secret.Items) != 1 || caVolume.Secret.Items[0].Key != "bundle.pem" {
+			t.Fatalf("no volume with the CA bundle of Secret kafka-eu-ca: %+v", ps.Volumes)
+		}
+		var caFile string
+		for _, vm := range c.VolumeMounts {
+			if vm.Name == caVolume.Name {
+				if !vm.ReadOnly || vm.SubPath != "" {
+					t.Errorf("CA mounted as %+v, want read-only, whole volume", vm)
+				}
+				caFile = vm.MountPath + "/" + caVolume.Secret.Items[0].Path
+			}
+		}
+		if caFile == "" {
+			t.Fatalf("CA volume %s not mounted: %+v", caVolume.Name, c.VolumeMounts)
+		}
+
+		cm := r.get(t, "ConfigMap", "wallet-config").(*corev1.ConfigMap)
+		var cfg walletConfig
+		if err := yaml.UnmarshalStrict([]byte(cm.Data["wallet.yaml"]), &cfg); err != nil {
+			t.Fatalf("wallet.yaml: %v\n%s", err, cm.Data["wallet.yaml"])
+		}
+		if cfg.Kafka.TLS == nil || !cfg.Kafka.TLS.Enabled || cfg.Kafka.TLS.CAFile != caFile || cfg.Kafka.TLS.ServerName != "kafka.kafka-eu.svc" {
+			t.Errorf("kafka.tls = %+v, want enabled, ca_file %s, server_name kafka.kafka-eu.svc", cfg.Kafka.TLS, caFile)
+		}
+		if cfg.Kafka.SASL == nil || cfg.Kafka.SASL.Mechanism != "SCRAM-SHA-256" || cfg.Kafka.SASL.Username != "wallet-eu" {
+			t.Errorf("kafka.sasl = %+v", cfg.Kafka.SASL)
+		}
+		if got := secretRef(c, "WALLET_KAFKA__SASL__PASSWORD"); got != "kafka-eu-wallet/pw" {
+			t.Errorf("WALLET_KAFKA__SASL__PASSWORD from %q, want Secret kafka-eu-wallet key pw", got)
+		}
+
+		loaded, err := loadRendered(t, cm.Data["wallet.yaml"], envByName(c), false)
+		if err != nil {
+			t.Fatalf("wallet would refuse the rendered config: %v", err)
+		}
+		want := config.Kafka{
+			Brokers: loaded.Kafka.Brokers, TopicPrefix: "wallet", Partitions: loaded.Kafka.Partitions,
+			TLS:  config.KafkaTLS{Enabled: true, CAFile: caFile, ServerName: "kafka.kafka-eu.svc"},
+			SASL: config.KafkaSASL{Mechanism: "SCRAM-SHA-256", Username: "wallet-eu", Password: standIn("WALLET_KAFKA__SASL__PASSWORD")},
+		}
+		if !equalJSON(loaded.Kafka, want) {
+			t.Errorf("wallet loaded kafka %+v, want %+v", loaded.Kafka, want)
+		}
+
+		// Neither the migration Job nor the test pod talks to Kafka: no CA, no password.
+		for owner, pod := range podSpecs(t, r) {
+			if owner == "server" {
+				continue
+			}
+			for _, v := range pod.Spec.Volumes {
+				if v.Secret != nil || v.Projected != nil {
+					t.Errorf("%s mounts Secret volume %s", owner, v.Name)
+				}
+			}
+			for _, pc := range pod.Spec.Containers {
+				if _, ok := envByName(pc)["WALLET_KAFKA__SASL__PASSWORD"]; ok {
+					t.Errorf("%s holds the Kafka password", owner)
+				}
+			}
+		}
+		mcm := r.get(t, "ConfigMap", "wallet-migrate-config").(*corev1.ConfigMap)
+		if strings.Contains(mcm.Data["wallet.yaml"], "tls:") || strings.Contains(mcm.Data["wallet.yaml"], "sasl:") {
+			t.Errorf("migrate config carries Kafka security:\n%s", mcm.Data["wallet.yaml"])
+		}
+		if _, err := loadRendered(t, mcm.Data["wallet.yaml"], envByName(migrationJob(t, r).Spec.Template.Spec.Containers[0]), true); err != nil {
+			t.Errorf("wallet migrate would refuse its config: %v", err)
+		}
+	})
+
+	t.Run("TLS with the system roots", func(t *testing.T) {
+		r := mustRender(t, ch, modify(t, secure, func(m map[string]any) {
+			sub(sub(sub(m, "kafka"), "tls"), "caSecret")["name"] = ""
+			sub(sub(m, "kafka"), "tls")["serverName"] = ""
+		}))
+		ps := deployment(t, r).Spec.Template.Spec
+		if len(ps.Volumes) != 1 || len(ps.Containers[0].VolumeMounts) != 1 {
+			t.Errorf("volumes %+v mounts %+v, want the config alone", ps.Volumes, ps.Containers[0].VolumeMounts)
+		}
+		cm := r.get(t, "ConfigMap", "wallet-config").(*corev1.ConfigMap)
+		loaded, err := loadRendered(t, cm.Data["wallet.yaml"], envByName(ps.Containers[0]), false)
+		if err != nil {
+			t.Fatalf("wallet would refuse the rendered config: %v", err)
+		}
+		if loaded.Kafka.TLS != (config.KafkaTLS{Enabled: true}) {
+			t.Errorf("kafka.tls loaded as %+v, want enabled with the system roots", loaded.Kafka.TLS)
+		}
+	})
+
+	t.Run("chart defaults: plaintext, no identity", func(t *testing.T) {
+		r := mustRender(t, ch, modify(t, base, func(m map[string]any) {
+			delete(sub(m, "kafka"), "tls")
+			delete(sub(m, "kafka"), "sasl")
+		}))
+		ps := deployment(t, r).Spec.Template.Spec
+		if len(ps.Volumes) != 1 {
+			t.Errorf("volumes %+v, want the config alone", ps.Volumes)
+		}
+		if _, ok := envByName(ps.Containers[0])["WALLET_KAFKA__SASL__PASSWORD"]; ok {
+			t.Errorf("password env without a mechanism")
+		}
+		cm := r.get(t, "ConfigMap", "wallet-config").(*corev1.ConfigMap)
+		loaded, err := loadRendered(t, cm.Data["wallet.yaml"], envByName(ps.Containers[0]), false)
+		if err != nil {
+			t.Fatalf("wallet would refuse the rendered config: %v", err)
+		}
+		if loaded.Kafka.TLS != (config.KafkaTLS{}) || loaded.Kafka.SASL != (config.KafkaSASL{}) {
+			t.Errorf("kafka loaded as %+v %+v", loaded.Kafka.TLS, loaded.Kafka.SASL)
+		}
+	})
+
+	for name, tc := range map[string]struct {
+		mutate  func(m map[string]any)
+		wantErr string
+	}{
+		"SASL without TLS": {func(m map[string]any) {
+			sub(m, "kafka")["tls"] = map[string]any{"enabled": false, "caSecret": map[string]any{"name": ""}}
+		}, "kafka.sasl.mechanism SCRAM-SHA-256 needs kafka.tls.enabled"},
+		"mechanism without username": {func(m map[string]any) {
+			sub(sub(m, "kafka"), "sasl")["username"] = ""
+		}, "needs kafka.sasl.username and kafka.sasl.passwordSecret.name"},
+		"mechanism without password Secret": {func(m map[string]any) {
+			sub(sub(sub(m, "kafka"), "sasl"), "passwordSecret")["name"] = ""
+		}, "needs kafka.sasl.username and kafka.sasl.passwordSecret.name"},
+		"username without mechanism": {func(m map[string]any) {
+			sub(sub(m, "kafka"), "sasl")["mechanism"] = ""
+		}, "kafka.sasl has a username or a passwordSecret but no mechanism"},
+		"CA without TLS": {func(m map[string]any) {
+			sub(m, "kafka")["sasl"] = map[string]any{"mechanism": "", "username": "", "passwordSecret": map[string]any{"name": ""}}
+			sub(sub(m, "kafka"), "tls")["enabled"] = false
+		}, "kafka.tls.caSecret or kafka.tls.serverName is set but kafka.tls.enabled is false"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := renderChart(ch, modify(t, secure, tc.mutate))
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("want error containing %q, got %v", tc.wantErr, err)
+			}
+		})
+	}
+}
+
+// TestPeerSecrets: each peer's secret comes from its own Secret, by default
+// wallet-peer-<name> / secret, and the wallet accepts one pair secret per peer.
+func TestPeerSecrets(t *testing.T) {
+	ch := loadChart(t)
+	base := readValues(t, filepath.Join(regionsDir, "eu", "values.yaml"))
+	r := mustRender(t, ch, modify(t, base, func(m map[string]any) {
+		sub(sub(m, "networkPolicy"), "egress")["peers"] = map[string]any{"ports": []any{443, 8443}}
+		m["peers"] = []any{
+			map[string]any{"name": "us", "url": "https://wallet.us.internal", "secret": map[string]any{"name": "eu-us", "key": "shared"}},
+			map[string]any{"name": "ap", "url": "https://wallet.ap.internal:8443/"},
+			map[string]any{"name": "sa", "url": "https://wallet.sa.internal", "secret": map[string]any{"name": "eu-sa"}},
+		}
+	}))
+	c := deployment(t, r).Spec.Template.Spec.Containers[0]
+	for env, want := range map[string]string{
+		"WALLET_PEERS__US__SECRET": "eu-us/shared",
+		"WALLET_PEERS__AP__SECRET": "wallet-peer-ap/secret",
+		"WALLET_PEERS__SA__SECRET": "eu-sa/secret",
+	} {
+		if got := secretRef(c, env); got != want {
+			t.Errorf("%s from %q, want %q", env, got, want)
+		}
+	}
+	cm := r.get(t, "ConfigMap", "wallet-config").(*corev1.ConfigMap)
+	loaded, err := loadRendered(t, cm.Data["wallet.yaml"], envByName(c), false)
+	if err != nil {
+		t.Fatalf("wallet would refuse the rendered config: %v", err)
+	}
+	for _, peer := range []string{"us", "ap", "sa"} {
+		env := "WALLET_PEERS__" + strings.ToUpper(peer) + "__SECRET"
+		if loaded.Peers[peer].Secret != standIn(env) || loaded.ForwardToken(peer) == "" {
+			t.Errorf("peer %s: secret %q, want the content of %s", peer, loaded.Peers[peer].Secret, env)
 		}
 	}
 }
@@ -719,13 +1089,18 @@ func TestDeploymentFacts(t *testing.T) {
 		if c.Image != "registry.example.com/wallet:0.1.0" {
 			t.Errorf("image = %q", c.Image)
 		}
-		var mounted bool
+		var mounted, fromConfigMap bool
 		for _, vm := range c.VolumeMounts {
-			if vm.MountPath == "/etc/wallet" && vm.ReadOnly {
+			if vm.Name == "config" && vm.MountPath == "/etc/wallet" && vm.ReadOnly {
 				mounted = true
 			}
 		}
-		if !mounted || len(ps.Volumes) != 1 || ps.Volumes[0].ConfigMap == nil || ps.Volumes[0].ConfigMap.Name != "wallet-config" {
+		for _, v := range ps.Volumes {
+			if v.Name == "config" && v.ConfigMap != nil && v.ConfigMap.Name == "wallet-config" {
+				fromConfigMap = true
+			}
+		}
+		if !mounted || !fromConfigMap {
 			t.Errorf("config volume: mounts %+v volumes %+v", c.VolumeMounts, ps.Volumes)
 		}
 		ports := map[string]int32{}
@@ -767,10 +1142,15 @@ func TestDeploymentFacts(t *testing.T) {
 		if ps.AutomountServiceAccountToken == nil || *ps.AutomountServiceAccountToken {
 			t.Errorf("service account token automounted")
 		}
-		// No writable volumes at all.
+		// No writable volumes at all: the config and the Kafka CA, mounted read-only.
 		for _, v := range ps.Volumes {
-			if v.ConfigMap == nil {
-				t.Errorf("unexpected non-ConfigMap volume %s", v.Name)
+			if v.ConfigMap == nil && v.Secret == nil {
+				t.Errorf("unexpected volume %s: %+v", v.Name, v.VolumeSource)
+			}
+		}
+		for _, vm := range c.VolumeMounts {
+			if !vm.ReadOnly {
+				t.Errorf("volume %s mounted writable at %s", vm.Name, vm.MountPath)
 			}
 		}
 		// The helm test pod is hardened too.
@@ -790,7 +1170,8 @@ func TestDeploymentFacts(t *testing.T) {
 		}
 		changed := map[string]func(m map[string]any){
 			"log level":   func(m map[string]any) { sub(m, "log")["level"] = "debug" },
-			"broker list": func(m map[string]any) { sub(m, "kafka")["brokers"] = []any{"kafka-9.kafka:9092"} },
+			"broker list": func(m map[string]any) { sub(m, "kafka")["brokers"] = []any{"kafka-9.kafka:9093"} },
+			"kafka user":  func(m map[string]any) { sub(sub(m, "kafka"), "sasl")["username"] = "wallet-eu-2" },
 			"peer url":    func(m map[string]any) { m["peers"].([]any)[0].(map[string]any)["url"] = "https://other.example" },
 		}
 		for name, fn := range changed {
@@ -909,9 +1290,11 @@ func TestOptionalResources(t *testing.T) {
 		m["grafanaDashboard"] = map[string]any{"enabled": true}
 		np := sub(m, "networkPolicy")
 		np["httpFrom"] = []any{map[string]any{"namespaceSelector": map[string]any{"matchLabels": map[string]any{"kubernetes.io/metadata.name": "gateway"}}}}
-		np["egress"] = map[string]any{"enabled": true, "rules": []any{
+		eg := sub(np, "egress")
+		eg["enabled"] = true
+		eg["rules"] = []any{
 			map[string]any{"to": []any{map[string]any{"ipBlock": map[string]any{"cidr": "10.0.0.0/8"}}}, "ports": []any{map[string]any{"port": 5432}}},
-		}}
+		}
 		m["podDisruptionBudget"] = map[string]any{"maxUnavailable": "25%"}
 	})
 	r := mustRender(t, ch, vals)
@@ -1223,11 +1606,12 @@ func TestEgressPolicy(t *testing.T) {
 			}
 
 			server := onlyPolicyFor(t, r, pods["server"])
-			if got := egressPorts(server); !equalJSON(got, [][]string{dnsPorts, {"TCP/5432"}, {"TCP/9092"}, {"TCP/443"}}) {
+			// The regions' brokers listen for TLS on 9093.
+			if got := egressPorts(server); !equalJSON(got, [][]string{dnsPorts, {"TCP/5432"}, {"TCP/9093"}, {"TCP/443"}}) {
 				t.Errorf("server egress opens %v, want DNS, PostgreSQL, Kafka, peers", got)
 			}
 			// The region's Kafka runs in the cluster, in the namespace its broker names say.
-			kafka := egressRule(t, server, "TCP/9092")
+			kafka := egressRule(t, server, "TCP/9093")
 			wantKafka := networkingv1.NetworkPolicyPeer{NamespaceSelector: &metav1.LabelSelector{
 				MatchLabels: map[string]string{"kubernetes.io/metadata.name": "kafka-" + region}}}
 			if len(kafka.To) != 1 || !equalJSON(kafka.To[0], wantKafka) {
@@ -1304,7 +1688,7 @@ func TestEgressPolicy(t *testing.T) {
 	t.Run("no peers, no peer rule", func(t *testing.T) {
 		r := mustRender(t, ch, modify(t, base, func(m map[string]any) { m["peers"] = []any{} }))
 		server := onlyPolicyFor(t, r, deployment(t, r).Spec.Template)
-		if got := egressPorts(server); !equalJSON(got, [][]string{dnsPorts, {"TCP/5432"}, {"TCP/9092"}}) {
+		if got := egressPorts(server); !equalJSON(got, [][]string{dnsPorts, {"TCP/5432"}, {"TCP/9093"}}) {
 			t.Errorf("server egress without peers opens %v", got)
 		}
 	})
@@ -1326,14 +1710,11 @@ func TestEgressPolicy(t *testing.T) {
 		wantErr string
 	}{
 		"broker port": {func(m map[string]any) {
-			sub(m, "kafka")["brokers"] = []any{"kafka-0.kafka.kafka-eu.svc:9093"}
-		}, "networkPolicy.egress.kafka.ports does not open port 9093 of broker kafka-0.kafka.kafka-eu.svc:9093"},
+			sub(m, "kafka")["brokers"] = []any{"kafka-0.kafka.kafka-eu.svc:9092"}
+		}, "networkPolicy.egress.kafka.ports does not open port 9092 of broker kafka-0.kafka.kafka-eu.svc:9092"},
 		"peer port": {func(m map[string]any) {
 			m["peers"] = []any{map[string]any{"name": "us", "url": "https://wallet.us.internal:8443/"}}
 		}, "networkPolicy.egress.peers.ports does not open port 8443 of peer us"},
-		"peer over http": {func(m map[string]any) {
-			m["peers"] = []any{map[string]any{"name": "us", "url": "http://wallet.us.internal"}}
-		}, "networkPolicy.egress.peers.ports does not open port 80 of peer us"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := renderChart(ch, modify(t, base, tc.mutate))

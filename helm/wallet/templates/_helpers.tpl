@@ -57,7 +57,8 @@ app.kubernetes.io/component: server
 
 {{/*
 Semantic checks the JSON schema cannot express: unique shard names, bucket ranges
-that cover 0..buckets-1 exactly, no peer named like this region.
+that cover 0..buckets-1 exactly, peers listed once and none named like this region,
+a Secret key per secret, Kafka's TLS and SASL settings consistent.
 */}}
 {{- define "wallet.validate" -}}
 {{- $B := int .Values.buckets -}}
@@ -87,17 +88,109 @@ that cover 0..buckets-1 exactly, no peer named like this region.
 {{- if ne (int $total) $B -}}
 {{- fail (printf "shards: bucket ranges cover %d of %d buckets; they must cover 0-%d exactly" (int $total) $B (sub $B 1)) -}}
 {{- end -}}
+{{- $peers := dict -}}
 {{- range .Values.peers -}}
 {{- if eq .name $.Values.region -}}
 {{- fail (printf "peers: %q is this release's own region" .name) -}}
 {{- end -}}
+{{- if hasKey $peers .name -}}
+{{- fail (printf "peers: duplicate peer %q" .name) -}}
+{{- end -}}
+{{- $_ := set $peers .name true -}}
+{{- end -}}
+{{- include "wallet.validateSecrets" . -}}
+{{- include "wallet.validateKafka" . -}}
+{{- end -}}
+
+{{/*
+The wallet refuses a secret used twice (the region's, the ledger seal's, each peer
+pair's): refuse two of them naming the same Secret key, which would hold the same
+value. The seal secret must not sit in a Secret that also holds a shard's DSN: whoever
+can read the DSNs could then forge the seals.
+*/}}
+{{- define "wallet.validateSecrets" -}}
+{{- $uses := dict -}}
+{{- $refs := list (list "auth.regionSecret" .Values.auth.regionSecret) (list "auth.ledgerSealSecret" .Values.auth.ledgerSealSecret) -}}
+{{- range .Values.peers -}}
+{{- $refs = append $refs (list (printf "peers[%s].secret" .name) (include "wallet.peerSecret" . | fromJson)) -}}
+{{- end -}}
+{{- range $refs -}}
+{{- $where := index . 0 -}}
+{{- $ref := index . 1 -}}
+{{- $id := printf "%s/%s" $ref.name $ref.key -}}
+{{- if hasKey $uses $id -}}
+{{- fail (printf "%s and %s both name Secret %s key %s; each needs a secret of its own" (get $uses $id) $where $ref.name $ref.key) -}}
+{{- end -}}
+{{- $_ := set $uses $id $where -}}
+{{- end -}}
+{{- $seal := .Values.auth.ledgerSealSecret.name -}}
+{{- range .Values.shards -}}
+{{- if or (eq .dsnSecret.name $seal) (eq .ownerDsnSecret.name $seal) -}}
+{{- fail (printf "auth.ledgerSealSecret names Secret %s, which also holds shard %s's DSN; keep the seal secret where the database's administrators cannot read it" $seal .name) -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}
 
-{{/* wallet.yaml, the binary's config file. Contains no secrets. */}}
+{{/*
+Kafka TLS and SASL settings the wallet would refuse at start, or that would have no
+effect: a SASL identity without TLS (its password in the clear), a mechanism without
+a user and a password Secret, a user or password without a mechanism, a CA or a
+server name with TLS off.
+*/}}
+{{- define "wallet.validateKafka" -}}
+{{- $tls := .Values.kafka.tls -}}
+{{- $sasl := .Values.kafka.sasl -}}
+{{- if $sasl.mechanism -}}
+{{- if not $tls.enabled -}}
+{{- fail (printf "kafka.sasl.mechanism %s needs kafka.tls.enabled: without TLS the region's password would cross the network in the clear" $sasl.mechanism) -}}
+{{- end -}}
+{{- if or (not $sasl.username) (not $sasl.passwordSecret.name) -}}
+{{- fail (printf "kafka.sasl.mechanism %s needs kafka.sasl.username and kafka.sasl.passwordSecret.name" $sasl.mechanism) -}}
+{{- end -}}
+{{- else if or $sasl.username $sasl.passwordSecret.name -}}
+{{- fail "kafka.sasl has a username or a passwordSecret but no mechanism (SCRAM-SHA-256 or SCRAM-SHA-512)" -}}
+{{- end -}}
+{{- if and (not $tls.enabled) (or $tls.caSecret.name $tls.serverName) -}}
+{{- fail "kafka.tls.caSecret or kafka.tls.serverName is set but kafka.tls.enabled is false" -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+The Secret holding a peer pair's secret, as JSON {name, key}: the item's own, or
+wallet-peer-<name> / secret.
+*/}}
+{{- define "wallet.peerSecret" -}}
+{{- $s := get . "secret" | default dict -}}
+{{- dict "name" (get $s "name" | default (printf "wallet-peer-%s" .name)) "key" (get $s "key" | default "secret") | toJson -}}
+{{- end -}}
+
+{{/* Where the server pods mount the Kafka CA bundle (kafka.tls.caSecret). */}}
+{{- define "wallet.kafkaCADir" -}}/etc/wallet-kafka-ca{{- end -}}
+
+{{/* wallet.yaml of the server. Contains no secrets. */}}
 {{- define "wallet.config" -}}
+{{- include "wallet.renderConfig" (dict "root" . "kafkaSecurity" true) -}}
+{{- end -}}
+
+{{/*
+wallet.yaml of the migration Job: the server's without Kafka's TLS and SASL. The Job
+never talks to Kafka and holds no Kafka password, which the wallet would require of a
+configuration naming a SASL mechanism.
+*/}}
+{{- define "wallet.migrateConfig" -}}
+{{- include "wallet.renderConfig" (dict "root" . "kafkaSecurity" false) -}}
+{{- end -}}
+
+{{/*
+wallet.yaml from .root's values, with Kafka's TLS and SASL when .kafkaSecurity. The
+profile is always production: peers are reached over https.
+*/}}
+{{- define "wallet.renderConfig" -}}
+{{- $kafkaSecurity := .kafkaSecurity -}}
+{{- with .root -}}
 {{- include "wallet.validate" . -}}
 region: {{ .Values.region | quote }}
+profile: "production"
 buckets: {{ int .Values.buckets }}
 http:
   addr: {{ printf "0.0.0.0:%d" (int .Values.http.port) | quote }}
@@ -118,6 +211,25 @@ kafka:
     - {{ . | quote }}
 {{- end }}
   topic_prefix: {{ .Values.kafka.topicPrefix | quote }}
+{{- if $kafkaSecurity }}
+{{- with .Values.kafka.tls }}
+  tls:
+    enabled: {{ .enabled }}
+{{- if .caSecret.name }}
+    ca_file: {{ printf "%s/ca.crt" (include "wallet.kafkaCADir" $) | quote }}
+{{- end }}
+{{- if .serverName }}
+    server_name: {{ .serverName | quote }}
+{{- end }}
+{{- end }}
+{{- with .Values.kafka.sasl }}
+{{- if .mechanism }}
+  sasl:
+    mechanism: {{ .mechanism | quote }}
+    username: {{ .username | quote }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- if .Values.peers }}
 peers:
 {{- range .Values.peers }}
@@ -136,6 +248,7 @@ database:
   app_role: {{ .Values.database.appRole | quote }}
 log:
   level: {{ .Values.log.level | quote }}
+{{- end -}}
 {{- end -}}
 
 {{/*
@@ -157,11 +270,31 @@ never sees their values.
       name: {{ $.Values.auth.gatewayTokensSecret.name | quote }}
       key: {{ . | quote }}
 {{- end }}
-- name: WALLET_AUTH__REGION_TOKEN
+- name: WALLET_AUTH__REGION_SECRET
   valueFrom:
     secretKeyRef:
-      name: {{ .Values.auth.regionTokenSecret.name | quote }}
-      key: {{ .Values.auth.regionTokenSecret.key | quote }}
+      name: {{ .Values.auth.regionSecret.name | quote }}
+      key: {{ .Values.auth.regionSecret.key | quote }}
+- name: WALLET_AUTH__LEDGER_SEAL_SECRET
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.auth.ledgerSealSecret.name | quote }}
+      key: {{ .Values.auth.ledgerSealSecret.key | quote }}
+{{- range .Values.peers }}
+{{- $secret := include "wallet.peerSecret" . | fromJson }}
+- name: WALLET_PEERS__{{ upper .name }}__SECRET
+  valueFrom:
+    secretKeyRef:
+      name: {{ $secret.name | quote }}
+      key: {{ $secret.key | quote }}
+{{- end }}
+{{- if .Values.kafka.sasl.mechanism }}
+- name: WALLET_KAFKA__SASL__PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.kafka.sasl.passwordSecret.name | quote }}
+      key: {{ .Values.kafka.sasl.passwordSecret.key | quote }}
+{{- end }}
 - name: GOMEMLIMIT
   valueFrom:
     resourceFieldRef:
@@ -170,7 +303,8 @@ never sees their values.
 
 {{/*
 Environment of the migration Job: the owners' DSNs and nothing else. It never holds
-the server's DSNs or the region and gateway tokens.
+the server's DSNs, the gateway tokens, the region's, the peers' or the ledger seal's
+secrets, nor the Kafka password.
 */}}
 {{- define "wallet.migrateEnv" -}}
 {{- range .Values.shards }}
@@ -216,7 +350,7 @@ for each protocol in .protocols, to the peers of .dest.to.
 {{/*
 A broker or peer on a port the egress policy does not open would be unreachable once
 deployed and fail only at run time; refuse to render instead. A peer URL's port is
-its explicit port, else 443 for https and 80 for http.
+its explicit port, else 443 (peers are https only).
 */}}
 {{- define "wallet.validateEgress" -}}
 {{- $egress := .Values.networkPolicy.egress -}}
@@ -233,11 +367,9 @@ its explicit port, else 443 for https and 80 for http.
 {{- range $egress.peers.ports }}{{ $peerPorts = append $peerPorts (int .) }}{{ end -}}
 {{- range .Values.peers -}}
 {{- $u := urlParse .url -}}
-{{- $port := 80 -}}
+{{- $port := 443 -}}
 {{- if regexMatch ":[0-9]+$" $u.host -}}
 {{- $port = int (regexFind "[0-9]+$" $u.host) -}}
-{{- else if eq $u.scheme "https" -}}
-{{- $port = 443 -}}
 {{- end -}}
 {{- if not (has $port $peerPorts) -}}
 {{- fail (printf "networkPolicy.egress.peers.ports does not open port %d of peer %s (%s)" $port .name .url) -}}
