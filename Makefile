@@ -4,9 +4,9 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-SQLC_VERSION          := v1.31.1
-GOLANGCI_LINT_VERSION := v2.15.0
-TOOLS                 := $(CURDIR)/.cache/bin
+# Development tools (sqlc, golangci-lint) are pinned in tools/go.mod, apart from the
+# service's own dependencies; `go tool` builds each once and caches it.
+TOOL := go tool -modfile=tools/go.mod
 
 .PHONY: help run test build generate check-generated lint fuzz testdata stack-up stack-down bench bench-micro chaos
 
@@ -15,7 +15,7 @@ help:
 	@echo "make test              unit, integration and e2e tests on real PostgreSQL and Kafka"
 	@echo "make generate          regenerate sqlc code"
 	@echo "make check-generated   fail when committed sqlc code is stale"
-	@echo "make lint              golangci-lint $(GOLANGCI_LINT_VERSION)"
+	@echo "make lint              golangci-lint (its version is in tools/go.mod)"
 	@echo "make fuzz              fuzz each target for FUZZTIME (default 30s)"
 	@echo "make testdata          users and deposits in a running 'make run' stack"
 	@echo "make bench             walletbench: the wallet against pgbench, a hot row and Kafka, in one run"
@@ -31,22 +31,16 @@ test:
 build:
 	go build -o bin/wallet ./cmd/wallet
 
-$(TOOLS)/sqlc:
-	GOBIN=$(TOOLS) go install github.com/sqlc-dev/sqlc/cmd/sqlc@$(SQLC_VERSION)
-
-generate: $(TOOLS)/sqlc
-	$(TOOLS)/sqlc generate
+generate:
+	$(TOOL) sqlc generate
 
 check-generated: generate
 	@if [ -n "$$(git status --porcelain -- modules platform sql)" ]; then \
 		echo "generated sqlc code is stale: run 'make generate' and commit the result"; \
 		git status --porcelain -- modules platform sql; git diff --stat -- modules platform; exit 1; fi
 
-$(TOOLS)/golangci-lint:
-	GOBIN=$(TOOLS) go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
-
-lint: $(TOOLS)/golangci-lint
-	$(TOOLS)/golangci-lint run ./...
+lint:
+	$(TOOL) golangci-lint run ./...
 
 FUZZTIME ?= 30s
 fuzz:
