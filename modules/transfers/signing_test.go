@@ -4,8 +4,6 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/segmentio/kafka-go"
-
 	"example.com/wallet/platform/config"
 	"example.com/wallet/platform/kafkabus"
 	"example.com/wallet/platform/shard"
@@ -29,7 +27,7 @@ func TestInboundMessagesMustBeSignedByTheirSender(t *testing.T) {
 	msg := func(m Message, sig string) kafkabus.Message {
 		km := kafkabus.Message{Key: []byte(m.TransferID), Value: m.encode()}
 		if sig != "" {
-			km.Headers = []kafka.Header{{Key: SignatureHeader, Value: []byte(sig)}}
+			km.Headers = map[string]string{SignatureHeader: sig}
 		}
 		return km
 	}

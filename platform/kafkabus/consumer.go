@@ -13,18 +13,19 @@ import (
 	"example.com/wallet/platform/retry"
 )
 
-// Message is a fetched message as handlers see it.
+// Message is a fetched message as handlers see it: no kafka-go type reaches them.
 type Message struct {
 	Topic     string
 	Partition int
 	Offset    int64
 	Key       []byte
 	Value     []byte
-	Headers   []kafka.Header
+	// Headers by name; of a name sent twice, the last value.
+	Headers map[string]string
 }
 
 // Header returns the value of one of the message's headers, or "".
-func (m Message) Header(key string) string { return headerOf(m.Headers, key) }
+func (m Message) Header(key string) string { return m.Headers[key] }
 
 // Header returns the value of one of a kafka-go message's headers, or "", for tools
 // that read topics directly (dead letters).
@@ -386,5 +387,9 @@ func (c *Consumer[T]) commit() {
 }
 
 func fromKafka(m kafka.Message) Message {
-	return Message{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, Key: m.Key, Value: m.Value, Headers: m.Headers}
+	headers := make(map[string]string, len(m.Headers))
+	for _, h := range m.Headers {
+		headers[h.Key] = string(h.Value)
+	}
+	return Message{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, Key: m.Key, Value: m.Value, Headers: headers}
 }
