@@ -12,6 +12,7 @@ import (
 
 	"example.com/wallet/modules/ledger/internal/ledgerdb"
 	"example.com/wallet/platform/money"
+	"example.com/wallet/platform/pgdb"
 )
 
 // genesisHash is the prev_hash of a user's first entry (the schema's default last_hash).
@@ -112,7 +113,7 @@ func (s *Service) walk(ctx context.Context, shardName, userID string, mode walkM
 			case modeSeal:
 				opts = pgx.TxOptions{IsoLevel: pgx.RepeatableRead}
 			}
-			err := pgx.BeginTxFunc(ctx, sh.Pool, opts, func(tx pgx.Tx) error {
+			err := pgdb.InTxWith(ctx, sh.Pool, opts, func(tx pgx.Tx) error {
 				return s.checkUser(ctx, tx, u, mode, &report)
 			})
 			if err != nil {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"example.com/wallet/platform/httpapi"
 	"example.com/wallet/platform/idempotency/internal/idempotencydb"
@@ -213,6 +214,6 @@ func (s *Store) SaveManyTx(ctx context.Context, tx pgx.Tx, reqs []Request, resps
 }
 
 // DeleteExpired removes up to batch expired records and reports how many it removed.
-func (s *Store) DeleteExpired(ctx context.Context, db idempotencydb.DBTX, batch int32) (int64, error) {
-	return s.q.DeleteExpiredRecords(ctx, db, batch)
+func (s *Store) DeleteExpired(ctx context.Context, pool *pgxpool.Pool, batch int32) (int64, error) {
+	return s.q.DeleteExpiredRecords(ctx, pool, batch)
 }

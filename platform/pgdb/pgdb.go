@@ -86,9 +86,16 @@ const maxTxAttempts = 5
 // The transaction is pipelined (see pipelinedTx): an Exec is sent with the next query
 // or with COMMIT, and reports its error there.
 func InTx(ctx context.Context, pool *pgxpool.Pool, fn func(tx pgx.Tx) error) error {
+	return InTxWith(ctx, pool, pgx.TxOptions{}, fn)
+}
+
+// InTxWith is InTx for a transaction with opts (an isolation level, read only), with
+// the same retries.
+func InTxWith(ctx context.Context, pool *pgxpool.Pool, opts pgx.TxOptions, fn func(tx pgx.Tx) error) error {
+	begin := beginSQL(opts)
 	var err error
 	for attempt := 1; attempt <= maxTxAttempts; attempt++ {
-		err = inTxOnce(ctx, pool, fn)
+		err = inTxOnce(ctx, pool, begin, fn)
 		if err == nil || !isRetryable(err) {
 			return err
 		}
@@ -102,13 +109,13 @@ func InTx(ctx context.Context, pool *pgxpool.Pool, fn func(tx pgx.Tx) error) err
 	return err
 }
 
-func inTxOnce(ctx context.Context, pool *pgxpool.Pool, fn func(tx pgx.Tx) error) (err error) {
+func inTxOnce(ctx context.Context, pool *pgxpool.Pool, begin string, fn func(tx pgx.Tx) error) (err error) {
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
 		return &UnavailableError{Err: err}
 	}
 	defer conn.Release()
-	tx := &pipelinedTx{conn: conn.Conn()}
+	tx := &pipelinedTx{conn: conn.Conn(), begin: begin}
 	defer func() {
 		if err != nil {
 			_ = tx.Rollback(context.WithoutCancel(ctx))

@@ -23,6 +23,7 @@ import (
 // issued.
 type pipelinedTx struct {
 	conn   *pgx.Conn
+	begin  string // the BEGIN statement, with the transaction's options
 	queue  []queued
 	begun  bool // BEGIN has been sent (perhaps in a batch that failed)
 	closed bool
@@ -72,7 +73,7 @@ func (t *pipelinedTx) flush(ctx context.Context, last *queued) (pgx.BatchResults
 	}
 	b := &pgx.Batch{}
 	if !t.begun {
-		b.Queue("BEGIN")
+		b.Queue(t.begin)
 	}
 	for _, q := range t.queue {
 		b.Queue(q.sql, q.args...)
@@ -234,3 +235,18 @@ func (e errBatchResults) Close() error                     { return e.err }
 func (e errBatchResults) Tx() pgx.Tx                       { return nil }
 
 var _ pgx.Tx = (*pipelinedTx)(nil)
+
+// beginSQL is the BEGIN statement that opens a transaction with opts.
+func beginSQL(opts pgx.TxOptions) string {
+	sql := "BEGIN"
+	if opts.IsoLevel != "" {
+		sql += " ISOLATION LEVEL " + string(opts.IsoLevel)
+	}
+	if opts.AccessMode != "" {
+		sql += " " + string(opts.AccessMode)
+	}
+	if opts.DeferrableMode != "" {
+		sql += " " + string(opts.DeferrableMode)
+	}
+	return sql
+}

@@ -119,3 +119,25 @@ func TestPipelinedWriteErrorSurfacesAtCommit(t *testing.T) {
 		t.Fatalf("an empty transaction: %v", err)
 	}
 }
+
+// TestTransactionOptionsReachTheServer: InTxWith opens the transaction it is asked
+// for: a read-only one refuses a write, and the isolation level is the one named.
+func TestTransactionOptionsReachTheServer(t *testing.T) {
+	pool := newPool(t)
+	ctx := context.Background()
+	var level string
+	err := pgdb.InTxWith(ctx, pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, `SHOW transaction_isolation`).Scan(&level); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO t VALUES (1, 'a')`)
+		return err
+	})
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "25006" || level != "repeatable read" {
+		t.Fatalf("read-only repeatable read = %v at %q, want 25006 read_only_sql_transaction at repeatable read", err, level)
+	}
+	if n := count(t, pool); n != 0 {
+		t.Fatalf("%d rows after a refused write", n)
+	}
+}
