@@ -2,8 +2,8 @@
 # make test: bring up PostgreSQL and Kafka, then run every test.
 #
 # Unit and integration packages run first, in parallel, under the race detector; the
-# e2e package and then the chaos suite run last and alone, because they stop and
-# restart the broker.
+# e2e package (schemathesis against two regions among its tests) and then the chaos
+# suite run last and alone, because they stop and restart the broker.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,12 +16,16 @@ export KAFKA_BROKERS="127.0.0.1:${KAFKA_PORT:-9092}"
 # The broker's TLS + SCRAM listener and the local CA that signed its certificate.
 export KAFKA_SECURE_BROKERS="127.0.0.1:${KAFKA_SECURE_PORT:-9094}"
 export KAFKA_CA_FILE="$PWD/.cache/kafka/tls/ca.pem"
+# The pinned schemathesis for e2e's TestSchemathesis (installed on first use; a
+# failed install stops here, not as a skipped test).
+WALLET_SCHEMATHESIS="$(scripts/schemathesis.sh path)"
+export WALLET_SCHEMATHESIS
 
 # Unit and integration packages under the race detector; the e2e and chaos packages
 # drive whole processes (built without it) and run alone, last.
 packages=$(go list ./... | grep -v -e '/e2e$' -e '/cmd/walletchaos$')
 go test -race -count=1 -timeout 15m $packages
-go test -count=1 -timeout 12m ./e2e/
+go test -count=1 -timeout 14m ./e2e/
 # The chaos suite's short profile: faults injected into two replicas per region, every
 # invariant checked (make chaos runs the long one).
 go test -count=1 -timeout 10m ./cmd/walletchaos/
