@@ -144,14 +144,18 @@ func setShardDown(t *testing.T, dsn string, down bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The regions' sessions are the application role's: only it may end them, from
-	// another database once this one refuses connections.
-	appCfg, err := pgx.ParseConfig(pgtest.AppDSN(t, dsn))
-	if err != nil {
-		t.Fatal(err)
-	}
 	db := cfg.Database
-	cfg.Database, appCfg.Database = "postgres", "postgres"
+	cfg.Database = "postgres"
+	// The regions' sessions are the application role's: only it may end them, from
+	// another database once this one refuses connections. AppDSN proves the role can
+	// log in to the shard, so it is asked before the shard goes down, and only then.
+	var appCfg *pgx.ConnConfig
+	if down {
+		if appCfg, err = pgx.ParseConfig(pgtest.AppDSN(t, dsn)); err != nil {
+			t.Fatal(err)
+		}
+		appCfg.Database = "postgres"
+	}
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -315,7 +315,8 @@ func TestEveryRefusalIsAProblem(t *testing.T) {
 	}
 
 	// 409: the key's first request is still in flight. A transaction holding the key's
-	// lock on the user's shard stands in for it.
+	// lock on the user's shard stands in for it: the lock is the (gateway, user, key)
+	// triple of platform/idempotency, and the harness's token is gateway "dev".
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, s.EU.ShardDSN[shardOf(u.ID)])
 	if err != nil {
@@ -326,7 +327,7 @@ func TestEveryRefusalIsAProblem(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 7151))`, fmt.Sprintf("%d:%s:%s", len(u.ID), u.ID, "busy")); err != nil {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 7151))`, fmt.Sprintf("%d:%s:%d:%s:%s", len("dev"), "dev", len(u.ID), u.ID, "busy")); err != nil {
 		t.Fatal(err)
 	}
 	if r := move(t, s.US, u.ID, "deposits", "1", "busy"); r.Status != 409 || r.Code() != "idempotency_key_in_use" {
