@@ -41,11 +41,13 @@ check-generated: generate
 
 lint:
 	$(TOOL) golangci-lint run ./...
+	cd helm && go tool -modfile=../tools/go.mod golangci-lint run ./...
 
 FUZZTIME ?= 30s
 fuzz:
 	go test ./platform/money/ -run '^$$' -fuzz FuzzParsePositive -fuzztime $(FUZZTIME)
 	go test ./platform/httpapi/ -run '^$$' -fuzz FuzzDecodeJSON -fuzztime $(FUZZTIME)
+	go test ./platform/metadata/ -run '^$$' -fuzz FuzzCanonicalRoundTrips -fuzztime $(FUZZTIME)
 
 testdata:
 	@scripts/testdata.sh

@@ -4,5 +4,7 @@
 // the Helm Go SDK, decodes each manifest strictly into its k8s.io/api type, lints the
 // chart strictly and checks the values schema, the secret-handling contract, and the
 // network policies, images, resources and spreading of every pod.
-// No helm binary or cluster is needed: `go test ./helm/...`.
+// No helm binary or cluster is needed: `cd helm && go test ./...`. The chart's tests
+// are a module of their own, so the Helm SDK and the Kubernetes API types stay out of
+// the service's dependencies.
 package helm

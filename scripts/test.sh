@@ -25,6 +25,9 @@ export WALLET_SCHEMATHESIS
 # drive whole processes (built without it) and run alone, last.
 packages=$(go list ./... | grep -v -e '/e2e$' -e '/cmd/walletchaos$')
 go test -race -count=1 -timeout 15m $packages
+# The chart's tests are a module of their own (helm/go.mod): the Helm SDK and the
+# Kubernetes API types stay out of the service's dependency graph.
+(cd helm && go test -count=1 -timeout 5m ./...)
 go test -count=1 -timeout 14m ./e2e/
 # The chaos suite's short profile: faults injected into two replicas per region, every
 # invariant checked (make chaos runs the long one).

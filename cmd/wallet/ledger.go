@@ -5,10 +5,8 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"time"
 
 	"example.com/wallet/modules/ledger"
-	"example.com/wallet/platform/idempotency"
 	"example.com/wallet/platform/pgdb"
 	"example.com/wallet/platform/shard"
 )
@@ -37,7 +35,7 @@ func ledgerCmd(ctx context.Context, args, environ []string, stdout io.Writer) er
 		if err != nil || region != cfg.Region {
 			return fmt.Errorf("user %q is not a user of region %s", userID, cfg.Region)
 		}
-		shardNames = []string{router.ShardOf(userID)}
+		shardNames = []string{router.ShardOf(userID)} // the shards are not open yet: a name is enough
 	}
 	// An audit reads whole shards: the server's per-statement bound is not its bound.
 	specs := slices.Clone(cfg.ShardList)
@@ -49,7 +47,7 @@ func ledgerCmd(ctx context.Context, args, environ []string, stdout io.Writer) er
 		return err
 	}
 	defer pgdb.Close(shards)
-	svc := ledger.NewService(router, shards, idempotency.NewStore(24*time.Hour), cfg.LedgerSealKey())
+	svc := ledger.NewService(pgdb.NewShards(router, shards), cfg.LedgerSealKey())
 
 	drifts := 0
 	for _, name := range shardNames {

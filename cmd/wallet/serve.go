@@ -87,20 +87,22 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 	if err != nil {
 		return err
 	}
+	region := pgdb.NewShards(router, shards)
 	idem := idempotency.NewStore(cfg.Idempotency.Retention)
-	ledgerSvc := ledger.NewService(router, shards, idem, cfg.LedgerSealKey())
-	accountsSvc := accounts.NewService(router, shards, ledgerSvc)
+	ledgerSvc := ledger.NewService(region, cfg.LedgerSealKey())
+	movements := ledger.NewMovements(ledgerSvc, idem)
+	accountsSvc := accounts.NewService(region, ledgerSvc)
 	limiter := ratelimit.New(ratelimit.Limits{PerUser: cfg.Limits.RatePerSecond, Burst: cfg.Limits.RateBurst,
 		PerGateway: cfg.Limits.GatewayRatePerSecond, PerReplica: cfg.Limits.ReplicaRatePerSecond, MaxUsers: cfg.Limits.MaxTrackedUsers})
 	backpressure := newPressure(cfg, reg)
 	transfersSvc := transfers.NewService(transfers.Config{Buckets: cfg.Buckets, TTL: cfg.Transfers.TTL,
 		ResendAfter: cfg.Transfers.ResendAfter, ResendMax: cfg.Transfers.ResendMax, Backlogged: backpressure.backlogged,
 		MaxWaiters: cfg.Transfers.MaxWaiters, MessageKeys: messageKeys(cfg)},
-		router, shards, ledgerSvc, idem, transfers.NewMetrics(reg))
+		region, ledgerSvc, idem, transfers.NewMetrics(reg))
 
 	api := newAPI(cfg, logger, reg, tracker, func(r chi.Router) {
 		accounts.NewHTTP(accountsSvc, forwarder, cfg.Region).Mount(r)
-		ledger.NewHTTP(ledgerSvc, forwarder, limiter).Mount(r)
+		ledger.NewHTTP(ledgerSvc, movements, forwarder, limiter).Mount(r)
 		transfers.NewHTTP(transfersSvc, forwarder, limiter).Mount(r)
 	})
 	admin := chi.NewRouter()

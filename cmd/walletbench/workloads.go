@@ -19,7 +19,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"example.com/wallet/modules/ledger"
-	"example.com/wallet/platform/idempotency"
 	"example.com/wallet/platform/money"
 	"example.com/wallet/platform/pgdb"
 )
@@ -187,7 +186,8 @@ func (b *bench) history(ctx context.Context, key string, n int) (string, error) 
 	if err != nil {
 		return "", err
 	}
-	svc := ledger.NewService(b.entry.router, b.shards, idempotency.NewStore(24*time.Hour), b.entry.cfg.LedgerSealKey())
+	region := pgdb.NewShards(b.entry.router, b.shards)
+	svc := ledger.NewService(region, b.entry.cfg.LedgerSealKey())
 	bal, err := svc.Balance(ctx, id)
 	if err != nil {
 		return "", err
@@ -197,7 +197,7 @@ func (b *bench) history(ctx context.Context, key string, n int) (string, error) 
 		return id, nil
 	}
 	b.log("  building a history of %d entries (once; kept for later runs)", n)
-	pool := b.shards[b.entry.router.ShardOf(id)].Pool
+	pool := region.For(id).Pool
 	one := money.FromInt64(1)
 	for missing > 0 {
 		chunk := min(missing, 10_000)

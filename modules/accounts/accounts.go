@@ -3,19 +3,14 @@ package accounts
 import (
 	"context"
 	"errors"
-	"net/http"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"example.com/wallet/modules/accounts/internal/accountsdb"
-	"example.com/wallet/platform/httpapi"
 	"example.com/wallet/platform/pgdb"
 	"example.com/wallet/platform/shard"
 )
-
-// ErrUserNotFound: no user with this id.
-var ErrUserNotFound = httpapi.NewProblem(http.StatusNotFound, httpapi.CodeUserNotFound, "no such user")
 
 // User is a wallet holder.
 type User struct {
@@ -33,26 +28,24 @@ type WalletOpener interface {
 
 // Service creates and reads the users of one region.
 type Service struct {
-	router *shard.Router
-	shards map[string]*pgdb.Shard
+	shards *pgdb.Shards
 	wallet WalletOpener
 	q      *accountsdb.Queries
 }
 
 // NewService builds the accounts service over the region's shards.
-func NewService(router *shard.Router, shards map[string]*pgdb.Shard, wallet WalletOpener) *Service {
-	return &Service{router: router, shards: shards, wallet: wallet, q: accountsdb.New()}
+func NewService(shards *pgdb.Shards, wallet WalletOpener) *Service {
+	return &Service{shards: shards, wallet: wallet, q: accountsdb.New()}
 }
 
 // Create makes a user homed in this region with the given id (see shard.NewUserID and
 // shard.DerivedUserID). Creating an id that exists returns the existing user, which is
 // what makes a retried create with the same idempotency key return the same user.
 func (s *Service) Create(ctx context.Context, id string) (User, error) {
-	pool := s.shards[s.router.ShardOf(id)].Pool
 	var u User
-	err := pgdb.InTx(ctx, pool, func(tx pgx.Tx) error {
+	err := pgdb.InTx(ctx, s.shards.For(id).Pool, func(tx pgx.Tx) error {
 		row, err := s.q.InsertUser(ctx, tx, accountsdb.InsertUserParams{
-			ID: id, Region: s.router.Region(), CreatedAt: time.Now().UTC().Truncate(time.Microsecond),
+			ID: id, Region: s.shards.Router().Region(), CreatedAt: time.Now().UTC().Truncate(time.Microsecond),
 		})
 		if errors.Is(err, pgx.ErrNoRows) {
 			existing, err := s.q.GetUser(ctx, tx, id)
@@ -68,17 +61,14 @@ func (s *Service) Create(ctx context.Context, id string) (User, error) {
 		u = toUser(row)
 		return s.wallet.OpenTx(ctx, tx, id)
 	})
-	return u, err
+	return u, pgdb.InterpretError(err, nil)
 }
 
 // Get reads a user of this region.
 func (s *Service) Get(ctx context.Context, id string) (User, error) {
-	row, err := s.q.GetUser(ctx, s.shards[s.router.ShardOf(id)].Pool, id)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return User{}, ErrUserNotFound
-	}
+	row, err := s.q.GetUser(ctx, s.shards.For(id).Pool, id)
 	if err != nil {
-		return User{}, err
+		return User{}, pgdb.InterpretError(err, shard.ErrUserNotFound)
 	}
 	return toUser(row), nil
 }

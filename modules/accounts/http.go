@@ -1,7 +1,6 @@
 package accounts
 
 import (
-	"io"
 	"net/http"
 	"time"
 
@@ -12,7 +11,9 @@ import (
 	"example.com/wallet/platform/shard"
 )
 
-// HTTP serves /v1/users and /v1/users/{id}.
+// HTTP serves /v1/users and /v1/users/{id}. It is the accounts' one edge. The accounts
+// have no refusals of their own (an unknown user is shard.ErrUserNotFound), so every
+// error goes to httpapi.WriteError as it is.
 type HTTP struct {
 	accounts *Service
 	forward  *httpapi.Forwarder
@@ -38,9 +39,9 @@ type createRequest struct {
 // when it is another. With an Idempotency-Key the id is derived from the gateway and
 // the key, so a retry, through any region, finds the user the first attempt made.
 func (h *HTTP) create(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(r.Body)
+	body, err := httpapi.ReadBody(r)
 	if err != nil {
-		httpapi.WriteError(w, r, httpapi.NewProblem(http.StatusRequestEntityTooLarge, httpapi.CodeBodyTooLarge, "the body is too large"))
+		httpapi.WriteError(w, r, err)
 		return
 	}
 	region := h.region

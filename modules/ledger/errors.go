@@ -1,17 +1,15 @@
 package ledger
 
 import (
-	"net/http"
-
-	"example.com/wallet/platform/httpapi"
+	"errors"
 )
 
-// Domain errors of the ledger, each already the API problem it maps to.
+// The ledger's refusals. Each leaves the ledger as it was. A user that does not exist
+// is shard.ErrUserNotFound, the one error every module says it with. The HTTP edge
+// (http.go) maps each to the problem a client sees.
 var (
-	// ErrUserNotFound: no wallet on this shard for the user id.
-	ErrUserNotFound = httpapi.NewProblem(http.StatusNotFound, httpapi.CodeUserNotFound, "no such user")
-	// ErrInsufficientFunds: the amount exceeds the available balance; nothing was written.
-	ErrInsufficientFunds = httpapi.NewProblem(http.StatusUnprocessableEntity, "insufficient_funds", "the amount exceeds the available balance")
-	// ErrBalanceLimit: the balance would exceed what the schema can hold.
-	ErrBalanceLimit = httpapi.NewProblem(http.StatusUnprocessableEntity, "balance_limit_exceeded", "the resulting balance would exceed 78 digits")
+	// ErrInsufficientFunds: the amount exceeds the available balance.
+	ErrInsufficientFunds = errors.New("ledger: the amount exceeds the available balance")
+	// ErrBalanceLimit: the balance would exceed what the schema can hold (78 digits).
+	ErrBalanceLimit = errors.New("ledger: the resulting balance would exceed 78 digits")
 )

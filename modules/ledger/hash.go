@@ -6,6 +6,8 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"time"
+
+	"example.com/wallet/platform/metadata"
 )
 
 // entryHash chains an entry to its predecessor: SHA-256 over the previous hash and
@@ -31,7 +33,7 @@ func entryHash(prev []byte, e Entry) []byte {
 	field(e.BalanceAfter.String())
 	field(e.TransferID)
 	field(e.IdempotencyKey)
-	field(string(CanonicalMetadata(e.Metadata)))
+	field(string(metadata.Canonical(e.Metadata)))
 	field(e.CreatedAt.UTC().Format(time.RFC3339Nano))
 	// Entries written before the ledger recorded gateways have none and hash exactly
 	// as they did; the extra length-prefixed field keeps the encodings distinct.

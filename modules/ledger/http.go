@@ -1,10 +1,10 @@
 package ledger
 
 import (
-	"encoding/base64"
+	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -15,16 +15,18 @@ import (
 	"example.com/wallet/platform/ratelimit"
 )
 
-// HTTP serves the ledger's routes under /v1/users/{id}.
+// HTTP serves the ledger's routes under /v1/users/{id}. It is the ledger's one edge:
+// the only code of the module that knows JSON, HTTP statuses and problem codes.
 type HTTP struct {
-	ledger  *Service
-	forward *httpapi.Forwarder
-	limiter *ratelimit.Limiter
+	ledger    *Service
+	movements *Movements
+	forward   *httpapi.Forwarder
+	limiter   *ratelimit.Limiter
 }
 
 // NewHTTP builds the ledger's handlers.
-func NewHTTP(ledger *Service, forward *httpapi.Forwarder, limiter *ratelimit.Limiter) *HTTP {
-	return &HTTP{ledger: ledger, forward: forward, limiter: limiter}
+func NewHTTP(ledger *Service, movements *Movements, forward *httpapi.Forwarder, limiter *ratelimit.Limiter) *HTTP {
+	return &HTTP{ledger: ledger, movements: movements, forward: forward, limiter: limiter}
 }
 
 // Mount adds the ledger's routes to r (already behind authentication).
@@ -35,6 +37,30 @@ func (h *HTTP) Mount(r chi.Router) {
 	r.Get("/v1/users/{id}/ledger", h.entries)
 }
 
+// Problems of the ledger's refusals.
+var (
+	problemInsufficientFunds = httpapi.NewProblem(http.StatusUnprocessableEntity, "insufficient_funds", "the amount exceeds the available balance")
+	problemBalanceLimit      = httpapi.NewProblem(http.StatusUnprocessableEntity, "balance_limit_exceeded", "the resulting balance would exceed 78 digits")
+)
+
+// ProblemFor maps the ledger's errors to the problems clients see, walking wrapped and
+// joined errors; any other error is returned as it is, for httpapi.WriteError (which
+// knows the errors every module shares). The transfers edge uses it for the ledger's
+// refusals of a transfer.
+func ProblemFor(err error) error {
+	switch {
+	case errors.Is(err, ErrInsufficientFunds):
+		return problemInsufficientFunds
+	case errors.Is(err, ErrBalanceLimit):
+		return problemBalanceLimit
+	}
+	return err
+}
+
+func fail(w http.ResponseWriter, r *http.Request, err error) {
+	httpapi.WriteError(w, r, ProblemFor(err))
+}
+
 func (h *HTTP) balance(w http.ResponseWriter, r *http.Request) {
 	id, here := h.forward.UserHome(w, r, nil)
 	if !here {
@@ -42,7 +68,7 @@ func (h *HTTP) balance(w http.ResponseWriter, r *http.Request) {
 	}
 	b, err := h.ledger.Balance(r.Context(), id)
 	if err != nil {
-		httpapi.WriteError(w, r, err)
+		fail(w, r, err)
 		return
 	}
 	httpapi.WriteJSON(w, http.StatusOK, balanceToJSON(b))
@@ -61,75 +87,76 @@ func (h *HTTP) move(kind string) http.HandlerFunc {
 		}
 		key, err := idempotency.KeyFromRequest(r)
 		if err != nil {
-			httpapi.WriteError(w, r, err)
+			fail(w, r, err)
 			return
 		}
 		var req movementRequest
 		if err := httpapi.DecodeJSON(r, &req); err != nil {
-			httpapi.WriteError(w, r, err)
+			fail(w, r, err)
 			return
 		}
-		amount, err := ParseAmountField(req.Amount)
+		amount, err := httpapi.AmountField(req.Amount)
 		if err != nil {
-			httpapi.WriteError(w, r, err)
+			fail(w, r, err)
 			return
 		}
-		if err := ValidateMetadata(req.Metadata); err != nil {
-			httpapi.WriteError(w, r, err)
+		if err := httpapi.MetadataField(req.Metadata); err != nil {
+			fail(w, r, err)
 			return
 		}
 		if !h.limiter.AllowRequest(w, r, id) {
 			return
 		}
-		resp, err := h.ledger.Move(r.Context(), Movement{UserID: id, Kind: kind, Amount: amount, Metadata: req.Metadata,
-			Key: key, Gateway: httpapi.CallerFrom(r.Context()).Gateway})
+		gateway := httpapi.CallerFrom(r.Context()).Gateway
+		resp, err := h.movements.Move(r.Context(), Movement{UserID: id, Kind: kind, Amount: amount, Metadata: req.Metadata,
+			Key: key, Gateway: gateway}, answerMoved(gateway))
 		if err != nil {
-			httpapi.WriteError(w, r, err)
+			fail(w, r, err)
 			return
 		}
 		httpapi.WriteRawJSON(w, resp.Status, resp.Body)
 	}
 }
 
-// ParseAmountField turns the JSON "amount" into a positive amount, or a 400
-// invalid_amount problem.
-func ParseAmountField(s *string) (money.Amount, error) {
-	if s == nil {
-		return money.Amount{}, httpapi.NewProblem(http.StatusBadRequest, "invalid_amount", "amount: is required, as a string of decimal digits")
+// answerMoved encodes a fresh deposit or withdrawal as gateway sees it: 201 with the
+// entry and the balance after it. Its bytes are stored under the key and replayed.
+func answerMoved(gateway string) Answer {
+	return func(m Moved) (idempotency.Response, error) {
+		body, err := json.Marshal(movementJSON{Entry: entryToJSON(m.Entry, gateway), Balance: balanceToJSON(m.Balance)})
+		return idempotency.Response{Status: http.StatusCreated, Body: body}, err
 	}
-	a, err := money.ParsePositive(*s)
-	if err != nil {
-		return money.Amount{}, httpapi.NewProblem(http.StatusBadRequest, "invalid_amount", "amount: %s", strings.TrimPrefix(err.Error(), "invalid amount: "))
-	}
-	return a, nil
 }
 
-const (
-	defaultPageSize = 50
-	maxPageSize     = 200
-)
+// cursorKind names the ledger's cursors: the sequence number to continue below.
+const cursorKind = "seq"
+
+func validSeq(position string) bool {
+	n, err := strconv.ParseInt(position, 10, 64)
+	return err == nil && n >= 1 && strconv.FormatInt(n, 10) == position
+}
 
 func (h *HTTP) entries(w http.ResponseWriter, r *http.Request) {
 	id, here := h.forward.UserHome(w, r, nil)
 	if !here {
 		return
 	}
-	limit, err := PageLimit(r)
+	limit, err := httpapi.PageLimit(r)
 	if err != nil {
-		httpapi.WriteError(w, r, err)
+		fail(w, r, err)
 		return
 	}
-	before := int64(0)
-	if q := r.URL.Query(); q.Has("cursor") {
-		c := q.Get("cursor") // present but empty is a cursor this API never returned
-		if before, err = decodeCursor(c); err != nil {
-			httpapi.WriteError(w, r, err)
-			return
-		}
+	cursor, err := httpapi.CursorParam(r, cursorKind, validSeq)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	before := int64(0) // from the newest
+	if cursor != "" {
+		before, _ = strconv.ParseInt(cursor, 10, 64)
 	}
 	page, err := h.ledger.Entries(r.Context(), id, before, limit)
 	if err != nil {
-		httpapi.WriteError(w, r, err)
+		fail(w, r, err)
 		return
 	}
 	out := entriesJSON{Entries: make([]entryJSON, 0, len(page.Entries))}
@@ -137,43 +164,10 @@ func (h *HTTP) entries(w http.ResponseWriter, r *http.Request) {
 		out.Entries = append(out.Entries, entryToJSON(e, httpapi.CallerFrom(r.Context()).Gateway))
 	}
 	if page.NextBeforeSeq > 0 {
-		c := encodeCursor(page.NextBeforeSeq)
+		c := httpapi.EncodeCursor(cursorKind, strconv.FormatInt(page.NextBeforeSeq, 10))
 		out.NextCursor = &c
 	}
 	httpapi.WriteJSON(w, http.StatusOK, out)
-}
-
-// PageLimit reads ?limit= (1 to 200, default 50 when absent; present but empty is not
-// an integer).
-func PageLimit(r *http.Request) (int, error) {
-	q := r.URL.Query()
-	if !q.Has("limit") {
-		return defaultPageSize, nil
-	}
-	raw := q.Get("limit")
-	n, err := strconv.Atoi(raw)
-	if err != nil || n < 1 || n > maxPageSize || strconv.Itoa(n) != raw {
-		return 0, httpapi.NewProblem(http.StatusBadRequest, httpapi.CodeInvalidRequest, "limit: must be an integer from 1 to %d", maxPageSize)
-	}
-	return n, nil
-}
-
-// Cursors are opaque to clients; inside they name the sequence to continue below.
-func encodeCursor(beforeSeq int64) string {
-	return base64.RawURLEncoding.EncodeToString([]byte("seq:" + strconv.FormatInt(beforeSeq, 10)))
-}
-
-func decodeCursor(c string) (int64, error) {
-	bad := httpapi.NewProblem(http.StatusBadRequest, httpapi.CodeInvalidRequest, "cursor: is not a cursor this API returned")
-	raw, err := base64.RawURLEncoding.DecodeString(c)
-	if err != nil {
-		return 0, bad
-	}
-	n, err := strconv.ParseInt(strings.TrimPrefix(string(raw), "seq:"), 10, 64)
-	if err != nil || n < 1 || !strings.HasPrefix(string(raw), "seq:") || encodeCursor(n) != c {
-		return 0, bad
-	}
-	return n, nil
 }
 
 type balanceJSON struct {

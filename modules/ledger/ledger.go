@@ -2,20 +2,13 @@ package ledger
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"net/http"
-	"regexp"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
 	"example.com/wallet/modules/ledger/internal/ledgerdb"
-	"example.com/wallet/platform/httpapi"
-	"example.com/wallet/platform/idempotency"
+	"example.com/wallet/platform/metadata"
 	"example.com/wallet/platform/money"
 	"example.com/wallet/platform/pgdb"
 	"example.com/wallet/platform/shard"
@@ -59,34 +52,22 @@ type Balance struct {
 	LedgerSeq int64
 }
 
-// Service is the ledger of one region: it reaches every shard of the region.
+// Service is the ledger of one region: it reaches every shard of the region. It holds
+// no request state: reads, the money operations other modules run in their own
+// transactions (LockTx, FlushTx, LockHoldsTx, OpenTx), verification and repair.
+// Requests from clients, with their idempotency keys, go through Movements.
 type Service struct {
-	router *shard.Router
-	shards map[string]*pgdb.Shard
-	idem   *idempotency.Store
+	shards *pgdb.Shards
 	// sealKey seals every entry written and checks seals in Verify; nil writes no
 	// seals and checks none.
 	sealKey []byte
 	q       *ledgerdb.Queries
-	// movements group each shard's concurrent deposits and withdrawals into shared
-	// transactions (see applyMovements).
-	movements map[string]*pgdb.Batcher[movement, movementResult]
 }
 
 // NewService builds the ledger over the region's shards. sealKey (config's
 // LedgerSealKey) seals every entry written and is checked by Verify.
-func NewService(router *shard.Router, shards map[string]*pgdb.Shard, idem *idempotency.Store, sealKey []byte) *Service {
-	s := &Service{router: router, shards: shards, idem: idem, sealKey: sealKey, q: ledgerdb.New(),
-		movements: map[string]*pgdb.Batcher[movement, movementResult]{}}
-	for name, sh := range shards {
-		s.movements[name] = pgdb.NewBatcher(sh.Pool, s.applyMovements)
-	}
-	return s
-}
-
-// Pool returns the shard holding userID, which must be of this region.
-func (s *Service) shardFor(userID string) *pgdb.Shard {
-	return s.shards[s.router.ShardOf(userID)]
+func NewService(shards *pgdb.Shards, sealKey []byte) *Service {
+	return &Service{shards: shards, sealKey: sealKey, q: ledgerdb.New()}
 }
 
 // OpenTx creates the user's empty snapshot in the caller's transaction (the one that
@@ -97,12 +78,9 @@ func (s *Service) OpenTx(ctx context.Context, tx pgx.Tx, userID string) error {
 
 // Balance reads the user's snapshot: one row, whatever the length of the history.
 func (s *Service) Balance(ctx context.Context, userID string) (Balance, error) {
-	row, err := s.q.GetBalance(ctx, s.shardFor(userID).Pool, userID)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Balance{}, ErrUserNotFound
-	}
+	row, err := s.q.GetBalance(ctx, s.shards.For(userID).Pool, userID)
 	if err != nil {
-		return Balance{}, err
+		return Balance{}, pgdb.InterpretError(err, shard.ErrUserNotFound)
 	}
 	return toBalance(row.UserID, row.Balance, row.Frozen, row.LastSeq), nil
 }
@@ -114,35 +92,6 @@ func toBalance(userID string, balance, frozen money.Amount, seq int64) Balance {
 		panic(fmt.Sprintf("ledger: user %s has frozen %s above balance %s", userID, frozen, balance))
 	}
 	return Balance{UserID: userID, Balance: balance, Frozen: frozen, Available: available, LedgerSeq: seq}
-}
-
-// Movement is a deposit or a withdrawal requested by a client.
-type Movement struct {
-	UserID   string
-	Kind     string // KindDeposit or KindWithdrawal
-	Amount   money.Amount
-	Metadata map[string]string
-	Key      string // the client's Idempotency-Key
-	Gateway  string // the gateway that sent it: keys belong to a (gateway, user) pair
-}
-
-// Move applies a deposit or withdrawal exactly once per idempotency key and returns the
-// HTTP response to send: the stored one when the key was already used for this same
-// request. The entry, the snapshot and the idempotency record commit together, in a
-// transaction the request may share with others of its shard (see applyMovements).
-// ctx is not consulted: once queued, a request is applied or refused, never abandoned
-// halfway.
-func (s *Service) Move(_ context.Context, m Movement) (idempotency.Response, error) {
-	res, err := s.movements[s.router.ShardOf(m.UserID)].Do(movement{m: m, req: idempotency.Request{
-		Gateway:     m.Gateway,
-		Scope:       m.UserID,
-		Key:         m.Key,
-		Fingerprint: idempotency.Fingerprint(m.Kind, m.Amount.String(), string(CanonicalMetadata(m.Metadata))),
-	}})
-	if err != nil {
-		return idempotency.Response{}, err
-	}
-	return res.resp, res.err
 }
 
 // EntryInput is an entry to append; the ledger fills in sequence, balance and hashes.
@@ -235,7 +184,7 @@ func (s *Service) insertEntriesTx(ctx context.Context, tx pgx.Tx, entries []Entr
 		p.TransferIds = append(p.TransferIds, e.TransferID)
 		p.IdempotencyKeys = append(p.IdempotencyKeys, e.IdempotencyKey)
 		p.Gateways = append(p.Gateways, e.Gateway)
-		p.Metadata = append(p.Metadata, string(CanonicalMetadata(e.Metadata)))
+		p.Metadata = append(p.Metadata, string(metadata.Canonical(e.Metadata)))
 		p.CreatedAts = append(p.CreatedAts, e.CreatedAt)
 		p.PrevHashes = append(p.PrevHashes, e.PrevHash)
 		p.Hashes = append(p.Hashes, e.Hash)
@@ -273,18 +222,16 @@ type Page struct {
 
 // Entries lists up to limit entries with seq < beforeSeq (0 means from the newest).
 func (s *Service) Entries(ctx context.Context, userID string, beforeSeq int64, limit int) (Page, error) {
-	pool := s.shardFor(userID).Pool
-	if _, err := s.q.GetBalance(ctx, pool, userID); errors.Is(err, pgx.ErrNoRows) {
-		return Page{}, ErrUserNotFound
-	} else if err != nil {
-		return Page{}, err
+	pool := s.shards.For(userID).Pool
+	if _, err := s.q.GetBalance(ctx, pool, userID); err != nil {
+		return Page{}, pgdb.InterpretError(err, shard.ErrUserNotFound)
 	}
 	if beforeSeq <= 0 {
 		beforeSeq = 1<<63 - 1
 	}
 	rows, err := s.q.ListEntries(ctx, pool, ledgerdb.ListEntriesParams{UserID: userID, BeforeSeq: beforeSeq, PageSize: int32(limit + 1)})
 	if err != nil {
-		return Page{}, err
+		return Page{}, pgdb.InterpretError(err, nil)
 	}
 	page := Page{}
 	for i, row := range rows {
@@ -322,54 +269,10 @@ func fromRow(row ledgerdb.LedgerEntry) (Entry, error) {
 	if row.Gateway != nil {
 		e.Gateway = *row.Gateway
 	}
-	if len(row.Metadata) > 0 {
-		if err := json.Unmarshal(row.Metadata, &e.Metadata); err != nil {
-			return Entry{}, fmt.Errorf("ledger: metadata of %s/%d: %w", row.UserID, row.Seq, err)
-		}
+	md, err := metadata.Decode(row.Metadata)
+	if err != nil {
+		return Entry{}, fmt.Errorf("ledger: entry %s/%d: %w", row.UserID, row.Seq, err)
 	}
+	e.Metadata = md
 	return e, nil
-}
-
-// Metadata limits: a flat object of short strings (at most 256 characters), so a
-// ledger row stays small.
-const (
-	maxMetadataKeys  = 16
-	maxMetadataValue = 256
-)
-
-var metadataKeyRe = regexp.MustCompile(`^[A-Za-z0-9_.\-]{1,64}$`)
-
-// ValidateMetadata checks client metadata; the error is an invalid_request problem
-// naming the offending key.
-func ValidateMetadata(md map[string]string) error {
-	if len(md) > maxMetadataKeys {
-		return httpapi.NewProblem(http.StatusBadRequest, httpapi.CodeInvalidRequest, "metadata: at most %d keys", maxMetadataKeys)
-	}
-	for k, v := range md {
-		if !metadataKeyRe.MatchString(k) {
-			return httpapi.NewProblem(http.StatusBadRequest, httpapi.CodeInvalidRequest, "metadata: key %q must be 1 to 64 letters, digits, '_', '.' or '-'", k)
-		}
-		// Characters, as the document's maxLength counts them: a limit in bytes refused
-		// values of 256 accented letters that the document promises to accept.
-		if utf8.RuneCountInString(v) > maxMetadataValue {
-			return httpapi.NewProblem(http.StatusBadRequest, httpapi.CodeInvalidRequest, "metadata.%s: at most %d characters", k, maxMetadataValue)
-		}
-		if strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f || r == utf8.RuneError }) {
-			// PostgreSQL's jsonb refuses NUL outright; the others would reach gateways'
-			// logs and screens as they are.
-			return httpapi.NewProblem(http.StatusBadRequest, httpapi.CodeInvalidRequest, "metadata.%s: must not contain control characters or invalid UTF-8", k)
-		}
-	}
-	return nil
-}
-
-// CanonicalMetadata is the metadata's JSON with sorted keys (encoding/json sorts map
-// keys), or nil when there is none: the one encoding that is stored, hashed and
-// fingerprinted.
-func CanonicalMetadata(md map[string]string) []byte {
-	if len(md) == 0 {
-		return nil
-	}
-	b, _ := json.Marshal(md)
-	return b
 }

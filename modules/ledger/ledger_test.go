@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -15,7 +14,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"example.com/wallet/platform/config"
-	"example.com/wallet/platform/httpapi"
 	"example.com/wallet/platform/idempotency"
 	"example.com/wallet/platform/money"
 	"example.com/wallet/platform/pgdb"
@@ -27,9 +25,9 @@ import (
 var testSealKey = []byte("the ledger tests' seal key")
 
 type fixture struct {
-	svc    *Service
-	shards map[string]*pgdb.Shard
-	router *shard.Router
+	svc       *Service
+	movements *Movements
+	shards    *pgdb.Shards
 }
 
 func newFixture(t *testing.T) *fixture { return newFixtureTB(t) }
@@ -37,8 +35,9 @@ func newFixture(t *testing.T) *fixture { return newFixtureTB(t) }
 func newFixtureTB(t testing.TB) *fixture {
 	t.Helper()
 	shards, specs := pgtest.NewShards(t, "eu0", "eu1")
-	router := shard.NewRouter(&config.Config{Region: "eu", Buckets: 256, ShardList: specs})
-	return &fixture{svc: NewService(router, shards, idempotency.NewStore(24*time.Hour), testSealKey), shards: shards, router: router}
+	region := pgdb.NewShards(shard.NewRouter(&config.Config{Region: "eu", Buckets: 256, ShardList: specs}), shards)
+	svc := NewService(region, testSealKey)
+	return &fixture{svc: svc, movements: NewMovements(svc, idempotency.NewStore(24*time.Hour)), shards: region}
 }
 
 // newUser inserts a user and opens its wallet, as the accounts module does.
@@ -60,11 +59,11 @@ func (f *fixture) newUserTB(t testing.TB) string {
 	return id
 }
 
-func (f *fixture) pool(userID string) *pgxpool.Pool { return f.shards[f.router.ShardOf(userID)].Pool }
+func (f *fixture) pool(userID string) *pgxpool.Pool { return f.shards.For(userID).Pool }
 
 func (f *fixture) move(t *testing.T, userID, kind, amount, key string) (idempotency.Response, error) {
 	t.Helper()
-	return f.svc.Move(context.Background(), Movement{UserID: userID, Kind: kind, Amount: money.MustParse(amount), Key: key})
+	return f.movements.Move(context.Background(), Movement{UserID: userID, Kind: kind, Amount: money.MustParse(amount), Key: key}, answerMoved(""))
 }
 
 func (f *fixture) balance(t *testing.T, userID string) Balance {
@@ -126,7 +125,7 @@ func TestConcurrentWithdrawalsNeverOverdraw(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := f.svc.Move(context.Background(), Movement{UserID: u, Kind: KindWithdrawal, Amount: money.FromInt64(1), Key: fmt.Sprintf("w%d", i)})
+			_, err := f.movements.Move(context.Background(), Movement{UserID: u, Kind: KindWithdrawal, Amount: money.FromInt64(1), Key: fmt.Sprintf("w%d", i)}, answerMoved(""))
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
@@ -191,7 +190,7 @@ func TestConcurrentRequestsWithOneKeyHaveOneEffect(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[i], errs[i] = f.svc.Move(context.Background(), Movement{UserID: u, Kind: KindDeposit, Amount: money.FromInt64(5), Key: "same"})
+			results[i], errs[i] = f.movements.Move(context.Background(), Movement{UserID: u, Kind: KindDeposit, Amount: money.FromInt64(5), Key: "same"}, answerMoved(""))
 		}()
 	}
 	wg.Wait()
@@ -235,7 +234,7 @@ func TestConcurrentReplaysOfACompletedKeyAllReplay(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			resp, err := f.svc.Move(context.Background(), Movement{UserID: u, Kind: KindDeposit, Amount: money.FromInt64(5), Key: "done"})
+			resp, err := f.movements.Move(context.Background(), Movement{UserID: u, Kind: KindDeposit, Amount: money.FromInt64(5), Key: "done"}, answerMoved(""))
 			errs[i], bodies[i] = err, string(resp.Body)
 		}()
 	}
@@ -362,40 +361,11 @@ func TestUnknownUser(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	ghost := shard.NewUserID("eu")
-	if _, err := f.svc.Balance(context.Background(), ghost); err != ErrUserNotFound {
+	if _, err := f.svc.Balance(context.Background(), ghost); !errors.Is(err, shard.ErrUserNotFound) {
 		t.Fatalf("Balance = %v", err)
 	}
-	if _, err := f.move(t, ghost, KindDeposit, "1", "k"); err != ErrUserNotFound {
+	if _, err := f.move(t, ghost, KindDeposit, "1", "k"); !errors.Is(err, shard.ErrUserNotFound) {
 		t.Fatalf("Move = %v", err)
-	}
-}
-
-func TestMetadataValidation(t *testing.T) {
-	// The value limit counts characters, as the document's maxLength does: 256 of
-	// them are accepted whatever their UTF-8 length.
-	ok := map[string]string{"order": "A-1", "note.x": strings.Repeat("v", maxMetadataValue), "name": strings.Repeat("é", maxMetadataValue)}
-	if err := ValidateMetadata(ok); err != nil {
-		t.Fatal(err)
-	}
-	bad := []map[string]string{
-		{"": "x"},
-		{"bad key": "x"},
-		{"k": strings.Repeat("v", maxMetadataValue+1)},
-		{"k": strings.Repeat("é", maxMetadataValue+1)},
-		{"k": "nul\x00inside"}, // PostgreSQL's jsonb refuses it: a 500 before
-		{"k": "bell\a"},
-		{"k": "bad\xffutf8"},
-	}
-	many := map[string]string{}
-	for i := 0; i <= maxMetadataKeys; i++ {
-		many[fmt.Sprint("k", i)] = "v"
-	}
-	bad = append(bad, many)
-	for _, md := range bad {
-		p, ok := httpapi.AsProblem(ValidateMetadata(md))
-		if !ok || p.Code != httpapi.CodeInvalidRequest {
-			t.Errorf("ValidateMetadata(%v) = %v, want invalid_request", md, p)
-		}
 	}
 }
 
@@ -417,7 +387,8 @@ func TestVerifyDetectsTamperingAndRebuildMendsSnapshots(t *testing.T) {
 	}
 	verifyAll := func() []Drift {
 		var drifts []Drift
-		for name := range f.shards {
+		for _, sh := range f.shards.All() {
+			name := sh.Name
 			r, err := f.svc.Verify(ctx, name, "")
 			if err != nil {
 				t.Fatal(err)
@@ -438,7 +409,7 @@ func TestVerifyDetectsTamperingAndRebuildMendsSnapshots(t *testing.T) {
 	if len(d) != 1 || d[0].UserID != u || !strings.Contains(d[0].Problem, "snapshot balance 1300, entries sum to 300") {
 		t.Fatalf("drift = %v", d)
 	}
-	r, err := f.svc.Rebuild(ctx, f.router.ShardOf(u))
+	r, err := f.svc.Rebuild(ctx, f.shards.For(u).Name)
 	if err != nil || r.Rebuilt != 1 {
 		t.Fatalf("rebuild = %+v, %v", r, err)
 	}
@@ -456,7 +427,7 @@ func TestVerifyDetectsTamperingAndRebuildMendsSnapshots(t *testing.T) {
 		ALTER TABLE ledger_entries ENABLE TRIGGER ledger_entries_no_update_delete`); err != nil {
 		t.Fatal(err)
 	}
-	report, err := f.svc.Verify(ctx, f.router.ShardOf(u), u)
+	report, err := f.svc.Verify(ctx, f.shards.For(u).Name, u)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -477,7 +448,7 @@ func TestVerifyDetectsTamperingAndRebuildMendsSnapshots(t *testing.T) {
 		VALUES ($1, 1, 'deposit', 5, 5, now(), '\x00', '\x00')`, ghost); err != nil {
 		t.Fatal(err)
 	}
-	whole, err := f.svc.Verify(ctx, f.router.ShardOf(u), "")
+	whole, err := f.svc.Verify(ctx, f.shards.For(u).Name, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -548,7 +519,7 @@ func TestAppendManyChainsLikeAppend(t *testing.T) {
 	if b := f.balance(t, u); b.Balance.Cmp(want) != 0 || b.LedgerSeq != 1001 {
 		t.Fatalf("snapshot = %+v, want %s at seq 1001", b, want)
 	}
-	report, err := f.svc.Verify(ctx, f.router.ShardOf(u), u)
+	report, err := f.svc.Verify(ctx, f.shards.For(u).Name, u)
 	if err != nil || len(report.Drifts) != 0 || report.Entries != 1001 {
 		t.Fatalf("verify = %+v, %v; want 1001 entries and no drift", report, err)
 	}
@@ -563,36 +534,5 @@ func TestAppendManyChainsLikeAppend(t *testing.T) {
 	}
 	if b := f.balance(t, u); b.LedgerSeq != 1001 {
 		t.Fatalf("after a refused batch the ledger is at seq %d, want 1001", b.LedgerSeq)
-	}
-}
-
-// TestPageLimit: absent is the default; present must be an integer from 1 to 200, so
-// ?limit= (empty) is refused, not read as the default.
-func TestPageLimit(t *testing.T) {
-	cases := []struct {
-		query string
-		want  int // 0: refused
-	}{
-		{"", defaultPageSize},
-		{"limit=1", 1},
-		{"limit=200", 200},
-		{"limit=", 0},
-		{"limit=0", 0},
-		{"limit=201", 0},
-		{"limit=01", 0},
-		{"limit=+5", 0},
-		{"limit=x", 0},
-	}
-	for _, c := range cases {
-		n, err := PageLimit(httptest.NewRequest("GET", "/v1/users/x/ledger?"+c.query, nil))
-		if c.want == 0 {
-			if p, ok := httpapi.AsProblem(err); !ok || p.Status != 400 || p.Code != httpapi.CodeInvalidRequest {
-				t.Errorf("%q: %d, %v, want 400 invalid_request", c.query, n, err)
-			}
-			continue
-		}
-		if err != nil || n != c.want {
-			t.Errorf("%q: %d, %v, want %d", c.query, n, err, c.want)
-		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"example.com/wallet/modules/ledger/internal/ledgerdb"
 	"example.com/wallet/platform/money"
+	"example.com/wallet/platform/shard"
 )
 
 // Postings stages ledger entries and hold changes for a set of users whose snapshots
@@ -57,7 +58,7 @@ func (p *Postings) Has(user string) bool {
 func (p *Postings) Balance(user string) Balance { return p.heads[user].toBalance(user) }
 
 // Post stages entries all together or not at all: if any is refused
-// (ErrUserNotFound, ErrInsufficientFunds, ErrBalanceLimit), nothing of this call is
+// (shard.ErrUserNotFound, ErrInsufficientFunds, ErrBalanceLimit), nothing of this call is
 // staged and the refusal is returned. Entries are decided in order, so a debit may
 // spend a credit staged before it.
 func (p *Postings) Post(ins ...EntryInput) ([]Entry, error) {
@@ -73,7 +74,7 @@ func (p *Postings) Post(ins ...EntryInput) ([]Entry, error) {
 	for _, in := range ins {
 		h, ok := head(in.UserID)
 		if !ok {
-			return nil, ErrUserNotFound
+			return nil, shard.ErrUserNotFound
 		}
 		e, next, err := h.append(in, p.now)
 		if err != nil {
@@ -94,7 +95,7 @@ func (p *Postings) Post(ins ...EntryInput) ([]Entry, error) {
 func (p *Postings) freeze(user string, amount money.Amount) error {
 	h, ok := p.heads[user]
 	if !ok {
-		return ErrUserNotFound
+		return shard.ErrUserNotFound
 	}
 	available, _ := h.balance.Sub(h.frozen)
 	if available.Cmp(amount) < 0 {
@@ -148,7 +149,7 @@ func (p *Postings) Release(h Hold) (bool, error) {
 	}
 	head, ok := p.heads[h.UserID]
 	if !ok {
-		return false, ErrUserNotFound
+		return false, shard.ErrUserNotFound
 	}
 	frozen, ok := head.frozen.Sub(h.Amount)
 	if !ok {

@@ -13,7 +13,7 @@ import (
 // problems verifies userID's history and returns its problems, one string each.
 func (f *fixture) problems(t *testing.T, svc *Service, userID string) []string {
 	t.Helper()
-	r, err := svc.Verify(context.Background(), f.router.ShardOf(userID), userID)
+	r, err := svc.Verify(context.Background(), f.shards.For(userID).Name, userID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +108,7 @@ func TestSealsCatchWhatTheChainCannot(t *testing.T) {
 	}
 
 	f.rewriteAsTheOwner(t, u, 2, "1250")
-	unsealed := NewService(f.router, f.shards, idempotency.NewStore(time.Hour), nil)
+	unsealed := NewService(f.shards, nil)
 	if p := f.problems(t, unsealed, u); len(p) != 0 {
 		t.Fatalf("the rewrite was meant to fool the chain alone, yet it reports %v", p)
 	}
@@ -136,11 +136,11 @@ func TestSealingHistoriesOlderThanSeals(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
-	before := NewService(f.router, f.shards, idempotency.NewStore(time.Hour), nil)
+	before := NewService(f.shards, nil)
 	old, tampered := f.newUser(t), f.newUser(t)
 	for i, amount := range []string{"10", "20", "30"} {
 		for _, u := range []string{old, tampered} {
-			if _, err := before.Move(ctx, Movement{UserID: u, Kind: KindDeposit, Amount: money.MustParse(amount), Key: string(rune('a' + i))}); err != nil {
+			if _, err := NewMovements(before, idempotency.NewStore(time.Hour)).Move(ctx, Movement{UserID: u, Kind: KindDeposit, Amount: money.MustParse(amount), Key: string(rune('a' + i))}, answerMoved("")); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -156,7 +156,8 @@ func TestSealingHistoriesOlderThanSeals(t *testing.T) {
 	}
 
 	sealed := 0
-	for name := range f.shards {
+	for _, sh := range f.shards.All() {
+		name := sh.Name
 		r, err := f.svc.Seal(ctx, name)
 		if err != nil {
 			t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 	"example.com/wallet/modules/ledger/internal/ledgerdb"
 	"example.com/wallet/platform/money"
 	"example.com/wallet/platform/pgdb"
+	"example.com/wallet/platform/shard"
 )
 
 // genesisHash is the prev_hash of a user's first entry (the schema's default last_hash).
@@ -77,7 +78,7 @@ func (s *Service) Rebuild(ctx context.Context, shardName string) (Report, error)
 }
 
 func (s *Service) walk(ctx context.Context, shardName, userID string, mode walkMode) (Report, error) {
-	sh, ok := s.shards[shardName]
+	sh, ok := s.shards.Named(shardName)
 	if !ok {
 		return Report{}, fmt.Errorf("no shard %q in this region", shardName)
 	}
@@ -136,7 +137,7 @@ func (s *Service) checkUser(ctx context.Context, tx pgx.Tx, userID string, mode 
 	}
 	snap, err := s.q.GetBalance(ctx, tx, userID)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return ErrUserNotFound
+		return shard.ErrUserNotFound
 	}
 	if err != nil {
 		return err

@@ -34,24 +34,24 @@ func (s *Service) DecodeInbound(km kafkabus.Message) (Inbound, string, error) {
 	senderRegion, _ := shard.TransferRegion(m.TransferID)
 	switch m.Type {
 	case MsgCredit, MsgCancel:
-		if region, _ := shard.UserRegion(m.ToUserID); region != s.router.Region() {
-			return Inbound{}, "", fmt.Errorf("%w: %s for receiver %s reached region %s", ErrMalformedMessage, m.Type, m.ToUserID, s.router.Region())
+		if region, _ := shard.UserRegion(m.ToUserID); region != s.router().Region() {
+			return Inbound{}, "", fmt.Errorf("%w: %s for receiver %s reached region %s", ErrMalformedMessage, m.Type, m.ToUserID, s.router().Region())
 		}
-		if !s.router.KnownRegion(senderRegion) {
-			return Inbound{}, "", fmt.Errorf("%w: %s of transfer %s from region %s, which is not a peer of %s", ErrProtocolViolation, m.Type, m.TransferID, senderRegion, s.router.Region())
+		if !s.router().KnownRegion(senderRegion) {
+			return Inbound{}, "", fmt.Errorf("%w: %s of transfer %s from region %s, which is not a peer of %s", ErrProtocolViolation, m.Type, m.TransferID, senderRegion, s.router().Region())
 		}
 		if err := s.checkSignature(m, km.Key, km.Value, km.Header(SignatureHeader)); err != nil {
 			return Inbound{}, "", err
 		}
-		return Inbound{Message: m, Amount: amount}, s.router.ShardOf(m.ToUserID), nil
+		return Inbound{Message: m, Amount: amount}, s.shards.For(m.ToUserID).Name, nil
 	default:
-		if senderRegion != s.router.Region() {
-			return Inbound{}, "", fmt.Errorf("%w: reply for transfer %s of region %s reached region %s", ErrMalformedMessage, m.TransferID, senderRegion, s.router.Region())
+		if senderRegion != s.router().Region() {
+			return Inbound{}, "", fmt.Errorf("%w: reply for transfer %s of region %s reached region %s", ErrMalformedMessage, m.TransferID, senderRegion, s.router().Region())
 		}
 		if err := s.checkSignature(m, km.Key, km.Value, km.Header(SignatureHeader)); err != nil {
 			return Inbound{}, "", err
 		}
-		return Inbound{Message: m, Amount: amount}, s.router.ShardOf(m.TransferID), nil
+		return Inbound{Message: m, Amount: amount}, s.shards.For(m.TransferID).Name, nil
 	}
 }
 
@@ -69,7 +69,7 @@ func (s *Service) ApplyInbound(ctx context.Context, shardName string, batch []In
 		}
 	}
 	var observe []func()
-	err := pgdb.InTx(ctx, s.shards[shardName].Pool, func(tx pgx.Tx) error {
+	err := pgdb.InTx(ctx, s.shard(shardName).Pool, func(tx pgx.Tx) error {
 		observe = observe[:0]
 		// Locks in the order every path takes them: transfer keys, transfers, holds,
 		// then every user's snapshot at once, in id order.

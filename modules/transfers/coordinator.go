@@ -151,7 +151,7 @@ func (s *Service) coordinateTx(ctx context.Context, tx pgx.Tx, v coordinatorView
 // replaying anything. It returns how many transfers it attempted.
 func (s *Service) SweepOnce(ctx context.Context, shardName string) (int, error) {
 	var counts map[string]int
-	err := pgdb.InTx(ctx, s.shards[shardName].Pool, func(tx pgx.Tx) error {
+	err := pgdb.InTx(ctx, s.shard(shardName).Pool, func(tx pgx.Tx) error {
 		counts = map[string]int{}
 		due, err := s.q.DueTransfers(ctx, tx, 100)
 		if err != nil || len(due) == 0 {
@@ -186,7 +186,7 @@ func (s *Service) SweepOnce(ctx context.Context, shardName string) (int, error) 
 			}
 			msg := Message{Type: msgType, TransferID: t.ID, FromUserID: t.FromUserID, ToUserID: t.ToUserID, Amount: t.Amount.String()}
 			if msgType == MsgCredit {
-				msg.Metadata = decodeMetadata(t.Metadata)
+				msg.Metadata = storedMetadata(t.Metadata)
 			}
 			msgs = append(msgs, outbox.Message{Region: toRegion, Key: t.ID, Type: msgType, Payload: msg.encode()})
 			steps.TransferIds = append(steps.TransferIds, t.ID)
@@ -237,9 +237,9 @@ func (s *Service) RunSweep(ctx context.Context, logger *slog.Logger, every time.
 			return
 		case <-time.After(every):
 		}
-		for name := range s.shards {
-			if _, err := s.SweepOnce(ctx, name); err != nil && ctx.Err() == nil {
-				logger.Warn("sweeping pending transfers", "shard", name, "error", err.Error())
+		for _, sh := range s.shards.All() {
+			if _, err := s.SweepOnce(ctx, sh.Name); err != nil && ctx.Err() == nil {
+				logger.Warn("sweeping pending transfers", "shard", sh.Name, "error", err.Error())
 			}
 		}
 	}

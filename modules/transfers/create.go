@@ -2,9 +2,7 @@ package transfers
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"net/http"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -12,30 +10,45 @@ import (
 	"example.com/wallet/modules/ledger"
 	"example.com/wallet/modules/transfers/internal/transfersdb"
 	"example.com/wallet/platform/idempotency"
+	"example.com/wallet/platform/metadata"
 	"example.com/wallet/platform/outbox"
+	"example.com/wallet/platform/pgdb"
 	"example.com/wallet/platform/shard"
 )
 
-// Create runs a transfer exactly once per idempotency key and returns the response to
-// send: 201 with a completed (or immediately cancelled) transfer when both users share
-// the sender's shard, 202 with a pending one otherwise. A sender without the
-// available amount is ErrInsufficientFunds and nothing is written.
+// Answer encodes a fresh transfer as the response its key stores and its client gets.
+// The HTTP edge supplies it, so the service knows no wire format; it runs inside the
+// transfer's transaction, and the record saved with the transfer holds exactly the
+// bytes that are sent.
+type Answer func(Transfer) (idempotency.Response, error)
+
+// Created is what Create did: the new transfer and its answer, or, for a key that was
+// already answered, that first answer alone (Replayed). A replay's transfer is not
+// read here: the first answer names it, and the edge reads it as it is now.
+type Created struct {
+	Transfer Transfer
+	Answer   idempotency.Response
+	Replayed bool
+}
+
+// Create runs a transfer exactly once per idempotency key: completed (or cancelled at
+// once) when both users share the sender's shard, pending otherwise. A refusal
+// (shard.ErrUserNotFound for the sender, ledger.ErrInsufficientFunds,
+// ledger.ErrBalanceLimit, ErrBacklogged, idempotency.ErrReused,
+// idempotency.ErrInFlight) writes nothing.
 //
 // Transfers that reach the sender's shard together are applied in one transaction
 // (group commit, see applyCreates); each keeps its own key, record and refusal. ctx is
 // not consulted: once queued, a request is applied or refused, never abandoned.
-//
-// replayed is true when the key had already been answered: resp is then that first
-// answer, and the caller answers with the transfer as it is now instead.
-func (s *Service) Create(_ context.Context, req Request) (resp idempotency.Response, replayed bool, err error) {
-	op := createOp{req: req, idem: idempotency.Request{
+func (s *Service) Create(_ context.Context, req Request, answer Answer) (Created, error) {
+	op := createOp{req: req, answer: answer, idem: idempotency.Request{
 		Gateway: req.Gateway,
 		Scope:   req.FromUserID,
 		Key:     req.Key,
 		Fingerprint: idempotency.Fingerprint("transfer", req.ToUserID, req.Amount.String(),
-			string(ledger.CanonicalMetadata(req.Metadata))),
+			string(metadata.Canonical(req.Metadata))),
 	}}
-	res, err := s.creates[s.router.ShardOf(req.FromUserID)].Do(op)
+	res, err := s.creates[s.shards.For(req.FromUserID).Name].Do(op)
 	if err == nil {
 		err = res.err
 	}
@@ -48,21 +61,22 @@ func (s *Service) Create(_ context.Context, req Request) (resp idempotency.Respo
 		s.metrics.steps.WithLabelValues("try", res.outcome).Inc()
 	}
 	if err != nil {
-		return idempotency.Response{}, false, err
+		return Created{}, pgdb.InterpretError(err, nil)
 	}
-	return res.resp, res.outcome == "replayed", nil
+	return res.created, nil
 }
 
 // createOp is one transfer request with its idempotency request.
 type createOp struct {
-	req  Request
-	idem idempotency.Request
+	req    Request
+	answer Answer
+	idem   idempotency.Request
 }
 
-// createResult is one request's answer: the response and the protocol outcome (for
-// metrics), or its refusal.
+// createResult is one request's result and its protocol outcome (for metrics), or its
+// refusal.
 type createResult struct {
-	resp    idempotency.Response
+	created Created
 	outcome string
 	err     error
 }
@@ -94,7 +108,7 @@ func (s *Service) applyCreates(ctx context.Context, tx pgx.Tx, batch []createOp)
 		case claims[i].Err != nil:
 			results[i].err = claims[i].Err
 		case claims[i].Stored != nil:
-			results[i].resp, results[i].outcome = *claims[i].Stored, "replayed"
+			results[i].created, results[i].outcome = Created{Answer: *claims[i].Stored, Replayed: true}, "replayed"
 		case s.pushedBack(op.req):
 			// A backlog that only grows is a failure mode, not a queue: new work from
 			// this shard to other shards waits until it drains. Replays are answered.
@@ -120,7 +134,7 @@ func (s *Service) applyCreates(ctx context.Context, tx pgx.Tx, batch []createOp)
 		if results[i].err != nil || claims[i].Stored != nil {
 			continue
 		}
-		t, status, outcome, err := s.decideCreate(postings, &rows, op.req)
+		t, outcome, err := s.decideCreate(postings, &rows, op.req)
 		if err != nil {
 			if isRefusal(err) {
 				results[i].err = err
@@ -128,13 +142,13 @@ func (s *Service) applyCreates(ctx context.Context, tx pgx.Tx, batch []createOp)
 			}
 			return nil, err
 		}
-		body, err := json.Marshal(toJSON(t))
+		answer, err := op.answer(t)
 		if err != nil {
 			return nil, err
 		}
-		results[i] = createResult{resp: idempotency.Response{Status: status, Body: body}, outcome: outcome}
+		results[i] = createResult{created: Created{Transfer: t, Answer: answer}, outcome: outcome}
 		saved = append(saved, op.idem)
-		responses = append(responses, results[i].resp)
+		responses = append(responses, answer)
 	}
 	if err := s.ledger.FlushTx(ctx, tx, postings); err != nil {
 		return nil, err
@@ -155,14 +169,14 @@ type createdRows struct {
 	credits   []outbox.Message
 }
 
-func (r *createdRows) addTransfer(t Transfer, metadata []byte) {
+func (r *createdRows) addTransfer(t Transfer, md []byte) {
 	r.transfers.Ids = append(r.transfers.Ids, t.ID)
 	r.transfers.FromUserIds = append(r.transfers.FromUserIds, t.FromUserID)
 	r.transfers.ToUserIds = append(r.transfers.ToUserIds, t.ToUserID)
 	r.transfers.Amounts = append(r.transfers.Amounts, t.Amount.String())
 	r.transfers.Statuses = append(r.transfers.Statuses, t.Status)
 	r.transfers.Reasons = append(r.transfers.Reasons, t.Reason)
-	r.transfers.Metadata = append(r.transfers.Metadata, string(metadata))
+	r.transfers.Metadata = append(r.transfers.Metadata, string(md))
 	for _, st := range t.Steps {
 		r.steps.TransferIds = append(r.steps.TransferIds, t.ID)
 		r.steps.Steps = append(r.steps.Steps, st.Step)
@@ -170,12 +184,12 @@ func (r *createdRows) addTransfer(t Transfer, metadata []byte) {
 	}
 }
 
-func (r *createdRows) addIncoming(t Transfer, metadata []byte) {
+func (r *createdRows) addIncoming(t Transfer, md []byte) {
 	r.incoming.TransferIds = append(r.incoming.TransferIds, t.ID)
 	r.incoming.FromUserIds = append(r.incoming.FromUserIds, t.FromUserID)
 	r.incoming.ToUserIds = append(r.incoming.ToUserIds, t.ToUserID)
 	r.incoming.Amounts = append(r.incoming.Amounts, t.Amount.String())
-	r.incoming.Metadata = append(r.incoming.Metadata, string(metadata))
+	r.incoming.Metadata = append(r.incoming.Metadata, string(md))
 }
 
 func (r *createdRows) writeTx(ctx context.Context, tx pgx.Tx, q *transfersdb.Queries, ttl, resendAfter time.Duration) error {
@@ -202,38 +216,37 @@ func (r *createdRows) writeTx(ctx context.Context, tx pgx.Tx, q *transfersdb.Que
 // isRefusal reports whether err is a request's own refusal, decided before anything
 // of it was staged or written.
 func isRefusal(err error) bool {
-	return errors.Is(err, ledger.ErrUserNotFound) || errors.Is(err, ledger.ErrInsufficientFunds) || errors.Is(err, ledger.ErrBalanceLimit)
+	return errors.Is(err, shard.ErrUserNotFound) || errors.Is(err, ledger.ErrInsufficientFunds) || errors.Is(err, ledger.ErrBalanceLimit)
 }
 
 // pushedBack reports whether r goes to another shard or region from a shard that is
 // backlogged (Config.Backlogged).
 func (s *Service) pushedBack(r Request) bool {
 	toRegion, _ := shard.UserRegion(r.ToUserID)
-	return s.backlogged != nil && !s.sameShard(r) && s.router.KnownRegion(toRegion) && s.backlogged(s.router.ShardOf(r.FromUserID))
+	return s.backlogged != nil && !s.sameShard(r) && s.router().KnownRegion(toRegion) && s.backlogged(s.shards.For(r.FromUserID).Name)
 }
 
 func (s *Service) sameShard(r Request) bool {
 	toRegion, _ := shard.UserRegion(r.ToUserID)
-	return toRegion == s.router.Region() && s.router.ShardOf(r.ToUserID) == s.router.ShardOf(r.FromUserID)
+	return toRegion == s.router().Region() && s.shards.For(r.ToUserID).Name == s.shards.For(r.FromUserID).Name
 }
 
 // decideCreate decides one transfer on postings (which hold the locks of its users on
 // this shard), stages its hold on p and gathers its rows and outbox message in rows.
-// It returns the transfer as the response shows it, the response's status and the
-// outcome for metrics. A refusal is returned before anything of the request is staged
-// or queued.
-func (s *Service) decideCreate(p *ledger.Postings, rows *createdRows, r Request) (Transfer, int, string, error) {
+// It returns the transfer as it now stands and the outcome for metrics. A refusal is
+// returned before anything of the request is staged or queued.
+func (s *Service) decideCreate(p *ledger.Postings, rows *createdRows, r Request) (Transfer, string, error) {
 	now := rows.now
 	if !p.Has(r.FromUserID) {
-		return Transfer{}, 0, "", ledger.ErrUserNotFound
+		return Transfer{}, "", shard.ErrUserNotFound
 	}
 	t := Transfer{
-		ID: shard.NewTransferID(s.router.Region(), r.FromUserID, s.buckets), FromUserID: r.FromUserID, ToUserID: r.ToUserID,
+		ID: shard.NewTransferID(s.router().Region(), r.FromUserID, s.buckets), FromUserID: r.FromUserID, ToUserID: r.ToUserID,
 		Amount: r.Amount, Metadata: r.Metadata, CreatedAt: now, UpdatedAt: now,
 	}
-	metadata := ledger.CanonicalMetadata(r.Metadata)
+	md := metadata.Canonical(r.Metadata)
 	toRegion, _ := shard.UserRegion(r.ToUserID)
-	status, outcome := http.StatusCreated, ""
+	outcome := ""
 	var steps []string
 	switch {
 	case s.sameShard(r) && p.Has(r.ToUserID):
@@ -241,26 +254,26 @@ func (s *Service) decideCreate(p *ledger.Postings, rows *createdRows, r Request)
 			ledger.EntryInput{UserID: r.FromUserID, Kind: ledger.KindTransferDebit, Amount: r.Amount, TransferID: t.ID},
 			ledger.EntryInput{UserID: r.ToUserID, Kind: ledger.KindTransferCredit, Amount: r.Amount, TransferID: t.ID},
 		); err != nil {
-			return Transfer{}, 0, "", err
+			return Transfer{}, "", err
 		}
 		// The receiver's incoming record, as a participant would have written it.
-		rows.addIncoming(t, metadata)
+		rows.addIncoming(t, md)
 		t.Status, outcome, steps = StatusCompleted, "completed_same_shard", []string{"debited", "credited", StatusCompleted}
-	case s.sameShard(r) || !s.router.KnownRegion(toRegion):
+	case s.sameShard(r) || !s.router().KnownRegion(toRegion):
 		t.Status, t.Reason, outcome, steps = StatusCancelled, ReasonReceiverNotFound, "receiver_not_found", []string{StatusCancelled}
 	default:
 		if err := p.Hold(r.FromUserID, t.ID, r.Amount); err != nil {
-			return Transfer{}, 0, "", err
+			return Transfer{}, "", err
 		}
 		msg := Message{Type: MsgCredit, TransferID: t.ID, FromUserID: t.FromUserID, ToUserID: t.ToUserID, Amount: t.Amount.String(), Metadata: r.Metadata}
 		rows.credits = append(rows.credits, outbox.Message{Region: toRegion, Key: t.ID, Type: MsgCredit, Payload: msg.encode()})
-		t.Status, status, outcome, steps = StatusPending, http.StatusAccepted, "held", []string{"held"}
+		t.Status, outcome, steps = StatusPending, "held", []string{"held"}
 	}
 	// Steps of one call get increasing times a microsecond apart, so a later read
 	// (ordered by time) lists them in the order they happened, as this response does.
 	for i, step := range steps {
 		t.Steps = append(t.Steps, Step{Step: step, At: now.Add(time.Duration(i) * time.Microsecond)})
 	}
-	rows.addTransfer(t, metadata)
-	return t, status, outcome, nil
+	rows.addTransfer(t, md)
+	return t, outcome, nil
 }

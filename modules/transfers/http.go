@@ -1,12 +1,10 @@
 package transfers
 
 import (
-	"encoding/base64"
 	"encoding/json"
-	"io"
+	"errors"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -19,7 +17,8 @@ import (
 	"example.com/wallet/platform/shard"
 )
 
-// HTTP serves /v1/transfers and /v1/users/{id}/transfers.
+// HTTP serves /v1/transfers and /v1/users/{id}/transfers. It is the transfers' one
+// edge: the only code of the module that knows JSON, HTTP statuses and problem codes.
 type HTTP struct {
 	transfers *Service
 	forward   *httpapi.Forwarder
@@ -38,6 +37,32 @@ func (h *HTTP) Mount(r chi.Router) {
 	r.Get("/v1/users/{id}/transfers", h.list)
 }
 
+// Problems of the transfers' refusals.
+var (
+	problemTransferNotFound = httpapi.NewProblem(http.StatusNotFound, "transfer_not_found", "no such transfer")
+	problemBacklogged       = &httpapi.Problem{
+		Status: http.StatusServiceUnavailable, Code: "transfers_backlogged", RetryAfter: 1,
+		Detail: "transfers from this user's shard to other shards and regions are backlogged; retry with the same Idempotency-Key after Retry-After",
+	}
+)
+
+// problemFor maps the transfers' errors, then the ledger's refusals of a transfer
+// (ledger.ProblemFor), to the problems clients see; any other error is returned as it
+// is, for httpapi.WriteError.
+func problemFor(err error) error {
+	switch {
+	case errors.Is(err, ErrTransferNotFound):
+		return problemTransferNotFound
+	case errors.Is(err, ErrBacklogged):
+		return problemBacklogged
+	}
+	return ledger.ProblemFor(err)
+}
+
+func fail(w http.ResponseWriter, r *http.Request, err error) {
+	httpapi.WriteError(w, r, problemFor(err))
+}
+
 type createRequest struct {
 	FromUserID *string           `json:"from_user_id"`
 	ToUserID   *string           `json:"to_user_id"`
@@ -46,14 +71,14 @@ type createRequest struct {
 }
 
 func (h *HTTP) create(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(r.Body)
+	body, err := httpapi.ReadBody(r)
 	if err != nil {
-		httpapi.WriteError(w, r, httpapi.NewProblem(http.StatusRequestEntityTooLarge, httpapi.CodeBodyTooLarge, "the body is too large"))
+		httpapi.WriteError(w, r, err)
 		return
 	}
 	var req createRequest
 	if err := httpapi.DecodeJSONBytes(body, &req); err != nil {
-		httpapi.WriteError(w, r, err)
+		fail(w, r, err)
 		return
 	}
 	from, ok := userField(w, r, "from_user_id", req.FromUserID)
@@ -70,7 +95,7 @@ func (h *HTTP) create(w http.ResponseWriter, r *http.Request) {
 	}
 	fromRegion, _ := shard.UserRegion(from)
 	if !h.forward.Knows(fromRegion) {
-		httpapi.WriteProblem(w, r, ledger.ErrUserNotFound)
+		httpapi.WriteProblem(w, r, httpapi.ErrUserNotFound)
 		return
 	}
 	// A transfer executes in its sender's home region.
@@ -79,43 +104,75 @@ func (h *HTTP) create(w http.ResponseWriter, r *http.Request) {
 	}
 	key, err := idempotency.KeyFromRequest(r)
 	if err != nil {
-		httpapi.WriteError(w, r, err)
+		fail(w, r, err)
 		return
 	}
-	amount, err := ledger.ParseAmountField(req.Amount)
+	amount, err := httpapi.AmountField(req.Amount)
 	if err != nil {
-		httpapi.WriteError(w, r, err)
+		fail(w, r, err)
 		return
 	}
-	if err := ledger.ValidateMetadata(req.Metadata); err != nil {
-		httpapi.WriteError(w, r, err)
+	if err := httpapi.MetadataField(req.Metadata); err != nil {
+		fail(w, r, err)
 		return
 	}
 	if !h.limiter.AllowRequest(w, r, from) {
 		return
 	}
-	resp, replayed, err := h.transfers.Create(r.Context(), Request{FromUserID: from, ToUserID: to, Amount: amount,
-		Metadata: req.Metadata, Key: key, Gateway: httpapi.CallerFrom(r.Context()).Gateway})
+	created, err := h.transfers.Create(r.Context(), Request{FromUserID: from, ToUserID: to, Amount: amount,
+		Metadata: req.Metadata, Key: key, Gateway: httpapi.CallerFrom(r.Context()).Gateway}, answerTransfer)
 	if err != nil {
-		httpapi.WriteError(w, r, err)
+		fail(w, r, err)
 		return
 	}
+	id := created.Transfer.ID
+	if created.Replayed {
+		// The first answer names the transfer; what it says of it may be old.
+		if id, err = transferIDOf(created.Answer); err != nil {
+			fail(w, r, err)
+			return
+		}
+	}
+	w.Header().Set("Location", "/v1/transfers/"+id)
+	wait, preferred := httpapi.PreferWait(r)
+	switch {
+	case preferred && (created.Transfer.Status == StatusPending || created.Replayed):
+		h.waitForFinal(w, r, id, wait)
+	case created.Replayed:
+		// A replay answers with the transfer as it is now: never an older state than
+		// an earlier answer (the first may have waited for the end with Prefer).
+		h.answerCurrent(w, r, id)
+	default:
+		httpapi.WriteRawJSON(w, created.Answer.Status, created.Answer.Body)
+	}
+}
+
+// answerTransfer encodes a fresh transfer: 202 while pending, 201 once final. Its
+// bytes are stored under the key.
+func answerTransfer(t Transfer) (idempotency.Response, error) {
+	body, err := json.Marshal(toJSON(t))
+	return idempotency.Response{Status: statusOf(t), Body: body}, err
+}
+
+// statusOf is the status a transfer is answered with: 202 while pending, 201 once
+// final.
+func statusOf(t Transfer) int {
+	if t.Status == StatusPending {
+		return http.StatusAccepted
+	}
+	return http.StatusCreated
+}
+
+// transferIDOf reads the transfer's id from an answer answerTransfer encoded: the
+// stored answer of a replayed key is the one place that names its transfer.
+func transferIDOf(answer idempotency.Response) (string, error) {
 	var created struct {
 		ID string `json:"id"`
 	}
-	_ = json.Unmarshal(resp.Body, &created)
-	w.Header().Set("Location", "/v1/transfers/"+created.ID)
-	wait, preferred := httpapi.PreferWait(r)
-	switch {
-	case preferred && (resp.Status == http.StatusAccepted || replayed):
-		h.waitForFinal(w, r, created.ID, wait)
-	case replayed:
-		// A replay answers with the transfer as it is now: never an older state than
-		// an earlier answer (the first may have waited for the end with Prefer).
-		h.answerCurrent(w, r, created.ID)
-	default:
-		httpapi.WriteRawJSON(w, resp.Status, resp.Body)
+	if err := json.Unmarshal(answer.Body, &created); err != nil || created.ID == "" {
+		return "", errors.New("transfers: a stored answer names no transfer")
 	}
+	return created.ID, nil
 }
 
 // answerCurrent answers with the transfer as it is now: 201 when final, 202 while
@@ -123,14 +180,10 @@ func (h *HTTP) create(w http.ResponseWriter, r *http.Request) {
 func (h *HTTP) answerCurrent(w http.ResponseWriter, r *http.Request, id string) {
 	t, err := h.transfers.Get(r.Context(), id)
 	if err != nil {
-		httpapi.WriteError(w, r, err)
+		fail(w, r, err)
 		return
 	}
-	status := http.StatusCreated
-	if t.Status == StatusPending {
-		status = http.StatusAccepted
-	}
-	httpapi.WriteJSON(w, status, toJSON(t))
+	httpapi.WriteJSON(w, statusOf(t), toJSON(t))
 }
 
 // waitForFinal answers with the transfer once it is final (201) or when wait runs out
@@ -139,17 +192,13 @@ func (h *HTTP) answerCurrent(w http.ResponseWriter, r *http.Request, id string) 
 func (h *HTTP) waitForFinal(w http.ResponseWriter, r *http.Request, id string, wait time.Duration) {
 	t, waited, err := h.transfers.WaitFinal(r.Context(), id, wait)
 	if err != nil {
-		httpapi.WriteError(w, r, err)
+		fail(w, r, err)
 		return
 	}
 	if waited {
 		w.Header().Set("Preference-Applied", "wait="+strconv.Itoa(int(wait.Seconds())))
 	}
-	status := http.StatusCreated
-	if t.Status == StatusPending {
-		status = http.StatusAccepted
-	}
-	httpapi.WriteJSON(w, status, toJSON(t))
+	httpapi.WriteJSON(w, statusOf(t), toJSON(t))
 }
 
 func userField(w http.ResponseWriter, r *http.Request, name string, v *string) (string, bool) {
@@ -168,7 +217,7 @@ func (h *HTTP) get(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !h.forward.Knows(region) {
-		httpapi.WriteProblem(w, r, ErrTransferNotFound)
+		httpapi.WriteProblem(w, r, problemTransferNotFound)
 		return
 	}
 	if !h.forward.ServeHere(w, r, region, nil) {
@@ -176,7 +225,7 @@ func (h *HTTP) get(w http.ResponseWriter, r *http.Request) {
 	}
 	t, err := h.transfers.Get(r.Context(), id)
 	if err != nil {
-		httpapi.WriteError(w, r, err)
+		fail(w, r, err)
 		return
 	}
 	httpapi.WriteJSON(w, http.StatusOK, toJSON(t))
@@ -208,24 +257,19 @@ func (h *HTTP) list(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteProblem(w, r, httpapi.NewProblem(http.StatusBadRequest, httpapi.CodeInvalidRequest, "status: must be pending, completed or cancelled"))
 		return
 	}
-	limit, err := ledger.PageLimit(r)
+	limit, err := httpapi.PageLimit(r)
 	if err != nil {
-		httpapi.WriteError(w, r, err)
+		fail(w, r, err)
 		return
 	}
-	before := ""
-	if q.Has("cursor") {
-		c := q.Get("cursor") // present but empty is a cursor this API never returned
-		raw, err := base64.RawURLEncoding.DecodeString(c)
-		before = strings.TrimPrefix(string(raw), "tr:")
-		if _, perr := shard.TransferRegion(before); err != nil || perr != nil || !strings.HasPrefix(string(raw), "tr:") {
-			httpapi.WriteProblem(w, r, httpapi.NewProblem(http.StatusBadRequest, httpapi.CodeInvalidRequest, "cursor: is not a cursor this API returned"))
-			return
-		}
+	before, err := httpapi.CursorParam(r, cursorKind, validTransferID)
+	if err != nil {
+		fail(w, r, err)
+		return
 	}
 	page, err := h.transfers.List(r.Context(), id, direction, status, before, limit)
 	if err != nil {
-		httpapi.WriteError(w, r, err)
+		fail(w, r, err)
 		return
 	}
 	out := listJSON{Transfers: make([]transferJSON, 0, len(page.Transfers))}
@@ -233,10 +277,18 @@ func (h *HTTP) list(w http.ResponseWriter, r *http.Request) {
 		out.Transfers = append(out.Transfers, toJSON(t))
 	}
 	if page.NextBefore != "" {
-		c := base64.RawURLEncoding.EncodeToString([]byte("tr:" + page.NextBefore))
+		c := httpapi.EncodeCursor(cursorKind, page.NextBefore)
 		out.NextCursor = &c
 	}
 	httpapi.WriteJSON(w, http.StatusOK, out)
+}
+
+// cursorKind names the transfer lists' cursors: the transfer id to continue below.
+const cursorKind = "tr"
+
+func validTransferID(id string) bool {
+	_, err := shard.TransferRegion(id)
+	return err == nil
 }
 
 type stepJSON struct {

@@ -9,6 +9,7 @@ import (
 
 	"example.com/wallet/modules/ledger"
 	"example.com/wallet/modules/transfers/internal/transfersdb"
+	"example.com/wallet/platform/metadata"
 	"example.com/wallet/platform/outbox"
 	"example.com/wallet/platform/shard"
 )
@@ -106,7 +107,7 @@ func (s *Service) participateTx(ctx context.Context, tx pgx.Tx, v participantVie
 			barriers.Amounts = append(barriers.Amounts, m.Amount.String())
 			barriers.Outcomes = append(barriers.Outcomes, decision.Outcome)
 			barriers.Reasons = append(barriers.Reasons, decision.Reason)
-			barriers.Metadata = append(barriers.Metadata, string(ledger.CanonicalMetadata(m.Metadata)))
+			barriers.Metadata = append(barriers.Metadata, string(metadata.Canonical(m.Metadata)))
 		}
 		reply := Message{Type: decision.Reply, TransferID: m.TransferID, FromUserID: m.FromUserID, ToUserID: m.ToUserID, Amount: m.Amount.String(), Reason: decision.Reason}
 		senderRegion, _ := shard.TransferRegion(m.TransferID)

@@ -59,10 +59,10 @@ func (s *Service) checkSignature(m Message, msgKey, payload []byte, sig string) 
 	from := senderRegion(m)
 	key := s.messageKeys[from]
 	if key == nil {
-		return fmt.Errorf("%w: %s of transfer %s from region %s, with which region %s shares no key", ErrBadSignature, m.Type, m.TransferID, from, s.router.Region())
+		return fmt.Errorf("%w: %s of transfer %s from region %s, with which region %s shares no key", ErrBadSignature, m.Type, m.TransferID, from, s.router().Region())
 	}
 	got, err := hex.DecodeString(sig)
-	if err != nil || !hmac.Equal(got, signature(key, s.router.Region(), msgKey, payload)) {
+	if err != nil || !hmac.Equal(got, signature(key, s.router().Region(), msgKey, payload)) {
 		return fmt.Errorf("%w: %s of transfer %s from region %s", ErrBadSignature, m.Type, m.TransferID, from)
 	}
 	return nil

@@ -6,6 +6,7 @@ import (
 
 	"example.com/wallet/platform/config"
 	"example.com/wallet/platform/kafkabus"
+	"example.com/wallet/platform/pgdb"
 	"example.com/wallet/platform/shard"
 )
 
@@ -17,7 +18,7 @@ func TestInboundMessagesMustBeSignedByTheirSender(t *testing.T) {
 	cfg := &config.Config{Region: "us", Buckets: 256, Peers: map[string]config.Peer{"eu": {}},
 		ShardList: []config.ShardSpec{{Name: "us0", FirstBucket: 0, LastBucket: 255}}}
 	euUS, usOwn, euAP := []byte("eu-us key"), []byte("us key"), []byte("eu-ap key")
-	svc := &Service{router: shard.NewRouter(cfg), messageKeys: map[string][]byte{"eu": euUS, "us": usOwn}}
+	svc := &Service{shards: pgdb.NewShards(shard.NewRouter(cfg), map[string]*pgdb.Shard{"us0": {Name: "us0"}}), messageKeys: map[string][]byte{"eu": euUS, "us": usOwn}}
 
 	euUser, usUser, usOther := shard.NewUserID("eu"), shard.NewUserID("us"), shard.NewUserID("us")
 	credit := Message{Type: MsgCredit, TransferID: shard.NewTransferID("eu", euUser, 256), FromUserID: euUser, ToUserID: usUser, Amount: "5"}

@@ -2,10 +2,8 @@ package transfers
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"sync/atomic"
 	"time"
 
@@ -14,22 +12,37 @@ import (
 
 	"example.com/wallet/modules/ledger"
 	"example.com/wallet/modules/transfers/internal/transfersdb"
-	"example.com/wallet/platform/httpapi"
 	"example.com/wallet/platform/idempotency"
+	"example.com/wallet/platform/metadata"
 	"example.com/wallet/platform/money"
 	"example.com/wallet/platform/pgdb"
 	"example.com/wallet/platform/shard"
 )
 
-// ErrTransferNotFound: no transfer with this id.
-var ErrTransferNotFound = httpapi.NewProblem(http.StatusNotFound, "transfer_not_found", "no such transfer")
+// The transfers' refusals; the HTTP edge (http.go) maps each to the problem a client
+// sees. A transfer also answers the ledger's refusals (ledger.ErrInsufficientFunds,
+// ledger.ErrBalanceLimit) and shard.ErrUserNotFound for a sender that does not exist.
+var (
+	// ErrTransferNotFound: no transfer with this id.
+	ErrTransferNotFound = errors.New("transfers: no such transfer")
+	// ErrBacklogged: the sender's shard has more cross-shard work waiting than its
+	// bound (its outbox or its consumer lane); nothing was written. Same-shard
+	// transfers, deposits and withdrawals still go through; the client retries later
+	// with the same key.
+	ErrBacklogged = errors.New("transfers: cross-shard transfers from this shard are backlogged")
+)
 
-// ErrBacklogged: the sender's shard has more cross-shard work waiting than its bound
-// (its outbox or its consumer lane); nothing was written. Same-shard transfers,
-// deposits and withdrawals still go through; the client retries after Retry-After.
-var ErrBacklogged = &httpapi.Problem{
-	Status: http.StatusServiceUnavailable, Code: "transfers_backlogged", RetryAfter: 1,
-	Detail: "transfers from this user's shard to other shards and regions are backlogged; retry with the same Idempotency-Key after Retry-After",
+// Ledger is what transfers need of the ledger: money operations inside the caller's
+// transaction, and a user's balance. *ledger.Service implements it.
+type Ledger interface {
+	// LockTx locks the snapshots of users (in id order) and stages postings on them.
+	LockTx(ctx context.Context, tx pgx.Tx, users ...string) (*ledger.Postings, error)
+	// FlushTx writes what p staged.
+	FlushTx(ctx context.Context, tx pgx.Tx, p *ledger.Postings) error
+	// LockHoldsTx locks the holds of transfers (before any snapshot).
+	LockHoldsTx(ctx context.Context, tx pgx.Tx, transferIDs []string) (map[string]ledger.Hold, error)
+	// Balance reads a user's snapshot, or shard.ErrUserNotFound.
+	Balance(ctx context.Context, userID string) (ledger.Balance, error)
 }
 
 // Step is one protocol step on the sender's side, with when it happened.
@@ -80,10 +93,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 
 // Service runs transfers for the users of one region.
 type Service struct {
-	router  *shard.Router
+	shards  *pgdb.Shards
 	buckets int
-	shards  map[string]*pgdb.Shard
-	ledger  *ledger.Service
+	ledger  Ledger
 	idem    *idempotency.Store
 	ttl     time.Duration
 	// resendAfter and resendMax bound the recovery sweep's backoff (see SweepOnce).
@@ -125,17 +137,24 @@ type Config struct {
 }
 
 // NewService builds the transfers service of a region.
-func NewService(cfg Config, router *shard.Router, shards map[string]*pgdb.Shard, ledgerSvc *ledger.Service, idem *idempotency.Store, metrics *Metrics) *Service {
-	s := &Service{router: router, buckets: cfg.Buckets, shards: shards, ledger: ledgerSvc, idem: idem, ttl: cfg.TTL,
+func NewService(cfg Config, shards *pgdb.Shards, ledger Ledger, idem *idempotency.Store, metrics *Metrics) *Service {
+	s := &Service{shards: shards, buckets: cfg.Buckets, ledger: ledger, idem: idem, ttl: cfg.TTL,
 		resendAfter: cfg.ResendAfter, resendMax: cfg.ResendMax, backlogged: cfg.Backlogged, maxWaiters: cfg.MaxWaiters,
 		messageKeys: cfg.MessageKeys, q: transfersdb.New(), metrics: metrics, creates: map[string]*pgdb.Batcher[createOp, createResult]{}, waiters: newWaiters()}
-	for name, sh := range shards {
-		s.creates[name] = pgdb.NewBatcher(sh.Pool, s.applyCreates)
+	for _, sh := range shards.All() {
+		s.creates[sh.Name] = pgdb.NewBatcher(sh.Pool, s.applyCreates)
 	}
 	return s
 }
 
-func (s *Service) pool(key string) *pgdb.Shard { return s.shards[s.router.ShardOf(key)] }
+// router places users and transfers on regions and shards.
+func (s *Service) router() *shard.Router { return s.shards.Router() }
+
+// shard returns the region's shard called name, a name this region's router gave.
+func (s *Service) shard(name string) *pgdb.Shard {
+	sh, _ := s.shards.Named(name)
+	return sh
+}
 
 // Request is a client's transfer request, already validated for shape.
 type Request struct {
@@ -149,14 +168,12 @@ type Request struct {
 
 // Get reads a transfer of this region from its sender's shard.
 func (s *Service) Get(ctx context.Context, id string) (Transfer, error) {
-	return s.getTx(ctx, s.pool(id).Pool, id)
+	t, err := s.getTx(ctx, s.shards.For(id).Pool, id)
+	return t, pgdb.InterpretError(err, ErrTransferNotFound)
 }
 
 func (s *Service) getTx(ctx context.Context, db transfersdb.DBTX, id string) (Transfer, error) {
 	row, err := s.q.GetTransfer(ctx, db, id)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Transfer{}, ErrTransferNotFound
-	}
 	if err != nil {
 		return Transfer{}, err
 	}
@@ -198,7 +215,12 @@ type Page struct {
 // status) or received (direction "in": credited transfers, which are completed from
 // the receiver's point of view).
 func (s *Service) List(ctx context.Context, userID, direction, status, before string, limit int) (Page, error) {
-	db := s.pool(userID).Pool
+	page, err := s.list(ctx, userID, direction, status, before, limit)
+	return page, pgdb.InterpretError(err, nil)
+}
+
+func (s *Service) list(ctx context.Context, userID, direction, status, before string, limit int) (Page, error) {
+	db := s.shards.For(userID).Pool
 	if _, err := s.ledger.Balance(ctx, userID); err != nil {
 		return Page{}, err
 	}
@@ -217,7 +239,7 @@ func (s *Service) List(ctx context.Context, userID, direction, status, before st
 		for _, r := range rows {
 			t := Transfer{ID: r.TransferID, FromUserID: r.FromUserID, ToUserID: r.ToUserID, Amount: r.Amount,
 				Status: StatusCompleted, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.CreatedAt.UTC(),
-				Metadata: decodeMetadata(r.Metadata), Steps: []Step{{Step: "credited", At: r.CreatedAt.UTC()}}}
+				Metadata: storedMetadata(r.Metadata), Steps: []Step{{Step: "credited", At: r.CreatedAt.UTC()}}}
 			ts = append(ts, t)
 		}
 	} else {
@@ -249,7 +271,7 @@ func (s *Service) List(ctx context.Context, userID, direction, status, before st
 func fromRow(r transfersdb.Transfer) Transfer {
 	t := Transfer{
 		ID: r.ID, FromUserID: r.FromUserID, ToUserID: r.ToUserID, Amount: r.Amount, Status: r.Status,
-		Metadata: decodeMetadata(r.Metadata), CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+		Metadata: storedMetadata(r.Metadata), CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 	}
 	if r.Reason != nil {
 		t.Reason = *r.Reason
@@ -257,13 +279,12 @@ func fromRow(r transfersdb.Transfer) Transfer {
 	return t
 }
 
-func decodeMetadata(b []byte) map[string]string {
-	if len(b) == 0 {
-		return nil
-	}
-	var md map[string]string
-	if err := json.Unmarshal(b, &md); err != nil {
-		panic(fmt.Sprintf("transfers: stored metadata is not a string map: %v", err))
+// storedMetadata reads metadata this module stored (always through
+// metadata.Canonical): anything else in the column is a corrupted row, not an input.
+func storedMetadata(b []byte) map[string]string {
+	md, err := metadata.Decode(b)
+	if err != nil {
+		panic(fmt.Sprintf("transfers: %v", err))
 	}
 	return md
 }

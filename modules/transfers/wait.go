@@ -76,7 +76,7 @@ func (w *waiters) wakeAll() {
 // wakes the requests waiting for them.
 func (s *Service) RunNotifications(ctx context.Context, logger *slog.Logger) {
 	var wg sync.WaitGroup
-	for name, sh := range s.shards {
+	for _, sh := range s.shards.All() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -88,7 +88,7 @@ func (s *Service) RunNotifications(ctx context.Context, logger *slog.Logger) {
 				if ctx.Err() != nil {
 					return
 				}
-				logger.Warn("listening for finished transfers", "shard", name, "error", err.Error())
+				logger.Warn("listening for finished transfers", "shard", sh.Name, "error", err.Error())
 				retry.Sleep(ctx, backoff.Next())
 			}
 		}()

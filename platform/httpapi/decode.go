@@ -18,15 +18,26 @@ import (
 // types.
 // Errors are 400 invalid_request problems whose detail names the field.
 func DecodeJSON(r *http.Request, dst any) error {
+	body, err := ReadBody(r)
+	if err != nil {
+		return err
+	}
+	return DecodeJSONBytes(body, dst)
+}
+
+// ReadBody reads the whole request body, which the BodyLimit middleware bounds: a body
+// beyond the bound is a 413 request_too_large problem, one that could not be read a
+// 400.
+func ReadBody(r *http.Request) ([]byte, error) {
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			return NewProblem(http.StatusRequestEntityTooLarge, CodeBodyTooLarge, "the body is larger than %d bytes", tooLarge.Limit)
+			return nil, NewProblem(http.StatusRequestEntityTooLarge, CodeBodyTooLarge, "the body is larger than %d bytes", tooLarge.Limit)
 		}
-		return NewProblem(http.StatusBadRequest, CodeInvalidRequest, "the body could not be read")
+		return nil, NewProblem(http.StatusBadRequest, CodeInvalidRequest, "the body could not be read")
 	}
-	return DecodeJSONBytes(body, dst)
+	return body, nil
 }
 
 // DecodeJSONBytes is DecodeJSON on a body already read.

@@ -121,7 +121,7 @@ func (f *Forwarder) UserHome(w http.ResponseWriter, r *http.Request, body []byte
 		return "", false
 	}
 	if !f.Knows(region) {
-		WriteProblem(w, r, NewProblem(http.StatusNotFound, CodeUserNotFound, "no such user"))
+		WriteProblem(w, r, ErrUserNotFound)
 		return "", false
 	}
 	return id, f.ServeHere(w, r, region, body)

@@ -11,7 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 
-	"example.com/wallet/platform/pgdb"
+	"example.com/wallet/platform/shard"
 )
 
 // ProblemContentType is the media type of every error the wallet returns.
@@ -89,23 +89,33 @@ func WriteProblem(w http.ResponseWriter, r *http.Request, p *Problem) {
 // convention nginx started.
 const StatusClientClosedRequest = 499
 
-// WriteError sends err as a problem. A *Problem anywhere in err's chain is sent as it
-// is. A shard that could not be reached, dropped the connection or could not serve
-// right now is 503 shard_unavailable: a write's outcome is unknown, and the client
-// retries with the same key (pgdb.IsUnavailable decides, whatever form the driver's
-// error takes). A client that went away is recorded as 499 and logged as such.
-// Anything else is a bug, logged with the request id and answered 500 without leaking
-// its message.
+// ErrUserNotFound is the problem of shard.ErrUserNotFound: a user id of a known
+// region that no shard holds.
+var ErrUserNotFound = NewProblem(http.StatusNotFound, CodeUserNotFound, "no such user")
+
+// WriteError sends err as a problem. A *Problem anywhere in err's chain (each module's
+// edge maps its own errors to problems before calling this) is sent as it is;
+// shard.ErrUserNotFound is ErrUserNotFound. An error that reports Unavailable() true
+// (pgdb.UnavailableError: a shard that could not be reached, dropped the connection or
+// could not serve right now) is 503 shard_unavailable: a write's outcome is unknown,
+// and the client retries with the same key. A client that went away is recorded as 499
+// and logged as such. Anything else is a bug, logged with the request id and answered
+// 500 without leaking its message.
 func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	if p, ok := AsProblem(err); ok {
 		WriteProblem(w, r, p)
+		return
+	}
+	if errors.Is(err, shard.ErrUserNotFound) {
+		WriteProblem(w, r, ErrUserNotFound)
 		return
 	}
 	if errors.Is(r.Context().Err(), context.Canceled) && errors.Is(err, context.Canceled) {
 		ClientGone(w)
 		return
 	}
-	if pgdb.IsUnavailable(err) {
+	var unavailable interface{ Unavailable() bool }
+	if errors.As(err, &unavailable) && unavailable.Unavailable() {
 		// The shard did not answer, or dropped the connection at COMMIT: a write may or
 		// may not have happened, so this is never reported as success or as a refusal.
 		slog.WarnContext(r.Context(), "shard unavailable", "error", err.Error(), "request_id", RequestID(r.Context()))
@@ -121,19 +131,12 @@ func ClientGone(w http.ResponseWriter) {
 	w.WriteHeader(StatusClientClosedRequest)
 }
 
-// AsProblem finds a *Problem in err's chain.
+// AsProblem finds a *Problem in err's tree (errors.As: wrapped errors and
+// errors.Join included).
 func AsProblem(err error) (*Problem, bool) {
-	for e := err; e != nil; {
-		if p, ok := e.(*Problem); ok {
-			return p, true
-		}
-		u, ok := e.(interface{ Unwrap() error })
-		if !ok {
-			return nil, false
-		}
-		e = u.Unwrap()
-	}
-	return nil, false
+	var p *Problem
+	ok := errors.As(err, &p)
+	return p, ok
 }
 
 // WriteJSON sends v as application/json with status.

@@ -167,6 +167,26 @@ type UnavailableError struct {
 func (e *UnavailableError) Error() string { return "shard unavailable: " + e.Err.Error() }
 func (e *UnavailableError) Unwrap() error { return e.Err }
 
+// Unavailable reports true: it is how code that does not know this package (the HTTP
+// edge, which answers 503) recognises the error, by its behaviour rather than its type.
+func (e *UnavailableError) Unavailable() bool { return true }
+
+// InterpretError puts what the driver said in a service's words: pgx.ErrNoRows is
+// missing (the caller knows what it looked for; nil leaves ErrNoRows an error), a shard
+// that could not serve is an *UnavailableError whatever form the driver's error took
+// (IsUnavailable), and anything else (nil included) passes unchanged. Services return
+// what a shard said through it.
+func InterpretError(err, missing error) error {
+	if missing != nil && errors.Is(err, pgx.ErrNoRows) {
+		return missing
+	}
+	var ue *UnavailableError
+	if err == nil || errors.As(err, &ue) || !IsUnavailable(err) {
+		return err
+	}
+	return &UnavailableError{Err: err}
+}
+
 // IsUnavailable reports whether err means the shard could not be reached, dropped
 // the connection, or could not serve the statement right now (shutting down,
 // starting, read-only during a failover, out of connections, a lock or statement

@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/puddle/v2"
 )
@@ -58,5 +59,38 @@ func TestIsUnavailable(t *testing.T) {
 		if IsUnavailable(err) {
 			t.Errorf("%s (%v): unavailable", name, err)
 		}
+	}
+}
+
+// InterpretError is what services return a shard's errors through: no row becomes the
+// caller's own error, every form of unavailability one *UnavailableError that the HTTP
+// edge recognises by its Unavailable method, and the rest passes unchanged.
+func TestInterpretError(t *testing.T) {
+	errMissing := errors.New("no such thing")
+	if err := InterpretError(fmt.Errorf("get: %w", pgx.ErrNoRows), errMissing); err != errMissing {
+		t.Fatalf("no rows = %v, want the caller's error", err)
+	}
+	if err := InterpretError(pgx.ErrNoRows, nil); !errors.Is(err, pgx.ErrNoRows) {
+		t.Fatalf("no rows without a missing error = %v, want it kept an error", err)
+	}
+	if err := InterpretError(nil, errMissing); err != nil {
+		t.Fatalf("nil = %v", err)
+	}
+	lost := fmt.Errorf("read: %w", io.ErrUnexpectedEOF)
+	var ue *UnavailableError
+	err := InterpretError(lost, errMissing)
+	if !errors.As(err, &ue) || !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("a lost connection = %#v, want an *UnavailableError wrapping it", err)
+	}
+	var edge interface{ Unavailable() bool }
+	if !errors.As(err, &edge) || !edge.Unavailable() {
+		t.Fatal("the HTTP edge cannot recognise it")
+	}
+	if again := InterpretError(err, nil); again != err {
+		t.Fatalf("an *UnavailableError is wrapped again: %v", again)
+	}
+	refused := &pgconn.PgError{Code: "23514"}
+	if err := InterpretError(refused, errMissing); err != refused {
+		t.Fatalf("a refusal = %v, want it unchanged", err)
 	}
 }

@@ -21,6 +21,11 @@ import (
 // ErrBadID is returned for ids that are not well-formed wallet ids.
 var ErrBadID = errors.New("malformed id")
 
+// ErrUserNotFound: the id is well formed and names a region of this wallet, but no user
+// with it lives on its shard. Every module that looks a user up says so with this one
+// error.
+var ErrUserNotFound = errors.New("no such user")
+
 const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 var (

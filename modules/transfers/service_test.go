@@ -1,0 +1,233 @@
+package transfers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"example.com/wallet/modules/accounts"
+	"example.com/wallet/modules/ledger"
+	"example.com/wallet/platform/config"
+	"example.com/wallet/platform/idempotency"
+	"example.com/wallet/platform/money"
+	"example.com/wallet/platform/pgdb"
+	"example.com/wallet/platform/pgdb/pgtest"
+	"example.com/wallet/platform/shard"
+)
+
+// The service is tested here as other Go code uses it, with no HTTP in sight: domain
+// values in, domain values and errors out, and an answer encoder of the test's own.
+
+type fixture struct {
+	shards   *pgdb.Shards
+	ledger   *ledger.Service
+	accounts *accounts.Service
+	svc      *Service
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	byName, specs := pgtest.NewShards(t, "eu0", "eu1")
+	cfg := &config.Config{Region: "eu", Buckets: 256, ShardList: specs, Peers: map[string]config.Peer{"us": {}}}
+	shards := pgdb.NewShards(shard.NewRouter(cfg), byName)
+	l := ledger.NewService(shards, nil)
+	svc := NewService(Config{Buckets: 256, TTL: time.Minute, ResendAfter: time.Minute, ResendMax: time.Minute, MaxWaiters: 10},
+		shards, l, idempotency.NewStore(time.Hour), NewMetrics(prometheus.NewRegistry()))
+	return &fixture{shards: shards, ledger: l, accounts: accounts.NewService(shards, l), svc: svc}
+}
+
+// user creates a user of region eu on shard, holding amount.
+func (f *fixture) user(t *testing.T, onShard, amount string) string {
+	t.Helper()
+	ctx := context.Background()
+	for {
+		id := shard.NewUserID("eu")
+		if f.shards.For(id).Name != onShard {
+			continue
+		}
+		if _, err := f.accounts.Create(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		if amount != "0" {
+			_, err := ledger.NewMovements(f.ledger, idempotency.NewStore(time.Hour)).Move(ctx,
+				ledger.Movement{UserID: id, Kind: ledger.KindDeposit, Amount: money.MustParse(amount), Key: "seed"},
+				func(ledger.Moved) (idempotency.Response, error) {
+					return idempotency.Response{Status: 1, Body: []byte("seeded")}, nil
+				})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		return id
+	}
+}
+
+func (f *fixture) balance(t *testing.T, user string) (balance, frozen string) {
+	t.Helper()
+	b, err := f.ledger.Balance(context.Background(), user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.Balance.String(), b.Frozen.String()
+}
+
+// answerLine is the test's own encoding of a fresh transfer: the service stores and
+// returns whatever bytes its caller's encoder makes.
+func answerLine(t Transfer) (idempotency.Response, error) {
+	return idempotency.Response{Status: 7, Body: fmt.Appendf(nil, "%s %s %s", t.ID, t.Status, t.Amount)}, nil
+}
+
+func TestSameShardTransferCompletesAndReplaysItsAnswer(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	from, to := f.user(t, "eu0", "100"), f.user(t, "eu0", "0")
+
+	req := Request{FromUserID: from, ToUserID: to, Amount: money.MustParse("30"), Key: "k", Gateway: "gw"}
+	created, err := f.svc.Create(ctx, req, answerLine)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := created.Transfer
+	if created.Replayed || tr.Status != StatusCompleted || tr.FromUserID != from || tr.ToUserID != to || tr.Amount.String() != "30" {
+		t.Fatalf("created = %+v", created)
+	}
+	if want := fmt.Sprintf("%s completed 30", tr.ID); created.Answer.Status != 7 || string(created.Answer.Body) != want {
+		t.Fatalf("answer = %d %q, want the encoder's %q", created.Answer.Status, created.Answer.Body, want)
+	}
+	if steps := fmt.Sprint(tr.Steps); len(tr.Steps) != 3 || tr.Steps[0].Step != "debited" || tr.Steps[2].Step != StatusCompleted {
+		t.Fatalf("steps = %s", steps)
+	}
+	if b, fr := f.balance(t, from); b != "70" || fr != "0" {
+		t.Fatalf("sender %s frozen %s", b, fr)
+	}
+	if b, _ := f.balance(t, to); b != "30" {
+		t.Fatalf("receiver %s", b)
+	}
+
+	again, err := f.svc.Create(ctx, req, answerLine)
+	if err != nil || !again.Replayed || string(again.Answer.Body) != string(created.Answer.Body) || again.Transfer.ID != "" {
+		t.Fatalf("replay = %+v, %v; want the first answer, replayed", again, err)
+	}
+	other := req
+	other.Amount = money.MustParse("31")
+	if _, err := f.svc.Create(ctx, other, answerLine); !errors.Is(err, idempotency.ErrReused) {
+		t.Fatalf("the key with another amount = %v, want idempotency.ErrReused", err)
+	}
+	// The key is the gateway's: another gateway's same key is another transfer.
+	fromOther := req
+	fromOther.Gateway = "gw2"
+	if c, err := f.svc.Create(ctx, fromOther, answerLine); err != nil || c.Replayed || c.Transfer.ID == tr.ID {
+		t.Fatalf("another gateway's key = %+v, %v", c, err)
+	}
+
+	got, err := f.svc.Get(ctx, tr.ID)
+	if err != nil || got.Status != StatusCompleted || len(got.Steps) != 3 {
+		t.Fatalf("Get = %+v, %v", got, err)
+	}
+	out, err := f.svc.List(ctx, from, "out", "", "", 1)
+	if err != nil || len(out.Transfers) != 1 || out.NextBefore == "" {
+		t.Fatalf("one of the sender's two transfers = %+v, %v", out, err)
+	}
+	in, err := f.svc.List(ctx, to, "in", "", "", 10)
+	if err != nil || len(in.Transfers) != 2 || in.Transfers[0].Status != StatusCompleted {
+		t.Fatalf("the receiver's incoming = %+v, %v", in, err)
+	}
+}
+
+func TestCrossShardTransferHoldsAndQueuesItsCredit(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	from, to := f.user(t, "eu0", "100"), f.user(t, "eu1", "0")
+
+	created, err := f.svc.Create(ctx, Request{FromUserID: from, ToUserID: to, Amount: money.MustParse("40"), Key: "x"}, answerLine)
+	if err != nil || created.Transfer.Status != StatusPending {
+		t.Fatalf("= %+v, %v", created, err)
+	}
+	if b, fr := f.balance(t, from); b != "100" || fr != "40" {
+		t.Fatalf("sender %s frozen %s, want 100 with 40 frozen", b, fr)
+	}
+	var queued int
+	if err := f.shards.For(from).Pool.QueryRow(ctx, `SELECT count(*) FROM outbox WHERE key = $1`, created.Transfer.ID).Scan(&queued); err != nil || queued != 1 {
+		t.Fatalf("outbox holds %d messages for the transfer, %v; want its credit", queued, err)
+	}
+}
+
+func TestRefusalsWriteNothing(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	from, to := f.user(t, "eu0", "10"), f.user(t, "eu1", "0")
+	ghost := shard.NewUserID("eu")
+
+	cases := []struct {
+		name string
+		req  Request
+		want error
+	}{
+		{"more than the balance", Request{FromUserID: from, ToUserID: to, Amount: money.MustParse("11"), Key: "a"}, ledger.ErrInsufficientFunds},
+		{"a sender that does not exist", Request{FromUserID: ghost, ToUserID: to, Amount: money.MustParse("1"), Key: "b"}, shard.ErrUserNotFound},
+	}
+	for _, c := range cases {
+		if _, err := f.svc.Create(ctx, c.req, answerLine); !errors.Is(err, c.want) {
+			t.Errorf("%s = %v, want %v", c.name, err, c.want)
+		}
+	}
+	if b, fr := f.balance(t, from); b != "10" || fr != "0" {
+		t.Fatalf("refusals changed the sender: %s frozen %s", b, fr)
+	}
+	if _, err := f.svc.Get(ctx, shard.NewTransferID("eu", from, 256)); !errors.Is(err, ErrTransferNotFound) {
+		t.Fatalf("Get of an unknown transfer = %v", err)
+	}
+	if _, err := f.svc.List(ctx, ghost, "out", "", "", 10); !errors.Is(err, shard.ErrUserNotFound) {
+		t.Fatalf("List of an unknown user = %v", err)
+	}
+
+	// A receiver that does not exist on the sender's shard: cancelled at once, and the
+	// money never moves.
+	nobody := ghost
+	for f.shards.For(nobody).Name != "eu0" {
+		nobody = shard.NewUserID("eu")
+	}
+	c, err := f.svc.Create(ctx, Request{FromUserID: from, ToUserID: nobody, Amount: money.MustParse("1"), Key: "c"}, answerLine)
+	if err != nil || c.Transfer.Status != StatusCancelled || c.Transfer.Reason != ReasonReceiverNotFound {
+		t.Fatalf("to a missing receiver = %+v, %v", c, err)
+	}
+	if b, fr := f.balance(t, from); b != "10" || fr != "0" {
+		t.Fatalf("a cancelled transfer moved money: %s frozen %s", b, fr)
+	}
+}
+
+// A shard that cannot be reached is an error that says so by its behaviour, whatever
+// the driver said: the HTTP edge answers 503 for it without knowing pgdb.
+func TestAnUnreachableShardIsUnavailable(t *testing.T) {
+	t.Parallel()
+	specs := []config.ShardSpec{{Name: "eu0", FirstBucket: 0, LastBucket: 255, DSN: "postgres://wallet@127.0.0.1:1/none?connect_timeout=1", MaxConns: 1}}
+	byName, err := pgdb.Open(context.Background(), specs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pgdb.Close(byName)
+	shards := pgdb.NewShards(shard.NewRouter(&config.Config{Region: "eu", Buckets: 256, ShardList: specs}), byName)
+	l := ledger.NewService(shards, nil)
+	svc := NewService(Config{Buckets: 256, TTL: time.Minute, MaxWaiters: 1}, shards, l, idempotency.NewStore(time.Hour), NewMetrics(prometheus.NewRegistry()))
+	user := shard.NewUserID("eu")
+
+	var unavailable interface{ Unavailable() bool }
+	errs := map[string]error{}
+	_, errs["Get"] = svc.Get(context.Background(), shard.NewTransferID("eu", user, 256))
+	_, errs["List"] = svc.List(context.Background(), user, "out", "", "", 10)
+	_, errs["Create"] = svc.Create(context.Background(), Request{FromUserID: user, ToUserID: shard.NewUserID("eu"), Amount: money.MustParse("1"), Key: "k"}, answerLine)
+	_, errs["Balance"] = l.Balance(context.Background(), user)
+	_, errs["accounts.Get"] = accounts.NewService(shards, l).Get(context.Background(), user)
+	for op, err := range errs {
+		if !errors.As(err, &unavailable) || !unavailable.Unavailable() {
+			t.Errorf("%s = %v, want an error that reports Unavailable", op, err)
+		}
+	}
+}
