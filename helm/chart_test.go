@@ -104,6 +104,13 @@ type walletConfig struct {
 	Idempotency struct {
 		Retention string `json:"retention"`
 	} `json:"idempotency"`
+	Currencies struct {
+		Default string `json:"default"`
+		Assets  map[string]struct {
+			Exponent int    `json:"exponent"`
+			Name     string `json:"name"`
+		} `json:"assets"`
+	} `json:"currencies"`
 	Log struct {
 		Level string `json:"level"`
 	} `json:"log"`
@@ -404,6 +411,9 @@ func TestRegionsRender(t *testing.T) {
 			}
 			if cfg.Region != region || cfg.Buckets != 256 {
 				t.Errorf("region/buckets = %q/%d", cfg.Region, cfg.Buckets)
+			}
+			if want := map[string]string{"eu": "EUR", "us": "EUR"}[region]; cfg.Currencies.Default != want {
+				t.Errorf("currencies.default = %q, want %s", cfg.Currencies.Default, want)
 			}
 			// The binary itself accepts the file, given the environment the Deployment
 			// sets from Secrets (stand-ins for the Secrets' contents).
@@ -741,6 +751,7 @@ auth:
   gatewayTokensSecret: {name: sentinel-gateway-tokens, gateways: [web, partner]}
   regionSecret: {name: sentinel-region-secret, key: secret}
   ledgerSealSecret: {name: sentinel-ledger-seal, key: secret}
+currencies: {default: EUR}
 serviceMonitor: {enabled: true}
 grafanaDashboard: {enabled: true}
 networkPolicy: {egress: {enabled: true}}
@@ -1890,5 +1901,34 @@ func TestSpreadForPDB(t *testing.T) {
 			c.NodeAffinityPolicy == nil || *c.NodeAffinityPolicy != corev1.NodeInclusionPolicyHonor {
 			t.Errorf("%s: nodeTaintsPolicy %v nodeAffinityPolicy %v, want Honor", key, c.NodeTaintsPolicy, c.NodeAffinityPolicy)
 		}
+	}
+}
+
+// TestCurrencyAssetsReachTheWallet: assets configured in the values render into
+// wallet.yaml and the wallet's own loader puts them in the region's catalogue; a
+// region without a default currency is refused by the schema.
+func TestCurrencyAssetsReachTheWallet(t *testing.T) {
+	ch := loadChart(t)
+	base := readValues(t, filepath.Join(regionsDir, "eu", "values.yaml"))
+	withAssets := modify(t, base, func(m map[string]any) {
+		sub(m, "currencies")["assets"] = map[string]any{"POINTS": map[string]any{"exponent": 0, "name": "Loyalty points"}, "XAUG": map[string]any{"exponent": 3}}
+	})
+	r := mustRender(t, ch, withAssets)
+	cm := r.get(t, "ConfigMap", "wallet-config").(*corev1.ConfigMap)
+	loaded, err := loadRendered(t, cm.Data["wallet.yaml"], envByName(deployment(t, r).Spec.Template.Spec.Containers[0]), false)
+	if err != nil {
+		t.Fatalf("wallet refuses the rendered config: %v\n%s", err, cm.Data["wallet.yaml"])
+	}
+	units := loaded.Catalogue()
+	if p, ok := units.Lookup("POINTS"); !ok || p.Exponent != 0 || p.Name != "Loyalty points" || units.Default().Code != "EUR" {
+		t.Fatalf("POINTS = %+v, %v; default %+v", p, ok, units.Default())
+	}
+	if g, ok := units.Lookup("XAUG"); !ok || g.Exponent != 3 || g.Name != "XAUG" {
+		t.Fatalf("XAUG = %+v, %v", g, ok)
+	}
+
+	noDefault := modify(t, base, func(m map[string]any) { delete(m, "currencies") })
+	if _, err := renderChart(ch, noDefault); err == nil || !strings.Contains(err.Error(), "currencies") {
+		t.Fatalf("values without currencies = %v, want the schema's refusal", err)
 	}
 }

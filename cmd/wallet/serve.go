@@ -102,7 +102,7 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 
 	api := newAPI(cfg, logger, reg, tracker, func(r chi.Router) {
 		accounts.NewHTTP(accountsSvc, forwarder, cfg.Region).Mount(r)
-		ledger.NewHTTP(ledgerSvc, movements, forwarder, limiter).Mount(r)
+		ledger.NewHTTP(ledgerSvc, movements, forwarder, limiter, cfg.Catalogue()).Mount(r)
 		transfers.NewHTTP(transfersSvc, forwarder, limiter).Mount(r)
 	})
 	admin := chi.NewRouter()

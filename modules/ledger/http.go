@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"example.com/wallet/platform/currency"
 	"example.com/wallet/platform/httpapi"
 	"example.com/wallet/platform/idempotency"
 	"example.com/wallet/platform/money"
@@ -22,11 +23,12 @@ type HTTP struct {
 	movements *Movements
 	forward   *httpapi.Forwarder
 	limiter   *ratelimit.Limiter
+	units     *currency.Catalogue
 }
 
-// NewHTTP builds the ledger's handlers.
-func NewHTTP(ledger *Service, movements *Movements, forward *httpapi.Forwarder, limiter *ratelimit.Limiter) *HTTP {
-	return &HTTP{ledger: ledger, movements: movements, forward: forward, limiter: limiter}
+// NewHTTP builds the ledger's handlers; units is the region's catalogue of currencies.
+func NewHTTP(ledger *Service, movements *Movements, forward *httpapi.Forwarder, limiter *ratelimit.Limiter, units *currency.Catalogue) *HTTP {
+	return &HTTP{ledger: ledger, movements: movements, forward: forward, limiter: limiter, units: units}
 }
 
 // Mount adds the ledger's routes to r (already behind authentication).
@@ -35,6 +37,7 @@ func (h *HTTP) Mount(r chi.Router) {
 	r.Post("/v1/users/{id}/deposits", h.move(KindDeposit))
 	r.Post("/v1/users/{id}/withdrawals", h.move(KindWithdrawal))
 	r.Get("/v1/users/{id}/ledger", h.entries)
+	r.Get("/v1/currencies", h.currencies)
 }
 
 // Problems of the ledger's refusals.
@@ -166,6 +169,29 @@ func (h *HTTP) entries(w http.ResponseWriter, r *http.Request) {
 	if page.NextBeforeSeq > 0 {
 		c := httpapi.EncodeCursor(cursorKind, strconv.FormatInt(page.NextBeforeSeq, 10))
 		out.NextCursor = &c
+	}
+	httpapi.WriteJSON(w, http.StatusOK, out)
+}
+
+type currencyJSON struct {
+	Code     string `json:"code"`
+	Exponent int    `json:"exponent"`
+	Name     string `json:"name"`
+	Kind     string `json:"kind"`
+}
+
+type currenciesJSON struct {
+	Default    string         `json:"default"`
+	Currencies []currencyJSON `json:"currencies"`
+}
+
+// currencies lists the units of account this region knows, and its default: amounts
+// are integers in a unit's minor units, and the exponent says how many make one major
+// unit. Each region answers for itself (its default is its own).
+func (h *HTTP) currencies(w http.ResponseWriter, _ *http.Request) {
+	out := currenciesJSON{Default: h.units.Default().Code}
+	for _, c := range h.units.All() {
+		out.Currencies = append(out.Currencies, currencyJSON(c))
 	}
 	httpapi.WriteJSON(w, http.StatusOK, out)
 }

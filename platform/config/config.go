@@ -27,6 +27,8 @@ import (
 	"github.com/knadh/koanf/providers/env/v2"
 	"github.com/knadh/koanf/providers/file"
 	"github.com/knadh/koanf/v2"
+
+	"example.com/wallet/platform/currency"
 )
 
 // Config is everything one region's wallet process needs. It is immutable after Load
@@ -46,12 +48,37 @@ type Config struct {
 	Limits      Limits           `koanf:"limits"`
 	Idempotency Idempotency      `koanf:"idempotency"`
 	Transfers   Transfers        `koanf:"transfers"`
+	Currencies  Currencies       `koanf:"currencies"`
 	Log         Log              `koanf:"log"`
 	Testing     Testing          `koanf:"testing"`
 
 	// ShardList is Shards ordered by first bucket, filled in by Load after validation.
 	ShardList []ShardSpec `koanf:"-"`
+	// catalogue is built from Currencies by validate.
+	catalogue *currency.Catalogue
 }
+
+// Currencies names the region's default unit of account and the assets its operator
+// adds to the ISO 4217 currencies (platform/currency).
+type Currencies struct {
+	// Default is what users created in the region hold, and what a request that names
+	// no currency means: an ISO 4217 code (EUR) or an asset's. Required.
+	Default string `koanf:"default"`
+	// Assets are units beyond ISO 4217, by code (upper-cased: environment variables
+	// arrive lower-case), e.g. assets: {POINTS: {exponent: 0, name: Loyalty points}}.
+	Assets map[string]Asset `koanf:"assets"`
+}
+
+// Asset is an operator-configured unit of account.
+type Asset struct {
+	// Exponent is how many minor units make one major unit, as a power of ten (0 to 18).
+	Exponent int    `koanf:"exponent"`
+	Name     string `koanf:"name"`
+}
+
+// Catalogue is the region's units of account: ISO 4217, the configured assets and the
+// default unit.
+func (c *Config) Catalogue() *currency.Catalogue { return c.catalogue }
 
 // HTTP configures the public API listener and the admin (metrics) listener.
 type HTTP struct {
@@ -562,6 +589,19 @@ func (c *Config) validate(forMigrations bool) error {
 		}
 		secrets[p.Secret] = "peer " + name
 	}
+	if c.Currencies.Default == "" {
+		return errors.New("currencies.default names no currency: every region holds money in a default unit (an ISO 4217 code such as EUR, or a configured asset)")
+	}
+	var assets []currency.Currency
+	for _, code := range sortedKeys(c.Currencies.Assets) {
+		a := c.Currencies.Assets[code]
+		assets = append(assets, currency.Currency{Code: strings.ToUpper(code), Exponent: a.Exponent, Name: a.Name})
+	}
+	catalogue, err := currency.NewCatalogue(c.Currencies.Default, assets)
+	if err != nil {
+		return fmt.Errorf("currencies: %w", err)
+	}
+	c.catalogue = catalogue
 	if len(c.Auth.GatewayTokens) == 0 && !forMigrations {
 		return errors.New("auth.gateway_tokens names no gateway: every call would be refused (WALLET_AUTH__GATEWAY_TOKENS__<NAME>)")
 	}

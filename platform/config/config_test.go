@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -19,6 +20,7 @@ peers:
   us: {url: "https://wallet.us.internal"}
 auth:
   gateway_tokens: {dev: c91cbbedf8c712e8e2b7517ddeca8fe4fde839ebd8339e0b2001363002b37712}
+currencies: {default: EUR}
 `
 
 const (
@@ -207,7 +209,7 @@ func TestSecretsArePerRegionPair(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	const tokens = "auth:\n  gateway_tokens: {dev: c91cbbedf8c712e8e2b7517ddeca8fe4fde839ebd8339e0b2001363002b37712}\n"
+	const tokens = "auth:\n  gateway_tokens: {dev: c91cbbedf8c712e8e2b7517ddeca8fe4fde839ebd8339e0b2001363002b37712}\ncurrencies: {default: EUR}\n"
 	write("eu", "region: eu\nshards: {eu0: {buckets: \"0-255\", dsn: x}}\nkafka: {brokers: [\"k:9092\"]}\n"+
 		"peers:\n  us: {url: \"https://us\"}\n  ap: {url: \"https://ap\"}\n"+tokens)
 	write("us", "region: us\nshards: {us0: {buckets: \"0-255\", dsn: x}}\nkafka: {brokers: [\"k:9092\"]}\n"+
@@ -243,5 +245,37 @@ func TestSecretsArePerRegionPair(t *testing.T) {
 	}
 	if eu.ForwardToken("zz") != "" || eu.MessageKey("zz") != nil {
 		t.Error("a region that is not a peer has credentials")
+	}
+}
+
+// TestCurrencies: a region names its default unit, an ISO 4217 currency or an asset it
+// configures; assets come from the file or the environment (whose keys arrive
+// lower-case) and are refused when malformed.
+func TestCurrencies(t *testing.T) {
+	dir := writeRegion(t, "eu", strings.Replace(goodRegion, "currencies: {default: EUR}\n", "", 1))
+	if _, err := Load(Options{Region: "eu", RegionsDir: dir, Environ: goodEnv}); err == nil || !strings.Contains(err.Error(), "currencies.default") {
+		t.Fatalf("no default currency = %v", err)
+	}
+	dir = writeRegion(t, "eu", goodRegion)
+	cfg, err := Load(Options{Region: "eu", RegionsDir: dir, Environ: append(slices.Clone(goodEnv),
+		"WALLET_CURRENCIES__ASSETS__POINTS__EXPONENT=0", "WALLET_CURRENCIES__ASSETS__POINTS__NAME=Loyalty points")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cfg.Catalogue().Default(); d.Code != "EUR" || d.Exponent != 2 {
+		t.Fatalf("default = %+v", d)
+	}
+	if p, ok := cfg.Catalogue().Lookup("POINTS"); !ok || p.Exponent != 0 || p.Name != "Loyalty points" {
+		t.Fatalf("POINTS = %+v, %v", p, ok)
+	}
+	for env, want := range map[string]string{
+		"WALLET_CURRENCIES__DEFAULT=EURO":              "neither an ISO 4217 currency",
+		"WALLET_CURRENCIES__ASSETS__EUR__EXPONENT=2":   "is an ISO 4217 currency already",
+		"WALLET_CURRENCIES__ASSETS__GOLD__EXPONENT=19": "exponent must be 0 to 18",
+		"WALLET_CURRENCIES__ASSETS__G_OLD__EXPONENT=1": "upper-case letter",
+	} {
+		if _, err := Load(Options{Region: "eu", RegionsDir: dir, Environ: append(slices.Clone(goodEnv), env)}); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s = %v, want %q", env, err, want)
+		}
 	}
 }

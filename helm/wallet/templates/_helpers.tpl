@@ -244,6 +244,16 @@ limits:
   rate_burst: {{ int64 .Values.limits.rateBurst }}
 idempotency:
   retention: {{ .Values.idempotency.retention | quote }}
+currencies:
+  default: {{ .Values.currencies.default | quote }}
+{{- with .Values.currencies.assets }}
+  assets:
+{{- range $code, $asset := . }}
+    {{ $code }}:
+      exponent: {{ int $asset.exponent }}
+      name: {{ get $asset "name" | default $code | quote }}
+{{- end }}
+{{- end }}
 database:
   app_role: {{ .Values.database.appRole | quote }}
 log:
