@@ -232,11 +232,15 @@ func Run(ctx context.Context, regions []Region, opts Options) (Report, error) {
 		v := Reconcile(*f, judge)
 		countStatus(&report.Transfers, v.Status)
 		if len(v.Problems) > 0 {
+			// Judged again after the re-check, staleness included.
 			suspects = append(suspects, id)
 			firstNet[id] = v.Net
 			continue
 		}
 		account(v, inFlight, external, &report.Conservation.InFlightTransfers)
+		if v.Stale != nil {
+			report.Discrepancies = append(report.Discrepancies, *v.Stale)
+		}
 	}
 	report.Transfers.Rechecked = len(suspects)
 	if len(suspects) > 0 && opts.beforeRecheck != nil {
@@ -276,11 +280,17 @@ func Run(ctx context.Context, regions []Region, opts Options) (Report, error) {
 			// between two shards' snapshots.
 			report.Transfers.Resolved++
 			skew.Add(skew, firstNet[id])
+			if v.Stale != nil {
+				report.Discrepancies = append(report.Discrepancies, *v.Stale)
+			}
 		}
 		suspects = still
 	}
 	for _, id := range suspects {
 		report.Discrepancies = append(report.Discrepancies, final[id].Problems...)
+		if final[id].Stale != nil {
+			report.Discrepancies = append(report.Discrepancies, *final[id].Stale)
+		}
 	}
 
 	// Conservation, per transfer: whatever the first reading's balances hold beyond

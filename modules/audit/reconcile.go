@@ -116,6 +116,9 @@ type Judge struct {
 type Verdict struct {
 	// Problems are the transfer's discrepancies; empty when its records agree.
 	Problems []Discrepancy
+	// Stale is set for a pending transfer older than Judge.PendingOlderThan, with the
+	// step it waits for. It says nothing against the records, which may all agree.
+	Stale *Discrepancy
 	// Net is what the transfer adds to all balances as read: its credits minus its
 	// debits. Zero for a transfer settled on both sides.
 	Net *big.Int
@@ -284,10 +287,10 @@ func Reconcile(f Facts, j Judge) Verdict {
 		}
 		if j.PendingOlderThan > 0 && j.Now.Sub(tr.CreatedAt) > j.PendingOlderThan {
 			wait, detail := waitingFor(tr, receiverAudited, credited, refused, cancels)
-			v.Problems = append(v.Problems, Discrepancy{
+			v.Stale = &Discrepancy{
 				Kind: KindStalePending, Region: t.Region, Shard: t.Shard, UserID: tr.FromUserID, TransferID: f.ID, WaitingFor: wait,
 				Detail: fmt.Sprintf("pending for %s (created %s, %d attempts): %s", j.Now.Sub(tr.CreatedAt).Round(time.Second), tr.CreatedAt.Format(time.RFC3339), tr.Attempts, detail),
-			})
+			}
 		}
 	default:
 		problem(KindHoldMismatch, t.Where, tr.FromUserID, "unknown status %q", tr.Status)
