@@ -80,7 +80,9 @@ func (r *region) move(t *testing.T, user, kind string, amount int64) {
 	t.Helper()
 	_, err := ledger.NewMovements(r.ledger, idempotency.NewStore(time.Hour)).Move(context.Background(),
 		ledger.Movement{UserID: user, Kind: kind, Amount: money.FromInt64(amount), Key: fmt.Sprintf("%s-%d-%d", kind, amount, time.Now().UnixNano())},
-		func(ledger.Moved) (idempotency.Response, error) { return idempotency.Response{Status: 1, Body: []byte("ok")}, nil })
+		func(ledger.Moved) (idempotency.Response, error) {
+			return idempotency.Response{Status: 1, Body: []byte("ok")}, nil
+		})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +91,9 @@ func (r *region) move(t *testing.T, user, kind string, amount int64) {
 func (r *region) send(t *testing.T, svc *transfers.Service, from, to string, amount int64) transfers.Transfer {
 	t.Helper()
 	c, err := svc.Create(context.Background(), transfers.Request{FromUserID: from, ToUserID: to, Amount: money.FromInt64(amount), Key: fmt.Sprintf("t-%d", time.Now().UnixNano())},
-		func(transfers.Transfer) (idempotency.Response, error) { return idempotency.Response{Status: 1, Body: []byte("ok")}, nil })
+		func(transfers.Transfer) (idempotency.Response, error) {
+			return idempotency.Response{Status: 1, Body: []byte("ok")}, nil
+		})
 	if err != nil {
 		t.Fatal(err)
 	}
