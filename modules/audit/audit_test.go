@@ -38,7 +38,7 @@ type region struct {
 	expiring *transfers.Service
 }
 
-func newRegion(t *testing.T, name, peer string) *region {
+func newRegion(t testing.TB, name, peer string) *region {
 	t.Helper()
 	byName, specs := pgtest.NewShards(t, name+"0", name+"1")
 	cfg := &config.Config{Region: name, Buckets: 256, ShardList: specs, Peers: map[string]config.Peer{peer: {}}}
@@ -56,7 +56,7 @@ func (r *region) auditRegion() Region {
 }
 
 // user creates a user of r on shard onShard (created when create) and deposits amount.
-func (r *region) user(t *testing.T, onShard string, amount int64, create bool) string {
+func (r *region) user(t testing.TB, onShard string, amount int64, create bool) string {
 	t.Helper()
 	for {
 		id := shard.NewUserID(r.name)
@@ -76,7 +76,7 @@ func (r *region) user(t *testing.T, onShard string, amount int64, create bool) s
 	}
 }
 
-func (r *region) move(t *testing.T, user, kind string, amount int64) {
+func (r *region) move(t testing.TB, user, kind string, amount int64) {
 	t.Helper()
 	_, err := ledger.NewMovements(r.ledger, idempotency.NewStore(time.Hour)).Move(context.Background(),
 		ledger.Movement{UserID: user, Kind: kind, Amount: money.FromInt64(amount), Key: fmt.Sprintf("%s-%d-%d", kind, amount, time.Now().UnixNano())},

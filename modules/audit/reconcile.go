@@ -2,6 +2,7 @@ package audit
 
 import (
 	"fmt"
+	"strings"
 	"math/big"
 	"time"
 
@@ -148,36 +149,40 @@ func Reconcile(f Facts, j Judge) Verdict {
 		v.Problems = append(v.Problems, Discrepancy{Kind: kind, Region: w.Region, Shard: w.Shard, UserID: user, TransferID: f.ID, Detail: fmt.Sprintf(format, args...)})
 	}
 	var debits, credits []At[ledger.TransferEntry]
+	var debited, credited money.Amount
 	for _, e := range f.Entries {
 		if e.Record.Kind == ledger.KindTransferDebit {
 			debits = append(debits, e)
-			v.Net.Sub(v.Net, bigOf(e.Record.Amount))
+			debited = debited.Add(e.Record.Amount)
 		} else {
 			credits = append(credits, e)
-			v.Net.Add(v.Net, bigOf(e.Record.Amount))
+			credited = credited.Add(e.Record.Amount)
 		}
 	}
-	var credited, refused, cancels []At[transfers.AuditBarrier]
+	if credited.Cmp(debited) != 0 {
+		// Most transfers add nothing: signed arithmetic only for the others.
+		v.Net.Sub(bigOf(credited), bigOf(debited))
+	}
+	var creditedBarriers, refused, cancels []At[transfers.AuditBarrier]
 	for _, b := range f.Barriers {
 		switch {
 		case b.Record.Branch == transfers.MsgCancel:
 			cancels = append(cancels, b)
 		case b.Record.Outcome == transfers.MsgCredited:
-			credited = append(credited, b)
+			creditedBarriers = append(creditedBarriers, b)
 		default:
 			refused = append(refused, b)
 		}
 	}
-	senderRegion, _ := shard.TransferRegion(f.ID)
-
 	if len(f.Transfers) == 0 {
+		senderRegion, _ := shard.TransferRegion(f.ID)
 		if !j.Audited(senderRegion) {
 			// The sender's region was not read: judge the receiver's side alone.
 			v.External = true
-			checkCreditRecords(problem, credited, credits)
+			checkCreditRecords(problem, creditedBarriers, credits)
 			return v
 		}
-		for _, b := range credited {
+		for _, b := range creditedBarriers {
 			problem(KindOrphanCredit, b.Where, b.Record.ToUserID, "receiver credited %s (barrier) for a transfer its sender's region %s does not know", b.Record.Amount, senderRegion)
 		}
 		for _, e := range credits {
@@ -201,12 +206,19 @@ func Reconcile(f Facts, j Judge) Verdict {
 	for _, dup := range f.Transfers[1:] {
 		problem(KindDuplicate, dup.Where, dup.Record.FromUserID, "the transfer is also recorded on %s/%s", t.Region, t.Shard)
 	}
-	receiverRegion, _ := shard.UserRegion(tr.ToUserID)
+	receiverRegion := homeRegion(tr.ToUserID)
 	receiverAudited := j.Audited(receiverRegion)
 	v.External = !receiverAudited
-	receiverAt, _ := j.Locate(tr.ToUserID)
-	if !receiverAudited {
-		receiverAt = Where{Region: receiverRegion}
+	// Where the receiver lives is only needed to report a problem there.
+	receiverAt := Where{Region: receiverRegion}
+	locateReceiver := func() {
+		if receiverAudited && receiverAt.Shard == "" {
+			receiverAt, _ = j.Locate(tr.ToUserID)
+		}
+	}
+	receiverProblem := func(kind, format string, args ...any) {
+		locateReceiver()
+		problem(kind, receiverAt, tr.ToUserID, format, args...)
 	}
 
 	// Every record names the same users and amount.
@@ -232,12 +244,19 @@ func Reconcile(f Facts, j Judge) Verdict {
 	if len(debits) > 1 {
 		problem(KindDuplicate, t.Where, tr.FromUserID, "%d transfer_debit entries", len(debits))
 	}
-	if len(credits) > 1 || len(credited) > 1 {
-		problem(KindDuplicate, receiverAt, tr.ToUserID, "%d transfer_credit entries and %d credited barriers", len(credits), len(credited))
+	if len(credits) > 1 || len(creditedBarriers) > 1 {
+		receiverProblem(KindDuplicate, "%d transfer_credit entries and %d credited barriers", len(credits), len(creditedBarriers))
 	}
-	holds := map[string]int{}
+	var holds [3]int // by status: active, captured, released
 	for _, h := range f.Holds {
-		holds[h.Record.Status]++
+		switch h.Record.Status {
+		case ledger.HoldActive:
+			holds[0]++
+		case ledger.HoldCaptured:
+			holds[1]++
+		default:
+			holds[2]++
+		}
 	}
 
 	switch tr.Status {
@@ -247,46 +266,46 @@ func Reconcile(f Facts, j Judge) Verdict {
 		}
 		if receiverAudited {
 			switch {
-			case len(credited) == 0 && len(credits) == 0:
-				problem(KindMissingCredit, receiverAt, tr.ToUserID, "completed, but the receiver has neither a credited barrier nor a transfer_credit entry")
-			case len(credited) == 0:
-				problem(KindMissingCredit, receiverAt, tr.ToUserID, "completed and credited in the ledger, but the receiver has no credited barrier")
+			case len(creditedBarriers) == 0 && len(credits) == 0:
+				receiverProblem(KindMissingCredit, "completed, but the receiver has neither a credited barrier nor a transfer_credit entry")
+			case len(creditedBarriers) == 0:
+				receiverProblem(KindMissingCredit, "completed and credited in the ledger, but the receiver has no credited barrier")
 			case len(credits) == 0:
-				problem(KindMissingCredit, receiverAt, tr.ToUserID, "completed with a credited barrier, but the receiver has no transfer_credit entry")
+				receiverProblem(KindMissingCredit, "completed with a credited barrier, but the receiver has no transfer_credit entry")
 			}
 			for _, b := range cancels {
 				problem(KindCancelledMoved, b.Where, tr.ToUserID, "completed, but the receiver also holds a cancel barrier")
 			}
 		}
-		if holds[ledger.HoldActive]+holds[ledger.HoldReleased] > 0 {
+		if holds[0]+holds[2] > 0 {
 			problem(KindHoldMismatch, t.Where, tr.FromUserID, "completed, but its hold is %s", holdStatuses(f.Holds))
 		}
 	case transfers.StatusCancelled:
 		if len(debits) > 0 {
 			problem(KindCancelledMoved, t.Where, tr.FromUserID, "cancelled (%s), but the sender was debited", tr.Reason)
 		}
-		if receiverAudited && (len(credited) > 0 || len(credits) > 0) {
-			problem(KindCancelledMoved, receiverAt, tr.ToUserID, "cancelled (%s), but the receiver was credited (%d barriers, %d entries)", tr.Reason, len(credited), len(credits))
+		if receiverAudited && (len(creditedBarriers) > 0 || len(credits) > 0) {
+			receiverProblem(KindCancelledMoved, "cancelled (%s), but the receiver was credited (%d barriers, %d entries)", tr.Reason, len(creditedBarriers), len(credits))
 		}
-		if holds[ledger.HoldActive] > 0 {
+		if holds[0] > 0 {
 			problem(KindOrphanHold, t.Where, tr.FromUserID, "cancelled (%s), but its hold is still active", tr.Reason)
 		}
-		if holds[ledger.HoldCaptured] > 0 {
+		if holds[1] > 0 {
 			problem(KindHoldMismatch, t.Where, tr.FromUserID, "cancelled (%s), but its hold was captured", tr.Reason)
 		}
 	case transfers.StatusPending:
 		if len(debits) > 0 {
 			problem(KindPendingDebited, t.Where, tr.FromUserID, "pending, but the sender was already debited")
 		}
-		if holds[ledger.HoldActive] != 1 || len(f.Holds) != 1 {
+		if holds[0] != 1 || len(f.Holds) != 1 {
 			problem(KindHoldMismatch, t.Where, tr.FromUserID, "pending, so one active hold is expected; holds: %s", holdStatuses(f.Holds))
 		}
 		if receiverAudited {
-			checkCreditRecords(problem, credited, credits)
-			v.InFlight = len(credits) == 1 && len(credited) == 1 && len(debits) == 0
+			checkCreditRecords(problem, creditedBarriers, credits)
+			v.InFlight = len(credits) == 1 && len(creditedBarriers) == 1 && len(debits) == 0
 		}
 		if j.PendingOlderThan > 0 && j.Now.Sub(tr.CreatedAt) > j.PendingOlderThan {
-			wait, detail := waitingFor(tr, receiverAudited, credited, refused, cancels)
+			wait, detail := waitingFor(tr, receiverAudited, creditedBarriers, refused, cancels)
 			v.Stale = &Discrepancy{
 				Kind: KindStalePending, Region: t.Region, Shard: t.Shard, UserID: tr.FromUserID, TransferID: f.ID, WaitingFor: wait,
 				Detail: fmt.Sprintf("pending for %s (created %s, %d attempts): %s", j.Now.Sub(tr.CreatedAt).Round(time.Second), tr.CreatedAt.Format(time.RFC3339), tr.Attempts, detail),
@@ -300,12 +319,12 @@ func Reconcile(f Facts, j Judge) Verdict {
 
 // checkCreditRecords checks that a receiver's credited barrier and credit entry come
 // together (the participant writes both in one transaction).
-func checkCreditRecords(problem func(kind string, w Where, user, format string, args ...any), credited []At[transfers.AuditBarrier], credits []At[ledger.TransferEntry]) {
+func checkCreditRecords(problem func(kind string, w Where, user, format string, args ...any), creditedBarriers []At[transfers.AuditBarrier], credits []At[ledger.TransferEntry]) {
 	switch {
-	case len(credited) > 0 && len(credits) == 0:
-		b := credited[0]
+	case len(creditedBarriers) > 0 && len(credits) == 0:
+		b := creditedBarriers[0]
 		problem(KindCreditMismatch, b.Where, b.Record.ToUserID, "credited barrier of %s without its transfer_credit entry", b.Record.Amount)
-	case len(credits) > 0 && len(credited) == 0:
+	case len(credits) > 0 && len(creditedBarriers) == 0:
 		e := credits[0]
 		problem(KindCreditMismatch, e.Where, e.Record.UserID, "transfer_credit entry of %s without its credited barrier", e.Record.Amount)
 	}
@@ -313,11 +332,11 @@ func checkCreditRecords(problem func(kind string, w Where, user, format string, 
 
 // waitingFor names the step a pending transfer waits for, from what its receiver has
 // recorded.
-func waitingFor(tr transfers.AuditTransfer, receiverAudited bool, credited, refused, cancels []At[transfers.AuditBarrier]) (string, string) {
+func waitingFor(tr transfers.AuditTransfer, receiverAudited bool, creditedBarriers, refused, cancels []At[transfers.AuditBarrier]) (string, string) {
 	switch {
 	case !receiverAudited:
 		return WaitUnaudited, "the receiver's region was not audited"
-	case len(credited) > 0:
+	case len(creditedBarriers) > 0:
 		return WaitCapture, "the receiver credited it; the sender has not applied the credited reply and captured its hold"
 	case len(refused) > 0:
 		return WaitRelease, fmt.Sprintf("the receiver refused it (%s); the sender has not applied the refusal and released its hold", refused[0].Record.Reason)
@@ -342,6 +361,14 @@ func holdStatuses(hs []At[ledger.Hold]) string {
 		s += h.Record.Status
 	}
 	return s
+}
+
+// homeRegion is the region an id names, its text before the first "_": what
+// shard.UserRegion returns for the well-formed ids the service writes, without its
+// regular expression, which cost a tenth of the audit per transfer.
+func homeRegion(id string) string {
+	region, _, _ := strings.Cut(id, "_")
+	return region
 }
 
 // bigOf converts an amount to a signed integer for the audit's sums.

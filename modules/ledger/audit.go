@@ -130,7 +130,10 @@ func (s *Service) AuditTransferEntriesTx(ctx context.Context, tx pgx.Tx, transfe
 	}
 	out := make([]TransferEntry, len(rows))
 	for i, r := range rows {
-		out[i] = TransferEntry{TransferID: r.TransferID, Kind: r.Kind, UserID: r.UserID, Amount: r.Amount}
+		out[i] = TransferEntry{TransferID: r.TransferID, Kind: r.Kind, UserID: r.UserID}
+		if err := out[i].Amount.Scan(r.Amount); err != nil {
+			return nil, fmt.Errorf("ledger: transfer %s entry: %w", r.TransferID, err)
+		}
 	}
 	return out, nil
 }
@@ -155,7 +158,10 @@ func (s *Service) AuditHoldsTx(ctx context.Context, tx pgx.Tx, transferIDs []str
 	}
 	out := make([]Hold, len(rows))
 	for i, r := range rows {
-		out[i] = Hold{TransferID: r.TransferID, UserID: r.UserID, Amount: r.Amount, Status: r.Status}
+		out[i] = Hold{TransferID: r.TransferID, UserID: r.UserID, Status: r.Status}
+		if err := out[i].Amount.Scan(r.Amount); err != nil {
+			return nil, fmt.Errorf("ledger: hold of %s: %w", r.TransferID, err)
+		}
 	}
 	return out, nil
 }

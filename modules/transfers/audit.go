@@ -2,6 +2,7 @@ package transfers
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -75,15 +76,23 @@ func (s *Service) AuditTx(ctx context.Context, tx pgx.Tx, ids []string) (AuditRe
 	recs.Transfers = make([]AuditTransfer, len(transfers))
 	for i, t := range transfers {
 		recs.Transfers[i] = AuditTransfer{
-			ID: t.ID, FromUserID: t.FromUserID, ToUserID: t.ToUserID, Amount: t.Amount, Status: t.Status, Reason: t.Reason,
+			ID: t.ID, FromUserID: t.FromUserID, ToUserID: t.ToUserID, Status: t.Status, Reason: t.Reason,
 			CreatedAt: t.CreatedAt.UTC(), CancelRequestedAt: t.CancelRequestedAt, Attempts: int(t.Attempts),
+		}
+		if err := recs.Transfers[i].Amount.Scan(t.Amount); err != nil {
+			return recs, fmt.Errorf("transfers: transfer %s: %w", t.ID, err)
 		}
 	}
 	recs.Barriers = make([]AuditBarrier, len(barriers))
 	for i, b := range barriers {
 		recs.Barriers[i] = AuditBarrier{
 			TransferID: b.TransferID, Branch: b.Branch, ToUserID: b.ToUserID, FromUserID: b.FromUserID,
-			Amount: b.Amount, Outcome: b.Outcome, Reason: b.Reason,
+			Outcome: b.Outcome, Reason: b.Reason,
+		}
+		// Amounts come as text (see sql/queries/transfers/audit.sql): a barrier's is
+		// unchecked by the schema, so a corrupt one is an error, not a panic.
+		if err := recs.Barriers[i].Amount.Scan(b.Amount); err != nil {
+			return recs, fmt.Errorf("transfers: barrier %s/%s: %w", b.TransferID, b.Branch, err)
 		}
 	}
 	return recs, nil

@@ -69,7 +69,8 @@ type AuditEntryTotalsRow struct {
 // Read-only queries of `wallet audit`, run in the audit's one REPEATABLE READ
 // transaction per shard. Totals are aggregated here, so conservation costs one scan of
 // the entries and no rows leave the database; only transfer entries and holds, which
-// the audit matches against other shards, are returned row by row.
+// the audit matches against other shards, are returned row by row, their amounts as
+// text: decoding NUMERIC's binary form took most of the audit's time.
 // The shard's whole ledger summed per kind.
 func (q *Queries) AuditEntryTotals(ctx context.Context, db DBTX) ([]AuditEntryTotalsRow, error) {
 	rows, err := db.Query(ctx, auditEntryTotals)
@@ -132,13 +133,13 @@ func (q *Queries) AuditFrozenMismatches(ctx context.Context, db DBTX, maxRows in
 }
 
 const auditHolds = `-- name: AuditHolds :many
-SELECT transfer_id, user_id, amount, status FROM holds
+SELECT transfer_id, user_id, amount::text AS amount, status FROM holds
 `
 
 type AuditHoldsRow struct {
 	TransferID string
 	UserID     string
-	Amount     money.Amount
+	Amount     string
 	Status     string
 }
 
@@ -169,13 +170,13 @@ func (q *Queries) AuditHolds(ctx context.Context, db DBTX) ([]AuditHoldsRow, err
 }
 
 const auditHoldsOf = `-- name: AuditHoldsOf :many
-SELECT transfer_id, user_id, amount, status FROM holds WHERE transfer_id = ANY($1::text[])
+SELECT transfer_id, user_id, amount::text AS amount, status FROM holds WHERE transfer_id = ANY($1::text[])
 `
 
 type AuditHoldsOfRow struct {
 	TransferID string
 	UserID     string
-	Amount     money.Amount
+	Amount     string
 	Status     string
 }
 
@@ -225,7 +226,7 @@ func (q *Queries) AuditSnapshotTotals(ctx context.Context, db DBTX) (AuditSnapsh
 }
 
 const auditTransferEntries = `-- name: AuditTransferEntries :many
-SELECT coalesce(transfer_id, '')::text AS transfer_id, kind, user_id, amount
+SELECT coalesce(transfer_id, '')::text AS transfer_id, kind, user_id, amount::text AS amount
 FROM ledger_entries
 WHERE transfer_id IS NOT NULL
 `
@@ -234,7 +235,7 @@ type AuditTransferEntriesRow struct {
 	TransferID string
 	Kind       string
 	UserID     string
-	Amount     money.Amount
+	Amount     string
 }
 
 // Every transfer debit and credit of the shard.
@@ -264,7 +265,7 @@ func (q *Queries) AuditTransferEntries(ctx context.Context, db DBTX) ([]AuditTra
 }
 
 const auditTransferEntriesOf = `-- name: AuditTransferEntriesOf :many
-SELECT coalesce(transfer_id, '')::text AS transfer_id, kind, user_id, amount
+SELECT coalesce(transfer_id, '')::text AS transfer_id, kind, user_id, amount::text AS amount
 FROM ledger_entries
 WHERE transfer_id = ANY($1::text[])
 `
@@ -273,7 +274,7 @@ type AuditTransferEntriesOfRow struct {
 	TransferID string
 	Kind       string
 	UserID     string
-	Amount     money.Amount
+	Amount     string
 }
 
 // The transfer debits and credits of some transfers, for a re-check.

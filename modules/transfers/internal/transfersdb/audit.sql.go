@@ -8,12 +8,10 @@ package transfersdb
 import (
 	"context"
 	"time"
-
-	"example.com/wallet/platform/money"
 )
 
 const auditBarriers = `-- name: AuditBarriers :many
-SELECT transfer_id, branch, to_user_id, from_user_id, amount, outcome, coalesce(reason, '')::text AS reason
+SELECT transfer_id, branch, to_user_id, from_user_id, amount::text AS amount, outcome, coalesce(reason, '')::text AS reason
 FROM tcc_barriers
 `
 
@@ -22,7 +20,7 @@ type AuditBarriersRow struct {
 	Branch     string
 	ToUserID   string
 	FromUserID string
-	Amount     money.Amount
+	Amount     string
 	Outcome    string
 	Reason     string
 }
@@ -56,7 +54,7 @@ func (q *Queries) AuditBarriers(ctx context.Context, db DBTX) ([]AuditBarriersRo
 }
 
 const auditBarriersOf = `-- name: AuditBarriersOf :many
-SELECT transfer_id, branch, to_user_id, from_user_id, amount, outcome, coalesce(reason, '')::text AS reason
+SELECT transfer_id, branch, to_user_id, from_user_id, amount::text AS amount, outcome, coalesce(reason, '')::text AS reason
 FROM tcc_barriers
 WHERE transfer_id = ANY($1::text[])
 `
@@ -66,7 +64,7 @@ type AuditBarriersOfRow struct {
 	Branch     string
 	ToUserID   string
 	FromUserID string
-	Amount     money.Amount
+	Amount     string
 	Outcome    string
 	Reason     string
 }
@@ -102,7 +100,7 @@ func (q *Queries) AuditBarriersOf(ctx context.Context, db DBTX, transferIds []st
 
 const auditTransfers = `-- name: AuditTransfers :many
 
-SELECT id, from_user_id, to_user_id, amount, status, coalesce(reason, '')::text AS reason,
+SELECT id, from_user_id, to_user_id, amount::text AS amount, status, coalesce(reason, '')::text AS reason,
        created_at, cancel_requested_at, attempts
 FROM transfers
 `
@@ -111,7 +109,7 @@ type AuditTransfersRow struct {
 	ID                string
 	FromUserID        string
 	ToUserID          string
-	Amount            money.Amount
+	Amount            string
 	Status            string
 	Reason            string
 	CreatedAt         time.Time
@@ -154,7 +152,7 @@ func (q *Queries) AuditTransfers(ctx context.Context, db DBTX) ([]AuditTransfers
 }
 
 const auditTransfersOf = `-- name: AuditTransfersOf :many
-SELECT id, from_user_id, to_user_id, amount, status, coalesce(reason, '')::text AS reason,
+SELECT id, from_user_id, to_user_id, amount::text AS amount, status, coalesce(reason, '')::text AS reason,
        created_at, cancel_requested_at, attempts
 FROM transfers
 WHERE id = ANY($1::text[])
@@ -164,7 +162,7 @@ type AuditTransfersOfRow struct {
 	ID                string
 	FromUserID        string
 	ToUserID          string
-	Amount            money.Amount
+	Amount            string
 	Status            string
 	Reason            string
 	CreatedAt         time.Time
