@@ -40,18 +40,21 @@ func BenchmarkAudit(b *testing.B) {
 	b.Logf("filled %d entries in %s", entries, time.Since(start).Round(time.Second))
 
 	region := r.auditRegion()
+	var read float64
 	b.ResetTimer()
 	for b.Loop() {
 		rep, err := Run(ctx, []Region{region}, Options{})
 		if err != nil {
 			b.Fatal(err)
 		}
+		read += rep.ReadSeconds
 		if !rep.Clean || rep.Transfers.Total != int(entries/4) {
 			b.Fatalf("audit of the filled region: %+v", rep)
 		}
 	}
 	perMillion := b.Elapsed().Seconds() / float64(b.N) * 1e6 / float64(entries)
 	b.ReportMetric(perMillion, "s/Mentries")
+	b.ReportMetric(read/float64(b.N)*1e6/float64(entries), "read-s/Mentries")
 }
 
 // fill gives from n deposits of 2, n transfers of 1 to to, and to n withdrawals of 1.

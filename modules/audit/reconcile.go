@@ -2,8 +2,8 @@ package audit
 
 import (
 	"fmt"
-	"strings"
 	"math/big"
+	"strings"
 	"time"
 
 	"example.com/wallet/modules/ledger"
