@@ -80,7 +80,7 @@ type ShardSummary struct {
 // minus Withdrawals plus InFlight (credited, not yet captured) plus External (halves of
 // transfers whose other side is in a region not audited) plus Skew (transfers that
 // moved between two shards' reads, confirmed by a re-check). Unexplained is what is
-// left, and must be zero.
+// left, and must be zero (above zero: balances hold money that nothing explains).
 type Conservation struct {
 	Balances          string `json:"balances"`
 	Deposits          string `json:"deposits"`
