@@ -368,7 +368,11 @@ func shardOff(t ledger.AuditTotals) *big.Int {
 
 // gather groups every transfer record of every shard by transfer id.
 func gather(reads []shardRead) map[string]*Facts {
-	facts := map[string]*Facts{}
+	n := 0
+	for _, rd := range reads {
+		n += len(rd.records.Transfers)
+	}
+	facts := make(map[string]*Facts, n)
 	of := func(id string) *Facts {
 		f := facts[id]
 		if f == nil {

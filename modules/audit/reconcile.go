@@ -149,18 +149,23 @@ func Reconcile(f Facts, j Judge) Verdict {
 		v.Problems = append(v.Problems, Discrepancy{Kind: kind, Region: w.Region, Shard: w.Shard, UserID: user, TransferID: f.ID, Detail: fmt.Sprintf(format, args...)})
 	}
 	var debits, credits []At[ledger.TransferEntry]
-	var debited, credited money.Amount
 	for _, e := range f.Entries {
 		if e.Record.Kind == ledger.KindTransferDebit {
 			debits = append(debits, e)
-			debited = debited.Add(e.Record.Amount)
 		} else {
 			credits = append(credits, e)
-			credited = credited.Add(e.Record.Amount)
 		}
 	}
-	if credited.Cmp(debited) != 0 {
-		// Most transfers add nothing: signed arithmetic only for the others.
+	// Most transfers add nothing (no entry, or one debit and one equal credit): sums
+	// and signed arithmetic only for the others.
+	if settled := len(f.Entries) == 0 || (len(debits) == 1 && len(credits) == 1 && debits[0].Record.Amount.Cmp(credits[0].Record.Amount) == 0); !settled {
+		var debited, credited money.Amount
+		for _, e := range debits {
+			debited = debited.Add(e.Record.Amount)
+		}
+		for _, e := range credits {
+			credited = credited.Add(e.Record.Amount)
+		}
 		v.Net.Sub(bigOf(credited), bigOf(debited))
 	}
 	var creditedBarriers, refused, cancels []At[transfers.AuditBarrier]
