@@ -466,6 +466,14 @@ func (s *Stack) VerifyLedgers(t testing.TB) {
 // every transfer reconciled between its sender and its receiver, every hold owned.
 func (s *Stack) Audit(t testing.TB) {
 	t.Helper()
+	if problem := s.audit(); problem != "" {
+		t.Fatal(problem)
+	}
+}
+
+// audit is Audit's check, safe to call from any goroutine: it returns what was wrong,
+// or "" for a clean audit.
+func (s *Stack) audit() string {
 	env := os.Environ()
 	for _, r := range []*Region{s.EU, s.US} {
 		for _, kv := range r.env {
@@ -492,6 +500,7 @@ func (s *Stack) Audit(t testing.TB) {
 	}
 	if jerr := json.Unmarshal(stdout.Bytes(), &report); err != nil || jerr != nil || !report.Clean || len(report.Discrepancies) != 0 ||
 		len(report.Shards) != 4 || strings.Join(report.Regions, ",") != "eu,us" || report.Conservation.Unexplained != "0" {
-		t.Fatalf("wallet audit of eu and us = %v (json %v):\n%s\n%s", err, jerr, stdout.String(), stderr.String())
+		return fmt.Sprintf("wallet audit of eu and us = %v (json %v):\n%s\n%s", err, jerr, stdout.String(), stderr.String())
 	}
+	return ""
 }
