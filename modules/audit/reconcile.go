@@ -121,7 +121,8 @@ type Verdict struct {
 	// step it waits for. It says nothing against the records, which may all agree.
 	Stale *Discrepancy
 	// Net is what the transfer adds to all balances as read: its credits minus its
-	// debits. Zero for a transfer settled on both sides.
+	// debits. Zero for a transfer settled on both sides. Read it, never modify it: a
+	// zero Net is shared.
 	Net *big.Int
 	// Status is the sender's status ("" when the sender does not know the transfer).
 	Status string
@@ -144,11 +145,13 @@ type Verdict struct {
 //
 // Every record must carry the transfer's amount and users.
 func Reconcile(f Facts, j Judge) Verdict {
-	v := Verdict{Net: new(big.Int)}
+	v := Verdict{Net: zero}
 	problem := func(kind string, w Where, user, format string, args ...any) {
 		v.Problems = append(v.Problems, Discrepancy{Kind: kind, Region: w.Region, Shard: w.Shard, UserID: user, TransferID: f.ID, Detail: fmt.Sprintf(format, args...)})
 	}
-	var debits, credits []At[ledger.TransferEntry]
+	// A transfer has a record or two of each kind: buffers on the stack hold them.
+	var debitBuf, creditBuf [2]At[ledger.TransferEntry]
+	debits, credits := debitBuf[:0], creditBuf[:0]
 	for _, e := range f.Entries {
 		if e.Record.Kind == ledger.KindTransferDebit {
 			debits = append(debits, e)
@@ -166,9 +169,10 @@ func Reconcile(f Facts, j Judge) Verdict {
 		for _, e := range credits {
 			credited = credited.Add(e.Record.Amount)
 		}
-		v.Net.Sub(bigOf(credited), bigOf(debited))
+		v.Net = new(big.Int).Sub(bigOf(credited), bigOf(debited))
 	}
-	var creditedBarriers, refused, cancels []At[transfers.AuditBarrier]
+	var creditedBuf, refusedBuf, cancelBuf [1]At[transfers.AuditBarrier]
+	creditedBarriers, refused, cancels := creditedBuf[:0], refusedBuf[:0], cancelBuf[:0]
 	for _, b := range f.Barriers {
 		switch {
 		case b.Record.Branch == transfers.MsgCancel:
@@ -367,6 +371,9 @@ func holdStatuses(hs []At[ledger.Hold]) string {
 	}
 	return s
 }
+
+// zero is the Net of every transfer that adds nothing.
+var zero = new(big.Int)
 
 // homeRegion is the region an id names, its text before the first "_": what
 // shard.UserRegion returns for the well-formed ids the service writes, without its

@@ -195,3 +195,17 @@ func TestReconcile(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkReconcile judges one settled cross-region transfer, the audit's commonest case.
+func BenchmarkReconcile(b *testing.B) {
+	f := Facts{ID: tid, Transfers: []At[transfers.AuditTransfer]{tr("completed")},
+		Barriers: []At[transfers.AuditBarrier]{barrier(transfers.MsgCredit, transfers.MsgCredited)},
+		Entries:  []At[ledger.TransferEntry]{debit(), credit()}, Holds: []At[ledger.Hold]{hold("captured")}}
+	j := Judge{Audited: func(string) bool { return true }, Locate: func(string) (Where, bool) { return eu0, true }, Now: t0, PendingOlderThan: time.Hour}
+	b.ReportAllocs()
+	for b.Loop() {
+		if v := Reconcile(f, j); len(v.Problems) != 0 {
+			b.Fatal(v.Problems)
+		}
+	}
+}
