@@ -28,7 +28,7 @@ commands:
   audit --config FILE [--config FILE ...] [--json] [--pending-older-than D]
                              check that the money adds up across every shard of every
                              region given (one --config per region); exit 0 clean,
-                             1 on a discrepancy, 2 when it cannot read a shard
+                             1 on a discrepancy, 2 on bad flags or a shard unread
   dlq list                   print the region's dead letters, one JSON object each
   dlq replay [--partition P --offset O]
                              put dead letters back on the region's TCC topic
