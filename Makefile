@@ -20,6 +20,7 @@ help:
 	@echo "make testdata          users and deposits in a running 'make run' stack"
 	@echo "make bench             walletbench: the wallet against pgbench, a hot row and Kafka, in one run"
 	@echo "make chaos             the bank under injected faults, every invariant checked (CHAOS_DURATION, CHAOS_SEED)"
+	@echo "make audit             do the books of the 'make run' stack add up? (AUDIT_FLAGS, e.g. --json)"
 	@echo "make stack-down        stop the local Kafka broker and PostgreSQL cluster"
 
 run:
@@ -72,3 +73,15 @@ chaos: stack-up
 # The ledger's Go micro-benchmark of balance reads against short and long histories.
 bench-micro: stack-up
 	WALLET_TEST_PG_URL=$$(scripts/postgres.sh url) go test ./modules/ledger/ -run '^$$' -bench . -benchtime 2000x -count 3
+
+# The audit of the local two-region stack of `make run`: every shard of eu and us read
+# at once, with the shard DSNs scripts/local.sh gives each region (no secret needed).
+# AUDIT_FLAGS are the audit's flags, e.g. AUDIT_FLAGS="--json --pending-older-than 1m".
+.PHONY: audit
+audit:
+	@mkdir -p bin && go build -o bin/wallet ./cmd/wallet
+	@set -euo pipefail; set -a; \
+	eval "$$(scripts/local.sh env eu | grep '^WALLET_SHARDS__')"; \
+	eval "$$(scripts/local.sh env us | grep '^WALLET_SHARDS__')"; \
+	set +a; \
+	bin/wallet audit --config regions/eu/wallet.yaml --config regions/us/wallet.yaml $(AUDIT_FLAGS)

@@ -295,6 +295,26 @@ func TestConcurrentRandomTransfersConserveMoney(t *testing.T) {
 	var mu sync.Mutex
 	var created []string
 	outcomes := map[int]int{}
+	// The audit reads the books while the transfers run, as it does in production:
+	// every audit must be clean, transfers in flight and all.
+	auditing := make(chan struct{})
+	audits := make(chan int, 1)
+	go func() {
+		n := 0
+		defer func() { audits <- n }()
+		for {
+			select {
+			case <-auditing:
+				return
+			default:
+			}
+			if problem := s.audit(); problem != "" {
+				t.Errorf("audit during the transfers: %s", problem)
+				return
+			}
+			n++
+		}
+	}()
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
@@ -314,6 +334,12 @@ func TestConcurrentRandomTransfersConserveMoney(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	close(auditing)
+	if n := <-audits; n == 0 && !t.Failed() {
+		t.Errorf("no audit finished while the transfers ran")
+	} else {
+		t.Logf("%d clean audits while the transfers ran", n)
+	}
 	for _, id := range created {
 		if tr := awaitFinal(t, s.EU, id, 60*time.Second); tr.Status != "completed" {
 			t.Errorf("transfer %s = %+v", id, tr)

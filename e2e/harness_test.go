@@ -448,7 +448,8 @@ func eventually(t testing.TB, within time.Duration, what string, cond func() boo
 }
 
 // VerifyLedgers runs `wallet ledger verify` on every shard of both regions and fails
-// the test on any drift, and unless every chain's seals were checked.
+// the test on any drift, and unless every chain's seals were checked; then it audits
+// both regions together (Audit).
 func (s *Stack) VerifyLedgers(t testing.TB) {
 	t.Helper()
 	for _, r := range []*Region{s.EU, s.US} {
@@ -456,4 +457,50 @@ func (s *Stack) VerifyLedgers(t testing.TB) {
 			t.Fatalf("ledger verify of %s = exit %d:\n%s", r.Name, code, out)
 		}
 	}
+	s.Audit(t)
+}
+
+// Audit runs `wallet audit --json` over both regions at once, as an operator would
+// (each region's file, one environment with every shard's DSN), and fails the test
+// unless it exits 0 with a clean report: conservation exact across all four shards,
+// every transfer reconciled between its sender and its receiver, every hold owned.
+func (s *Stack) Audit(t testing.TB) {
+	t.Helper()
+	if problem := s.audit(); problem != "" {
+		t.Fatal(problem)
+	}
+}
+
+// audit is Audit's check, safe to call from any goroutine: it returns what was wrong,
+// or "" for a clean audit.
+func (s *Stack) audit() string {
+	env := os.Environ()
+	for _, r := range []*Region{s.EU, s.US} {
+		for _, kv := range r.env {
+			if strings.HasPrefix(kv, "WALLET_SHARDS__") && strings.Contains(kv, "__DSN=") && !strings.Contains(kv, "__OWNER_DSN=") {
+				env = append(env, kv)
+			}
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	regions := filepath.Join(repoRoot(), "regions")
+	cmd := exec.CommandContext(ctx, walletBin, "audit", "--json",
+		"--config", filepath.Join(regions, "eu", "wallet.yaml"), "--config", filepath.Join(regions, "us", "wallet.yaml"))
+	cmd.Env = env
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var report struct {
+		Clean         bool                         `json:"clean"`
+		Regions       []string                     `json:"regions"`
+		Shards        []json.RawMessage            `json:"shards"`
+		Conservation  struct{ Unexplained string } `json:"conservation"`
+		Discrepancies []json.RawMessage            `json:"discrepancies"`
+	}
+	if jerr := json.Unmarshal(stdout.Bytes(), &report); err != nil || jerr != nil || !report.Clean || len(report.Discrepancies) != 0 ||
+		len(report.Shards) != 4 || strings.Join(report.Regions, ",") != "eu,us" || report.Conservation.Unexplained != "0" {
+		return fmt.Sprintf("wallet audit of eu and us = %v (json %v):\n%s\n%s", err, jerr, stdout.String(), stderr.String())
+	}
+	return ""
 }

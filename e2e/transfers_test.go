@@ -141,6 +141,8 @@ func TestTransfersEndCompletedWithTheRightMoney(t *testing.T) {
 			t.Fatalf("%s: listings out=%s in=%s", c.name, out.Body, in.Body)
 		}
 	}
+	// Across all four shards, each transfer has its one debit and its one credit.
+	s.Audit(t)
 }
 
 func TestTransferToMissingReceiverIsCancelledAndReleased(t *testing.T) {
@@ -161,6 +163,8 @@ func TestTransferToMissingReceiverIsCancelledAndReleased(t *testing.T) {
 			t.Fatalf("after cancel: %+v", b)
 		}
 	}
+	// The cancelled transfers reconcile too: no credit anywhere, every hold released.
+	s.Audit(t)
 }
 
 func TestTransferRefusals(t *testing.T) {

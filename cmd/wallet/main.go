@@ -1,6 +1,6 @@
 // Command wallet is the whole wallet service in one binary: the HTTP API of one region
-// (serve), schema migrations of its shards (migrate), ledger audits (ledger) and
-// dead-letter operations (dlq).
+// (serve), schema migrations of its shards (migrate), ledger audits (ledger),
+// dead-letter operations (dlq) and the cross-region audit of the books (audit).
 package main
 
 import (
@@ -25,6 +25,10 @@ commands:
   ledger verify [--user ID]  recompute balances from entries, check hash chains and seals
   ledger rebuild             rewrite balance snapshots from entries
   ledger seal                seal histories written before the ledger sealed entries (once)
+  audit --config FILE [--config FILE ...] [--json] [--pending-older-than D]
+                             check that the money adds up across every shard of every
+                             region given (one --config per region); exit 0 clean,
+                             1 on a discrepancy, 2 on bad flags or a shard unread
   dlq list                   print the region's dead letters, one JSON object each
   dlq replay [--partition P --offset O]
                              put dead letters back on the region's TCC topic
@@ -71,6 +75,8 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		err = ledgerCmd(ctx, args[1:], environ, stdout)
 	case "dlq":
 		err = dlqCmd(ctx, args[1:], environ, stdout)
+	case "audit":
+		err = auditCmd(ctx, args[1:], environ, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

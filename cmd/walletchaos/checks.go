@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/big"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -90,6 +93,7 @@ func (w *workload) verifyAll(ctx context.Context) []check {
 	var out []check
 	out = append(out, w.checkConservation(ctx)...)
 	out = append(out, w.checkLedgers(ctx))
+	out = append(out, w.checkAudit(ctx))
 	out = append(out, w.checkAcknowledged(ctx))
 	out = append(out, w.checkRetries())
 	out = append(out, w.checkDeadLetters(ctx))
@@ -244,6 +248,90 @@ func (w *workload) checkLedgers(ctx context.Context) check {
 		return w.fail("ledger verify", "%s", strings.Join(problems, "; "))
 	}
 	return w.pass("ledger verify", "clean in both regions: every snapshot equals its entries, every chain verifies")
+}
+
+// checkAudit runs `wallet audit` over both regions at once, the operator's check of
+// the books: conservation across every shard, every transfer reconciled between its
+// sender and its receiver, every hold owned by a pending transfer.
+func (w *workload) checkAudit(ctx context.Context) check {
+	args := []string{"audit", "--json"}
+	var envs [][]string
+	for _, region := range chaosRegions {
+		args = append(args, "--config", filepath.Join(w.c.root, "regions", region, "wallet.yaml"))
+		envs = append(envs, w.c.replicaOf(region).env)
+	}
+	cmd := exec.CommandContext(ctx, w.c.bin, args...)
+	cmd.Dir, cmd.Env = w.c.root, auditEnv(os.Environ(), envs...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	var exit *exec.ExitError
+	switch {
+	case errors.As(err, &exit):
+		code = exit.ExitCode()
+	case err != nil:
+		return w.fail("audit", "wallet audit did not run: %v", err)
+	}
+	return judgeAudit(code, stdout.Bytes(), stderr.Bytes())
+}
+
+// auditEnv is base plus the shard DSNs (the application role's, not the owner's) of
+// every region's environment: one environment that reaches every shard, as an
+// operator's would.
+func auditEnv(base []string, regions ...[]string) []string {
+	env := slices.Clone(base)
+	for _, r := range regions {
+		for _, kv := range r {
+			if name, _, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(name, "WALLET_SHARDS__") && strings.HasSuffix(name, "__DSN") && !strings.HasSuffix(name, "__OWNER_DSN") {
+				env = append(env, kv)
+			}
+		}
+	}
+	return env
+}
+
+// judgeAudit reads what `wallet audit --json` answered: passed only for exit 0 with a
+// clean report; otherwise the detail names the discrepancies (the first ten) or why the
+// audit could not tell.
+func judgeAudit(code int, stdout, stderr []byte) check {
+	const name = "audit"
+	var report struct {
+		Clean        bool `json:"clean"`
+		Conservation struct {
+			Balances    string `json:"balances"`
+			InFlight    string `json:"in_flight"`
+			Unexplained string `json:"unexplained"`
+		} `json:"conservation"`
+		Transfers struct {
+			Total     int `json:"total"`
+			Rechecked int `json:"rechecked"`
+		} `json:"transfers"`
+		Discrepancies []struct {
+			Kind       string `json:"kind"`
+			Region     string `json:"region"`
+			Shard      string `json:"shard"`
+			UserID     string `json:"user_id"`
+			TransferID string `json:"transfer_id"`
+			Detail     string `json:"detail"`
+		} `json:"discrepancies"`
+	}
+	if err := json.Unmarshal(stdout, &report); err != nil {
+		return check{Name: name, Detail: fmt.Sprintf("exit %d, no report (%v): %s", code, err, strings.TrimSpace(string(stderr)))}
+	}
+	if code == 0 && report.Clean && len(report.Discrepancies) == 0 {
+		return check{Name: name, Passed: true, Detail: fmt.Sprintf("clean across both regions: balances %s, in flight %s, %d transfers reconciled (%d re-checked)",
+			report.Conservation.Balances, report.Conservation.InFlight, report.Transfers.Total, report.Transfers.Rechecked)}
+	}
+	var lines []string
+	for i, d := range report.Discrepancies {
+		if i == 10 {
+			lines = append(lines, fmt.Sprintf("and %d more", len(report.Discrepancies)-10))
+			break
+		}
+		lines = append(lines, fmt.Sprintf("%s region=%s shard=%s user=%s transfer=%s: %s", d.Kind, d.Region, d.Shard, d.UserID, d.TransferID, d.Detail))
+	}
+	return check{Name: name, Detail: fmt.Sprintf("exit %d, %d discrepancies (unexplained %s): %s", code, len(report.Discrepancies), report.Conservation.Unexplained, strings.Join(lines, "; "))}
 }
 
 // checkAcknowledged: every acknowledged deposit and withdrawal has its entry with the

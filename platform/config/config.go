@@ -339,6 +339,10 @@ type Options struct {
 	// (its DSNs, the region token) are not required, so the migration Job need not
 	// receive them.
 	ForMigrations bool
+	// FileShardsOnly ignores environment variables about shards and peers that the
+	// file does not name, so one environment can carry the DSNs of several regions
+	// (`wallet audit` loads every region's file in one process).
+	FileShardsOnly bool
 }
 
 var defaults = map[string]any{
@@ -413,9 +417,22 @@ func Load(opts Options) (*Config, error) {
 	if environ == nil {
 		environ = os.Environ()
 	}
+	transform := envKey
+	if opts.FileShardsOnly {
+		transform = func(name, v string) (string, any) {
+			key, val := envKey(name, v)
+			for _, section := range []string{"shards", "peers"} {
+				rest, inSection := strings.CutPrefix(key, section+".")
+				if entry, _, ok := strings.Cut(rest, "."); inSection && ok && !k.Exists(section+"."+entry) {
+					return "", nil
+				}
+			}
+			return key, val
+		}
+	}
 	envProvider := env.Provider(".", env.Opt{
 		Prefix:        "WALLET_",
-		TransformFunc: envKey,
+		TransformFunc: transform,
 		EnvironFunc:   func() []string { return environ },
 	})
 	if err := k.Load(envProvider, nil); err != nil {
