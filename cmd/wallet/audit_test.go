@@ -33,6 +33,7 @@ peers:
   ` + r.peer + `: {url: "http://127.0.0.1:1"}
 auth:
   gateway_tokens: {dev: c91cbbedf8c712e8e2b7517ddeca8fe4fde839ebd8339e0b2001363002b37712}
+currencies: {default: EUR}
 `
 		path := filepath.Join(dir, r.name+".yaml")
 		if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
