@@ -382,12 +382,16 @@ func (r *Relay) relayOnce(ctx context.Context, region string) (int, error) {
 		}
 		// One producer span per message, a child of the step that wrote it: the
 		// consumer in the other region parents its own span on this one.
-		_, span := tracing.StartFrom(ctx, tracing.Decode(row.TraceContext), SpanPublish, trace.WithSpanKind(trace.SpanKindProducer),
-			trace.WithAttributes(tracing.TransferID(row.Key), attribute.String("messaging.system", "kafka"),
-				attribute.String("wallet.destination_region", row.Region), attribute.String("wallet.message_type", row.Type),
-				tracing.ShardKey.String(r.Shard)))
-		spans = append(spans, span)
-		msgs = append(msgs, Message{Region: row.Region, Key: row.Key, Type: row.Type, Payload: row.Payload, Trace: span.SpanContext()})
+		msg := Message{Region: row.Region, Key: row.Key, Type: row.Type, Payload: row.Payload}
+		if parent := tracing.Decode(row.TraceContext); tracing.Wanted(parent) {
+			_, span := tracing.StartFrom(ctx, parent, SpanPublish, trace.WithSpanKind(trace.SpanKindProducer),
+				trace.WithAttributes(tracing.TransferID(row.Key), attribute.String("messaging.system", "kafka"),
+					attribute.String("wallet.destination_region", row.Region), attribute.String("wallet.message_type", row.Type),
+					tracing.ShardKey.String(r.Shard)))
+			spans = append(spans, span)
+			msg.Trace = span.SpanContext()
+		}
+		msgs = append(msgs, msg)
 		ids = append(ids, row.ID)
 	}
 	if len(lost) > 0 {

@@ -80,6 +80,10 @@ func Enabled() bool { return load().enabled }
 // what every hop of the wallet carries.
 var propagator = propagation.TraceContext{}
 
+// Wanted reports whether a span started from parent would be anything: tracing is on,
+// or parent is a context to carry. Hot paths ask before they build a span's attributes.
+func Wanted(parent trace.SpanContext) bool { return parent.IsValid() || load().enabled }
+
 // Start starts a span named name as a child of ctx's span (or a root). With tracing off
 // and no span in ctx it allocates nothing and returns ctx with a span that does
 // nothing.
