@@ -114,11 +114,12 @@ func StartFrom(ctx context.Context, parent trace.SpanContext, name string, opts 
 // transaction for many requests or messages): a child of the first sampled parent (the
 // first valid one when none is sampled), linked to every other valid parent. A lone
 // request therefore gets a plain parent-child tree, and a batch costs one span however
-// many requests share it. With no valid parent it starts nothing.
+// many requests share it; size, the batch's number of requests or messages, is an
+// attribute. With no valid parent it starts nothing.
 //
 // The SDK keeps at most 128 links per span by default; a larger batch records the
 // first 128 and counts the rest as dropped.
-func StartBatch(ctx context.Context, name string, parents []trace.SpanContext, opts ...trace.SpanStartOption) (context.Context, trace.Span) {
+func StartBatch(ctx context.Context, name string, size int, parents []trace.SpanContext, opts ...trace.SpanStartOption) (context.Context, trace.Span) {
 	first := -1
 	for i, p := range parents {
 		if !p.IsValid() {
@@ -141,7 +142,7 @@ func StartBatch(ctx context.Context, name string, parents []trace.SpanContext, o
 				links = append(links, trace.Link{SpanContext: p})
 			}
 		}
-		opts = append(opts, trace.WithLinks(links...), trace.WithAttributes(BatchSizeKey.Int(len(parents))))
+		opts = append(opts, trace.WithLinks(links...), trace.WithAttributes(BatchSizeKey.Int(size)))
 	}
 	return StartFrom(ctx, parents[first], name, opts...)
 }

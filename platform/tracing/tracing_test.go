@@ -106,7 +106,7 @@ func TestBatchSpanParentsOnTheFirstSampledAndLinksTheRest(t *testing.T) {
 	unsampled := trace.NewSpanContext(trace.SpanContextConfig{TraceID: trace.TraceID{1}, SpanID: trace.SpanID{1}})
 	first := trace.NewSpanContext(trace.SpanContextConfig{TraceID: trace.TraceID{2}, SpanID: trace.SpanID{2}, TraceFlags: trace.FlagsSampled})
 	second := trace.NewSpanContext(trace.SpanContextConfig{TraceID: trace.TraceID{3}, SpanID: trace.SpanID{3}, TraceFlags: trace.FlagsSampled})
-	_, span := StartBatch(context.Background(), "batch", []trace.SpanContext{{}, unsampled, first, second})
+	_, span := StartBatch(context.Background(), "batch", 4, []trace.SpanContext{{}, unsampled, first, second})
 	span.End()
 	spans := exporter.GetSpans()
 	if len(spans) != 1 {
@@ -126,7 +126,7 @@ func TestBatchSpanParentsOnTheFirstSampledAndLinksTheRest(t *testing.T) {
 
 	exporter.Reset()
 	ctx := context.Background()
-	gotCtx, none := StartBatch(ctx, "batch", []trace.SpanContext{{}, {}})
+	gotCtx, none := StartBatch(ctx, "batch", 2, []trace.SpanContext{{}, {}})
 	none.End()
 	if gotCtx != ctx || none.SpanContext().IsValid() || len(exporter.GetSpans()) != 0 {
 		t.Fatal("a batch outside any trace made a span")
