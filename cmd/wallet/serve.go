@@ -229,7 +229,7 @@ func messageKeys(cfg *config.Config) map[string][]byte {
 
 func newAPI(cfg *config.Config, logger *slog.Logger, reg prometheus.Registerer, tracker *health.Tracker, mount func(chi.Router)) http.Handler {
 	r := chi.NewRouter()
-	r.Use(httpapi.WithRequestID, httpapi.Trace, httpapi.Observe(logger, httpapi.NewMetrics(reg)), httpapi.Deadline(cfg.HTTP.RequestTimeout),
+	r.Use(httpapi.WithRequestID, httpapi.Trace("/livez", "/readyz"), httpapi.Observe(logger, httpapi.NewMetrics(reg)), httpapi.Deadline(cfg.HTTP.RequestTimeout),
 		httpapi.LimitBody(cfg.HTTP.MaxBodyBytes))
 	r.NotFound(httpapi.NotFound)
 	r.MethodNotAllowed(httpapi.MethodNotAllowed)

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"regexp"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -62,10 +63,19 @@ const SpanServer = "HTTP"
 // so a panic Observe turns into a 500 is a failed span. With tracing off and no
 // traceparent it does nothing; with tracing off and one, the incoming context is
 // carried to whatever the request sends on (a forward, an outbox message).
-func Trace(next http.Handler) http.Handler {
+//
+// Requests for the paths in untraced (the orchestrator's probes, every few seconds
+// per replica) start no trace of their own: only a caller's traceparent traces them.
+func Trace(untraced ...string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return traced(next, untraced)
+	}
+}
+
+func traced(next http.Handler, untraced []string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		parent := tracing.Extract(propagation.HeaderCarrier(r.Header))
-		if !tracing.Wanted(parent) {
+		if !tracing.Wanted(parent) || (!parent.IsValid() && slices.Contains(untraced, r.URL.Path)) {
 			next.ServeHTTP(w, r)
 			return
 		}

@@ -28,8 +28,9 @@ func tracedRegion(t *testing.T, home string) http.Handler {
 		t.Fatal(err)
 	}
 	r := chi.NewRouter()
-	r.Use(WithRequestID, Trace)
+	r.Use(WithRequestID, Trace("/livez"))
 	r.Get("/v1/users/{id}", func(w http.ResponseWriter, r *http.Request) { fwd.Forward(w, r, "us", nil) })
+	r.Get("/livez", func(http.ResponseWriter, *http.Request) {})
 	return r
 }
 
@@ -76,6 +77,19 @@ func TestTraceparentIsHonouredAndForwarded(t *testing.T) {
 	want := "00-4bf92f3577b34da6a3ce929d0e0e4736-" + forward.SpanContext.SpanID().String() + "-01"
 	if received != want {
 		t.Fatalf("the home region received traceparent %q, want the forward span's %q", received, want)
+	}
+
+	// A probe starts no trace; a probe a caller traces is traced.
+	exporter.Reset()
+	tracedRegion(t, home.URL).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/livez", nil))
+	if n := len(exporter.GetSpans()); n != 0 {
+		t.Fatalf("a probe made %d spans", n)
+	}
+	probe := httptest.NewRequest(http.MethodGet, "/livez", nil)
+	probe.Header.Set("traceparent", gatewayParent)
+	tracedRegion(t, home.URL).ServeHTTP(httptest.NewRecorder(), probe)
+	if spans := exporter.GetSpans(); len(spans) != 1 || spans[0].Name != "HTTP GET /livez" {
+		t.Fatalf("a traced probe made spans %v, want its server span", spans)
 	}
 }
 
