@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chart/loader"
@@ -114,6 +115,12 @@ type walletConfig struct {
 	Log struct {
 		Level string `json:"level"`
 	} `json:"log"`
+	Tracing struct {
+		OTLPEndpoint string  `json:"otlp_endpoint"`
+		SampleRatio  float64 `json:"sample_ratio"`
+		ServiceName  string  `json:"service_name"`
+		BatchTimeout string  `json:"batch_timeout"`
+	} `json:"tracing"`
 }
 
 type manifest struct {
@@ -1930,5 +1937,60 @@ func TestCurrencyAssetsReachTheWallet(t *testing.T) {
 	noDefault := modify(t, base, func(m map[string]any) { delete(m, "currencies") })
 	if _, err := renderChart(ch, noDefault); err == nil || !strings.Contains(err.Error(), "currencies") {
 		t.Fatalf("values without currencies = %v, want the schema's refusal", err)
+	}
+}
+
+// TestTracing: tracing is off by default (an empty endpoint in wallet.yaml, no egress
+// to a collector); turned on, the wallet loads the rendered settings, the server may
+// reach the collector, and a collector port the policy does not open is refused at
+// render time, as a broker's is.
+func TestTracing(t *testing.T) {
+	ch := loadChart(t)
+	base := readValues(t, filepath.Join(regionsDir, "eu", "values.yaml"))
+	off := mustRender(t, ch, base)
+	var cfg walletConfig
+	if err := yaml.UnmarshalStrict([]byte(off.get(t, "ConfigMap", "wallet-config").(*corev1.ConfigMap).Data["wallet.yaml"]), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Tracing.OTLPEndpoint != "" || cfg.Tracing.SampleRatio != 1 || cfg.Tracing.ServiceName != "wallet" || cfg.Tracing.BatchTimeout != "5s" {
+		t.Errorf("default tracing = %+v, want off, ratio 1, service wallet, 5s", cfg.Tracing)
+	}
+	for _, ports := range egressPorts(onlyPolicyFor(t, off, podSpecs(t, off)["server"])) {
+		if slices.Contains(ports, "TCP/4318") {
+			t.Errorf("egress to a collector while tracing is off: %v", ports)
+		}
+	}
+
+	on := mustRender(t, ch, modify(t, base, func(m map[string]any) {
+		m["tracing"] = map[string]any{"otlpEndpoint": "http://otel-collector.observability:4318", "sampleRatio": 0.1,
+			"serviceName": "wallet-eu", "batchTimeout": "2s"}
+	}))
+	server := deployment(t, on).Spec.Template.Spec.Containers[0]
+	loaded, err := loadRendered(t, on.get(t, "ConfigMap", "wallet-config").(*corev1.ConfigMap).Data["wallet.yaml"], envByName(server), false)
+	if err != nil {
+		t.Fatalf("wallet would refuse the rendered config: %v", err)
+	}
+	if tr := loaded.Tracing; tr.OTLPEndpoint != "http://otel-collector.observability:4318" || tr.SampleRatio != 0.1 ||
+		tr.ServiceName != "wallet-eu" || tr.BatchTimeout != 2*time.Second {
+		t.Errorf("wallet loaded tracing %+v", tr)
+	}
+	rule := egressRule(t, onlyPolicyFor(t, on, podSpecs(t, on)["server"]), "TCP/4318")
+	want := networkingv1.NetworkPolicyPeer{NamespaceSelector: &metav1.LabelSelector{
+		MatchLabels: map[string]string{"kubernetes.io/metadata.name": "observability"}}}
+	if len(rule.To) != 1 || !equalJSON(rule.To[0], want) {
+		t.Errorf("collector egress to %+v, want the observability namespace", rule.To)
+	}
+
+	_, err = renderChart(ch, modify(t, base, func(m map[string]any) {
+		sub(m, "tracing")["otlpEndpoint"] = "https://collector.example"
+	}))
+	if err == nil || !strings.Contains(err.Error(), "networkPolicy.egress.tracing.ports does not open port 443") {
+		t.Errorf("an https collector on a port the policy does not open rendered: %v", err)
+	}
+	_, err = renderChart(ch, modify(t, base, func(m map[string]any) {
+		sub(m, "tracing")["otlpEndpoint"] = "collector:4318"
+	}))
+	if err == nil || !strings.Contains(err.Error(), "otlpEndpoint") {
+		t.Errorf("an endpoint without a scheme rendered: %v", err)
 	}
 }

@@ -58,8 +58,11 @@ func (m *messaging) publish(ctx context.Context, msgs []outbox.Message) error {
 			Topic: m.cfg.TopicTCC(region),
 			Key:   []byte(msg.Key),
 			Value: msg.Payload,
-			Headers: []kafka.Header{{Key: "type", Value: []byte(msg.Type)},
+			// The trace headers are not signed: they move no money, and a forged one
+			// can only mislabel a trace.
+			Headers: append([]kafka.Header{{Key: "type", Value: []byte(msg.Type)},
 				{Key: transfers.SignatureHeader, Value: []byte(transfers.Sign(key, region, []byte(msg.Key), msg.Payload))}},
+				kafkabus.TraceHeaders(msg.Trace)...),
 		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)

@@ -32,6 +32,7 @@ import (
 	"example.com/wallet/platform/pgdb"
 	"example.com/wallet/platform/ratelimit"
 	"example.com/wallet/platform/shard"
+	"example.com/wallet/platform/tracing"
 )
 
 // serve runs the region until ctx is cancelled (SIGTERM), then shuts down gracefully:
@@ -53,6 +54,19 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 		// explicit GOGC wins.
 		debug.SetGCPercent(400)
 	}
+
+	stopTracing, err := tracing.Setup(ctx, cfg.Tracing, cfg.Region, logger)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		// Last, after every worker stopped: the spans of the final batches go out.
+		flush, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := stopTracing(flush); err != nil {
+			logger.Warn("flushing traces", "error", err.Error())
+		}
+	}()
 
 	client, err := kafkaClient(cfg)
 	if err != nil {
@@ -215,7 +229,7 @@ func messageKeys(cfg *config.Config) map[string][]byte {
 
 func newAPI(cfg *config.Config, logger *slog.Logger, reg prometheus.Registerer, tracker *health.Tracker, mount func(chi.Router)) http.Handler {
 	r := chi.NewRouter()
-	r.Use(httpapi.WithRequestID, httpapi.Observe(logger, httpapi.NewMetrics(reg)), httpapi.Deadline(cfg.HTTP.RequestTimeout),
+	r.Use(httpapi.WithRequestID, httpapi.Trace("/livez", "/readyz"), httpapi.Observe(logger, httpapi.NewMetrics(reg)), httpapi.Deadline(cfg.HTTP.RequestTimeout),
 		httpapi.LimitBody(cfg.HTTP.MaxBodyBytes))
 	r.NotFound(httpapi.NotFound)
 	r.MethodNotAllowed(httpapi.MethodNotAllowed)

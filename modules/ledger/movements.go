@@ -63,10 +63,10 @@ func NewMovements(ledger *Service, idem *idempotency.Store) *Movements {
 // already used for this same request. The entry, the snapshot and the idempotency
 // record commit together. A refusal (shard.ErrUserNotFound, ErrInsufficientFunds,
 // ErrBalanceLimit, idempotency.ErrReused, idempotency.ErrInFlight) writes nothing. ctx
-// is not consulted: once queued, a request is applied or refused, never abandoned
-// halfway.
-func (m *Movements) Move(_ context.Context, mv Movement, answer Answer) (idempotency.Response, error) {
-	res, err := m.batchers[m.ledger.shards.For(mv.UserID).Name].Do(movement{m: mv, answer: answer, req: idempotency.Request{
+// is read for its trace alone (the batch's span joins it): once queued, a request is
+// applied or refused, never abandoned halfway.
+func (m *Movements) Move(ctx context.Context, mv Movement, answer Answer) (idempotency.Response, error) {
+	res, err := m.batchers[m.ledger.shards.For(mv.UserID).Name].DoTraced(ctx, movement{m: mv, answer: answer, req: idempotency.Request{
 		Gateway:     mv.Gateway,
 		Scope:       mv.UserID,
 		Key:         mv.Key,

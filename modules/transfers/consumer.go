@@ -7,17 +7,22 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"go.opentelemetry.io/otel/trace"
 
 	"example.com/wallet/platform/kafkabus"
 	"example.com/wallet/platform/money"
 	"example.com/wallet/platform/pgdb"
 	"example.com/wallet/platform/shard"
+	"example.com/wallet/platform/tracing"
 )
 
 // Inbound is a decoded message of the region's TCC topic.
 type Inbound struct {
 	Message
 	Amount money.Amount
+	// Trace is the message's consume span (kafkabus.Message.Trace): its step's span is
+	// a child of it, and the reply the step queues carries the step's.
+	Trace trace.SpanContext
 }
 
 // DecodeInbound checks a message of the region's TCC topic and names its lane: the
@@ -43,7 +48,7 @@ func (s *Service) DecodeInbound(km kafkabus.Message) (Inbound, string, error) {
 		if err := s.checkSignature(m, km.Key, km.Value, km.Header(SignatureHeader)); err != nil {
 			return Inbound{}, "", err
 		}
-		return Inbound{Message: m, Amount: amount}, s.shards.For(m.ToUserID).Name, nil
+		return Inbound{Message: m, Amount: amount, Trace: km.Trace}, s.shards.For(m.ToUserID).Name, nil
 	default:
 		if senderRegion != s.router().Region() {
 			return Inbound{}, "", fmt.Errorf("%w: reply for transfer %s of region %s reached region %s", ErrMalformedMessage, m.TransferID, senderRegion, s.router().Region())
@@ -51,7 +56,7 @@ func (s *Service) DecodeInbound(km kafkabus.Message) (Inbound, string, error) {
 		if err := s.checkSignature(m, km.Key, km.Value, km.Header(SignatureHeader)); err != nil {
 			return Inbound{}, "", err
 		}
-		return Inbound{Message: m, Amount: amount}, s.shards.For(m.TransferID).Name, nil
+		return Inbound{Message: m, Amount: amount, Trace: km.Trace}, s.shards.For(m.TransferID).Name, nil
 	}
 }
 
@@ -59,17 +64,29 @@ func (s *Service) DecodeInbound(km kafkabus.Message) (Inbound, string, error) {
 // order: credits and cancels as the participant, replies as the coordinator. A
 // transfer's messages are all of one side in one shard (its participant and its
 // coordinator are on different shards), so the two sides never touch the same rows.
-func (s *Service) ApplyInbound(ctx context.Context, shardName string, batch []Inbound) error {
+//
+// The batch's transaction is one span (SpanApply, linked to every message's trace);
+// each message's step is a span of its own trace, ended once the transaction committed.
+func (s *Service) ApplyInbound(ctx context.Context, shardName string, batch []Inbound) (err error) {
 	var participant, coordinator []Inbound
+	var parents []trace.SpanContext
 	for _, m := range batch {
 		if m.Type == MsgCredit || m.Type == MsgCancel {
 			participant = append(participant, m)
 		} else {
 			coordinator = append(coordinator, m)
 		}
+		if m.Trace.IsValid() {
+			parents = append(parents, m.Trace)
+		}
+	}
+	ctx, span := tracing.StartBatch(ctx, SpanApply, len(batch), parents)
+	defer func() { tracing.End(span, err) }()
+	if span.IsRecording() {
+		span.SetAttributes(tracing.ShardKey.String(shardName))
 	}
 	var observe []func()
-	err := pgdb.InTx(ctx, s.shard(shardName).Pool, func(tx pgx.Tx) error {
+	err = pgdb.InTx(ctx, s.shard(shardName).Pool, func(tx pgx.Tx) error {
 		observe = observe[:0]
 		// Locks in the order every path takes them: transfer keys, transfers, holds,
 		// then every user's snapshot at once, in id order.

@@ -10,12 +10,14 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"go.opentelemetry.io/otel/trace"
 
 	"example.com/wallet/modules/ledger"
 	"example.com/wallet/modules/transfers/internal/transfersdb"
 	"example.com/wallet/platform/outbox"
 	"example.com/wallet/platform/pgdb"
 	"example.com/wallet/platform/shard"
+	"example.com/wallet/platform/tracing"
 )
 
 // ErrProtocolViolation marks a message that contradicts the protocol (for example
@@ -86,6 +88,7 @@ func (s *Service) coordinateTx(ctx context.Context, tx pgx.Tx, v coordinatorView
 			return nil, fmt.Errorf("%w: %s reply for unknown transfer %s", ErrProtocolViolation, m.Type, m.TransferID)
 		}
 		decision := Coordinate(t.Status, t.CancelRequestedAt != nil, m.Type)
+		span := startStep(ctx, m.Trace, coordinatorStep(decision.Action), m.TransferID)
 		if decision.Violation != "" {
 			return nil, fmt.Errorf("%w: transfer %s: %s", ErrProtocolViolation, m.TransferID, decision.Violation)
 		}
@@ -122,8 +125,9 @@ func (s *Service) coordinateTx(ctx context.Context, tx pgx.Tx, v coordinatorView
 			status, took := decision.Status, now.Sub(t.CreatedAt).Seconds()
 			observe = append(observe, func() { s.metrics.completion.WithLabelValues(status).Observe(took) })
 		}
+		setOutcome(span, outcome, reason)
 		step := "confirm_" + m.Type
-		observe = append(observe, func() { s.metrics.steps.WithLabelValues(step, outcome).Inc() })
+		observe = append(observe, func() { s.metrics.steps.WithLabelValues(step, outcome).Inc(); span.End() })
 	}
 	if len(finish.Ids) == 0 {
 		return observe, nil
@@ -135,6 +139,17 @@ func (s *Service) coordinateTx(ctx context.Context, tx pgx.Tx, v coordinatorView
 		return nil, err
 	}
 	return observe, s.q.NotifyFinal(ctx, tx, finish.Ids)
+}
+
+// coordinatorStep names the coordinator's step span after what it does to the hold.
+func coordinatorStep(a Action) string {
+	switch a {
+	case ActCapture:
+		return StepCapture
+	case ActRelease:
+		return StepRelease
+	}
+	return StepReply
 }
 
 // SweepOnce is the coordinator's recovery sweep of one shard: every pending transfer
@@ -151,11 +166,18 @@ func (s *Service) coordinateTx(ctx context.Context, tx pgx.Tx, v coordinatorView
 // replaying anything. It returns how many transfers it attempted.
 func (s *Service) SweepOnce(ctx context.Context, shardName string) (int, error) {
 	var counts map[string]int
+	// A sweep that finds work is a trace of its own (SpanSweep, started once however
+	// often the transaction is retried), which the messages it queues carry; an idle
+	// sweep, every second on every shard, is none.
+	var span trace.Span
 	err := pgdb.InTx(ctx, s.shard(shardName).Pool, func(tx pgx.Tx) error {
 		counts = map[string]int{}
 		due, err := s.q.DueTransfers(ctx, tx, 100)
 		if err != nil || len(due) == 0 {
 			return err
+		}
+		if span == nil {
+			_, span = tracing.Start(ctx, SpanSweep, trace.WithAttributes(tracing.ShardKey.String(shardName)))
 		}
 		now := time.Now()
 		var sched transfersdb.ScheduleAttemptsParams
@@ -188,7 +210,10 @@ func (s *Service) SweepOnce(ctx context.Context, shardName string) (int, error) 
 			if msgType == MsgCredit {
 				msg.Metadata = storedMetadata(t.Metadata)
 			}
-			msgs = append(msgs, outbox.Message{Region: toRegion, Key: t.ID, Type: msgType, Payload: msg.encode()})
+			msgs = append(msgs, outbox.Message{Region: toRegion, Key: t.ID, Type: msgType, Payload: msg.encode(), Trace: span.SpanContext()})
+			if span.IsRecording() {
+				span.AddEvent(step, trace.WithAttributes(tracing.TransferID(t.ID)))
+			}
 			steps.TransferIds = append(steps.TransferIds, t.ID)
 			steps.Steps = append(steps.Steps, step)
 			steps.Ats = append(steps.Ats, now.UTC().Truncate(time.Microsecond))
@@ -205,6 +230,9 @@ func (s *Service) SweepOnce(ctx context.Context, shardName string) (int, error) 
 		}
 		return outbox.EnqueueTx(ctx, tx, msgs...)
 	})
+	if span != nil {
+		tracing.End(span, err)
+	}
 	n := 0
 	for step, c := range counts {
 		s.metrics.steps.WithLabelValues("sweep", step).Add(float64(c))

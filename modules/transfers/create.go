@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"go.opentelemetry.io/otel/trace"
 
 	"example.com/wallet/modules/ledger"
 	"example.com/wallet/modules/transfers/internal/transfersdb"
@@ -39,19 +40,22 @@ type Created struct {
 //
 // Transfers that reach the sender's shard together are applied in one transaction
 // (group commit, see applyCreates); each keeps its own key, record and refusal. ctx is
-// not consulted: once queued, a request is applied or refused, never abandoned.
-func (s *Service) Create(_ context.Context, req Request, answer Answer) (Created, error) {
-	op := createOp{req: req, answer: answer, idem: idempotency.Request{
+// read for its trace alone (the request's SpanTry, whose context its credit message
+// carries): once queued, a request is applied or refused, never abandoned.
+func (s *Service) Create(ctx context.Context, req Request, answer Answer) (Created, error) {
+	ctx, span := startTry(ctx, req)
+	op := createOp{req: req, answer: answer, trace: span.SpanContext(), idem: idempotency.Request{
 		Gateway: req.Gateway,
 		Scope:   req.FromUserID,
 		Key:     req.Key,
 		Fingerprint: idempotency.Fingerprint("transfer", req.ToUserID, req.Amount.String(),
 			string(metadata.Canonical(req.Metadata))),
 	}}
-	res, err := s.creates[s.shards.For(req.FromUserID).Name].Do(op)
+	res, err := s.creates[s.shards.For(req.FromUserID).Name].DoTraced(ctx, op)
 	if err == nil {
 		err = res.err
 	}
+	endTry(span, res, err)
 	switch {
 	case errors.Is(err, ledger.ErrInsufficientFunds):
 		s.metrics.steps.WithLabelValues("try", "insufficient_funds").Inc()
@@ -71,6 +75,7 @@ type createOp struct {
 	req    Request
 	answer Answer
 	idem   idempotency.Request
+	trace  trace.SpanContext // the request's SpanTry: its credit message's trace
 }
 
 // createResult is one request's result and its protocol outcome (for metrics), or its
@@ -134,7 +139,7 @@ func (s *Service) applyCreates(ctx context.Context, tx pgx.Tx, batch []createOp)
 		if results[i].err != nil || claims[i].Stored != nil {
 			continue
 		}
-		t, outcome, err := s.decideCreate(postings, &rows, op.req)
+		t, outcome, err := s.decideCreate(postings, &rows, op.req, op.trace)
 		if err != nil {
 			if isRefusal(err) {
 				results[i].err = err
@@ -235,7 +240,7 @@ func (s *Service) sameShard(r Request) bool {
 // this shard), stages its hold on p and gathers its rows and outbox message in rows.
 // It returns the transfer as it now stands and the outcome for metrics. A refusal is
 // returned before anything of the request is staged or queued.
-func (s *Service) decideCreate(p *ledger.Postings, rows *createdRows, r Request) (Transfer, string, error) {
+func (s *Service) decideCreate(p *ledger.Postings, rows *createdRows, r Request, sc trace.SpanContext) (Transfer, string, error) {
 	now := rows.now
 	if !p.Has(r.FromUserID) {
 		return Transfer{}, "", shard.ErrUserNotFound
@@ -266,7 +271,7 @@ func (s *Service) decideCreate(p *ledger.Postings, rows *createdRows, r Request)
 			return Transfer{}, "", err
 		}
 		msg := Message{Type: MsgCredit, TransferID: t.ID, FromUserID: t.FromUserID, ToUserID: t.ToUserID, Amount: t.Amount.String(), Metadata: r.Metadata}
-		rows.credits = append(rows.credits, outbox.Message{Region: toRegion, Key: t.ID, Type: MsgCredit, Payload: msg.encode()})
+		rows.credits = append(rows.credits, outbox.Message{Region: toRegion, Key: t.ID, Type: MsgCredit, Payload: msg.encode(), Trace: sc})
 		t.Status, outcome, steps = StatusPending, "held", []string{"held"}
 	}
 	// Steps of one call get increasing times a microsecond apart, so a later read

@@ -80,6 +80,9 @@ func (s *Service) participateTx(ctx context.Context, tx pgx.Tx, v participantVie
 	var replies []outbox.Message
 	var observe []func()
 	for _, m := range batch {
+		// The step's span is ended with the metrics, once the transaction committed; a
+		// rolled-back attempt's spans are dropped unended.
+		span := startStep(ctx, m.Trace, m.Type, m.TransferID)
 		b := v.known[m.TransferID]
 		decision := Participate(b, m.Type, postings.Has(m.ToUserID))
 		if decision.Credit {
@@ -111,13 +114,14 @@ func (s *Service) participateTx(ctx context.Context, tx pgx.Tx, v participantVie
 		}
 		reply := Message{Type: decision.Reply, TransferID: m.TransferID, FromUserID: m.FromUserID, ToUserID: m.ToUserID, Amount: m.Amount.String(), Reason: decision.Reason}
 		senderRegion, _ := shard.TransferRegion(m.TransferID)
-		replies = append(replies, outbox.Message{Region: senderRegion, Key: m.TransferID, Type: reply.Type, Payload: reply.encode()})
+		replies = append(replies, outbox.Message{Region: senderRegion, Key: m.TransferID, Type: reply.Type, Payload: reply.encode(), Trace: span.SpanContext()})
 		outcome := decision.Reply
 		if !decision.WriteCredit && !decision.WriteCancel {
 			outcome = "duplicate"
 		}
+		setOutcome(span, outcome, decision.Reason)
 		step := "participant_" + m.Type
-		observe = append(observe, func() { s.metrics.steps.WithLabelValues(step, outcome).Inc() })
+		observe = append(observe, func() { s.metrics.steps.WithLabelValues(step, outcome).Inc(); span.End() })
 	}
 	if len(barriers.TransferIds) > 0 {
 		if err := s.q.InsertBarriers(ctx, tx, barriers); err != nil {

@@ -50,6 +50,7 @@ type Config struct {
 	Transfers   Transfers        `koanf:"transfers"`
 	Currencies  Currencies       `koanf:"currencies"`
 	Log         Log              `koanf:"log"`
+	Tracing     Tracing          `koanf:"tracing"`
 	Testing     Testing          `koanf:"testing"`
 
 	// ShardList is Shards ordered by first bucket, filled in by Load after validation.
@@ -289,6 +290,23 @@ type Transfers struct {
 	MaxWaiters int `koanf:"max_waiters"`
 }
 
+// Tracing configures OpenTelemetry tracing (platform/tracing). It is off unless
+// OTLPEndpoint is set.
+type Tracing struct {
+	// OTLPEndpoint is the OTLP/HTTP collector's base URL (http://collector:4318; the
+	// traces path /v1/traces is appended unless the URL has a path of its own). Empty
+	// turns tracing off: no exporter, and a span costs next to nothing.
+	OTLPEndpoint string `koanf:"otlp_endpoint"`
+	// SampleRatio is the share of traces that start in this region (no sampled
+	// traceparent came in) which are recorded, from 0 to 1. A gateway's sampling
+	// decision is always honoured.
+	SampleRatio float64 `koanf:"sample_ratio"`
+	// ServiceName is the service.name of every span the region exports.
+	ServiceName string `koanf:"service_name"`
+	// BatchTimeout is the longest a finished span waits before it is exported.
+	BatchTimeout time.Duration `koanf:"batch_timeout"`
+}
+
 // Log configures structured logging.
 type Log struct {
 	Level string `koanf:"level"`
@@ -374,6 +392,10 @@ var defaults = map[string]any{
 	"transfers.max_lane_backlog":     10000,
 	"transfers.max_waiters":          10000,
 	"log.level":                      "info",
+	"tracing.otlp_endpoint":          "",
+	"tracing.sample_ratio":           1.0,
+	"tracing.service_name":           "wallet",
+	"tracing.batch_timeout":          "5s",
 	"profile":                        "production",
 }
 
@@ -656,6 +678,25 @@ func (c *Config) validate(forMigrations bool) error {
 	case "debug", "info", "warn", "error":
 	default:
 		return fmt.Errorf("log.level %q is not debug, info, warn or error", c.Log.Level)
+	}
+	return c.Tracing.validate()
+}
+
+func (t Tracing) validate() error {
+	if t.OTLPEndpoint != "" {
+		u, err := url.Parse(t.OTLPEndpoint)
+		if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+			return fmt.Errorf("tracing.otlp_endpoint %q is not an http(s)://host[:port] URL", t.OTLPEndpoint)
+		}
+	}
+	if t.SampleRatio < 0 || t.SampleRatio > 1 {
+		return fmt.Errorf("tracing.sample_ratio %v is not between 0 and 1", t.SampleRatio)
+	}
+	if strings.TrimSpace(t.ServiceName) == "" {
+		return errors.New("tracing.service_name must not be empty")
+	}
+	if t.BatchTimeout <= 0 {
+		return errors.New("tracing.batch_timeout must be positive")
 	}
 	return nil
 }

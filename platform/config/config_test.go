@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 const goodRegion = `
@@ -107,6 +108,11 @@ func TestBadConfigIsOneLineNamingTheProblem(t *testing.T) {
 		{"bad token hash", "eu", strings.Replace(goodRegion, "c91cbb", "XYZ", 1), goodEnv, "gateway token dev is not a lowercase hex SHA-256"},
 		{"no shards", "eu", "region: eu\nkafka: {brokers: [\"a:1\"]}\n", goodEnv[2:], "region eu has no shards"},
 		{"bad yaml", "eu", "region: [", goodEnv, "config file"},
+		{"tracing endpoint without scheme", "eu", goodRegion, append(goodEnv, "WALLET_TRACING__OTLP_ENDPOINT=collector:4318"), "tracing.otlp_endpoint"},
+		{"tracing ratio above one", "eu", goodRegion, append(goodEnv, "WALLET_TRACING__SAMPLE_RATIO=1.5"), "tracing.sample_ratio 1.5"},
+		{"tracing ratio below zero", "eu", goodRegion, append(goodEnv, "WALLET_TRACING__SAMPLE_RATIO=-0.1"), "tracing.sample_ratio -0.1"},
+		{"tracing without a service name", "eu", goodRegion + "tracing: {service_name: \"\"}\n", goodEnv, "tracing.service_name"},
+		{"tracing batch timeout zero", "eu", goodRegion, append(goodEnv, "WALLET_TRACING__BATCH_TIMEOUT=0s"), "tracing.batch_timeout"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -178,7 +184,7 @@ func TestMigrationsNeedOnlyTheOwnersDSNs(t *testing.T) {
 // Prefer: wait answer at once). Every such key of the region-wide sections has one.
 func TestEveryTunableHasADefault(t *testing.T) {
 	sections := map[string]any{"http": HTTP{}, "database": Database{}, "kafka": Kafka{},
-		"limits": Limits{}, "idempotency": Idempotency{}, "transfers": Transfers{}}
+		"limits": Limits{}, "idempotency": Idempotency{}, "transfers": Transfers{}, "tracing": Tracing{}}
 	for section, v := range sections {
 		typ := reflect.TypeOf(v)
 		for i := range typ.NumField() {
@@ -277,5 +283,29 @@ func TestCurrencies(t *testing.T) {
 		if _, err := Load(Options{Region: "eu", RegionsDir: dir, Environ: append(slices.Clone(goodEnv), env)}); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s = %v, want %q", env, err, want)
 		}
+	}
+}
+
+// Tracing is off unless an endpoint is configured, and is configured like any other
+// setting: the file, then WALLET_TRACING__* variables.
+func TestTracingIsOffByDefault(t *testing.T) {
+	dir := writeRegion(t, "eu", goodRegion)
+	cfg, err := Load(Options{Region: "eu", RegionsDir: dir, Environ: goodEnv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Tracing{OTLPEndpoint: "", SampleRatio: 1, ServiceName: "wallet", BatchTimeout: 5 * time.Second}
+	if cfg.Tracing != want {
+		t.Fatalf("default tracing = %+v, want %+v", cfg.Tracing, want)
+	}
+	dir = writeRegion(t, "eu", goodRegion+"tracing: {service_name: wallet-eu, sample_ratio: 0.25}\n")
+	cfg, err = Load(Options{Region: "eu", RegionsDir: dir, Environ: append(goodEnv,
+		"WALLET_TRACING__OTLP_ENDPOINT=http://127.0.0.1:4318", "WALLET_TRACING__BATCH_TIMEOUT=100ms")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = Tracing{OTLPEndpoint: "http://127.0.0.1:4318", SampleRatio: 0.25, ServiceName: "wallet-eu", BatchTimeout: 100 * time.Millisecond}
+	if cfg.Tracing != want {
+		t.Fatalf("tracing = %+v, want %+v", cfg.Tracing, want)
 	}
 }

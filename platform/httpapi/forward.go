@@ -11,8 +11,13 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"example.com/wallet/platform/shard"
+	"example.com/wallet/platform/tracing"
 )
 
 // Forwarder sends requests about users of other regions to their home region, so a
@@ -55,13 +60,27 @@ func NewForwarder(self string, peers map[string]Peer, logger *slog.Logger) (*For
 				h.Set(ForwardedFromHeader, f.self)
 				h.Set(GatewayHeader, caller.Gateway)
 				h.Set(RequestIDHeader, RequestID(pr.In.Context()))
+				// The home region's span is a child of this forward's span (or, with
+				// tracing off here, of whatever context came in): never the caller's
+				// header passed on as it was.
+				for _, name := range tracing.Fields() {
+					h.Del(name)
+				}
+				tracing.Inject(trace.SpanContextFromContext(pr.In.Context()), propagation.HeaderCarrier(h))
 			},
 			ModifyResponse: func(resp *http.Response) error {
 				// The home region echoes the request id this region already set.
 				resp.Header.Del(RequestIDHeader)
+				if span := trace.SpanFromContext(resp.Request.Context()); span.IsRecording() {
+					span.SetAttributes(attribute.Int("http.response.status_code", resp.StatusCode))
+				}
 				return nil
 			},
 			ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+				if span := trace.SpanFromContext(r.Context()); span.IsRecording() {
+					span.RecordError(err)
+					span.SetStatus(codes.Error, "region unavailable")
+				}
 				// The peer may or may not have acted on a write: 503 tells the client
 				// the outcome is unknown and to retry with the same idempotency key.
 				logger.WarnContext(r.Context(), "forward failed", "region", region, "error", err.Error(), "request_id", RequestID(r.Context()))
@@ -71,6 +90,9 @@ func NewForwarder(self string, peers map[string]Peer, logger *slog.Logger) (*For
 	}
 	return f, nil
 }
+
+// SpanForward prefixes the name of a forwarded request's client span: "forward us".
+const SpanForward = "forward"
 
 // Forward relays r to region. body, when not nil, replaces a body the handler already
 // read. A request that was itself forwarded is refused instead of forwarded again:
@@ -89,7 +111,9 @@ func (f *Forwarder) Forward(w http.ResponseWriter, r *http.Request, region strin
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		r.ContentLength = int64(len(body))
 	}
-	proxy.ServeHTTP(w, r)
+	ctx, span := tracing.Start(r.Context(), SpanForward+" "+region, trace.WithSpanKind(trace.SpanKindClient))
+	defer span.End()
+	proxy.ServeHTTP(w, r.WithContext(ctx))
 }
 
 // ServeHere decides where a request about id is served. It returns true when this

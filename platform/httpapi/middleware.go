@@ -8,12 +8,19 @@ import (
 	"net/http"
 	"regexp"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
+	"example.com/wallet/platform/tracing"
 )
 
 type ctxKey int
@@ -43,6 +50,54 @@ func WithRequestID(next http.Handler) http.Handler {
 		}
 		w.Header().Set(RequestIDHeader, id)
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey, id)))
+	})
+}
+
+// SpanServer prefixes the name of a request's span: "HTTP POST /v1/transfers", by its
+// route pattern once routed.
+const SpanServer = "HTTP"
+
+// Trace serves each request in a server span, a child of the caller's W3C traceparent
+// (a gateway's, or the span of the region that forwarded it), with the request id and,
+// once routed, the route and the status. Put it after WithRequestID and before Observe,
+// so a panic Observe turns into a 500 is a failed span. With tracing off and no
+// traceparent it does nothing; with tracing off and one, the incoming context is
+// carried to whatever the request sends on (a forward, an outbox message).
+//
+// Requests for the paths in untraced (the orchestrator's probes, every few seconds
+// per replica) start no trace of their own: only a caller's traceparent traces them.
+func Trace(untraced ...string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return traced(next, untraced)
+	}
+}
+
+func traced(next http.Handler, untraced []string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		parent := tracing.Extract(propagation.HeaderCarrier(r.Header))
+		if !tracing.Wanted(parent) || (!parent.IsValid() && slices.Contains(untraced, r.URL.Path)) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		ctx, span := tracing.StartFrom(r.Context(), parent, SpanServer+" "+methodLabel(r.Method), trace.WithSpanKind(trace.SpanKindServer),
+			trace.WithAttributes(attribute.String("http.request.method", methodLabel(r.Method)), attribute.String("url.path", r.URL.Path),
+				tracing.RequestID(RequestID(r.Context()))))
+		rec := &statusRecorder{ResponseWriter: w}
+		defer func() {
+			if !span.IsRecording() {
+				return
+			}
+			if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
+				span.SetName(SpanServer + " " + methodLabel(r.Method) + " " + rc.RoutePattern())
+				span.SetAttributes(attribute.String("http.route", rc.RoutePattern()))
+			}
+			span.SetAttributes(attribute.Int("http.response.status_code", rec.status))
+			if rec.status >= 500 {
+				span.SetStatus(codes.Error, http.StatusText(rec.status))
+			}
+			span.End()
+		}()
+		next.ServeHTTP(rec, r.WithContext(ctx))
 	})
 }
 
@@ -138,11 +193,21 @@ func Observe(logger *slog.Logger, metrics *Metrics) func(http.Handler) http.Hand
 					"status", rec.status,
 					"duration_ms", float64(elapsed.Microseconds())/1000,
 					"forwarded_from", r.Header.Get(ForwardedFromHeader),
+					"trace_id", traceID(r.Context()),
 				)
 			}()
 			next.ServeHTTP(rec, r)
 		})
 	}
+}
+
+// traceID is the request's trace id for its log line, so a log line leads to its
+// trace; "" outside any trace.
+func traceID(ctx context.Context) string {
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		return sc.TraceID().String()
+	}
+	return ""
 }
 
 // MaxPreferWait bounds RFC 7240's "Prefer: wait=N" on every route that honours it.

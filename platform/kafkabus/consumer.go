@@ -9,8 +9,12 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"example.com/wallet/platform/retry"
+	"example.com/wallet/platform/tracing"
 )
 
 // Message is a fetched message as handlers see it: no kafka-go type reaches them.
@@ -22,6 +26,32 @@ type Message struct {
 	Value     []byte
 	// Headers by name; of a name sent twice, the last value.
 	Headers map[string]string
+	// Trace is the context of the message's consume span (SpanProcess), a child of
+	// the producer's span its W3C headers name: what the handler's own spans of this
+	// message are children of.
+	Trace trace.SpanContext
+}
+
+// SpanProcess is the name of the consumer's span for one message, from its fetch until
+// it is applied or dead-lettered.
+const SpanProcess = "kafka process"
+
+// TraceHeaders are the W3C Trace Context headers (traceparent, tracestate) that carry
+// sc to the consumer; none when sc is invalid. They are metadata beside the message,
+// never part of its key or value.
+func TraceHeaders(sc trace.SpanContext) []kafka.Header {
+	if !sc.IsValid() {
+		return nil
+	}
+	carrier := propagation.MapCarrier{}
+	tracing.Inject(sc, carrier)
+	headers := make([]kafka.Header, 0, len(carrier))
+	for _, k := range tracing.Fields() {
+		if v, ok := carrier[k]; ok {
+			headers = append(headers, kafka.Header{Key: k, Value: []byte(v)})
+		}
+	}
+	return headers
 }
 
 // Header returns the value of one of the message's headers, or "".
@@ -130,6 +160,7 @@ type lane[T any] struct {
 type fetched[T any] struct {
 	raw   kafka.Message
 	value T
+	span  trace.Span // SpanProcess, ended once the message is applied or dead-lettered
 }
 
 // Dead-letter headers.
@@ -178,17 +209,24 @@ func (c *Consumer[T]) Run(ctx context.Context) {
 		}
 		fetchBackoff.Reset()
 		c.track.fetched(msg.Partition, msg.Offset)
-		value, laneName, err := c.Decode(fromKafka(msg))
+		m := fromKafka(msg)
+		span := c.startProcess(ctx, m)
+		m.Trace = span.SpanContext()
+		value, laneName, err := c.Decode(m)
 		if err != nil {
 			c.Logger.Error("undecodable message; dead-lettering it", "topic", c.topic, "partition", msg.Partition, "offset", msg.Offset, "error", err.Error())
 			if c.deadLetter(ctx, msg, err, 1) {
 				c.track.done(msg.Partition, msg.Offset)
 			}
+			tracing.End(span, err)
 			continue
 		}
 		l := c.lane(ctx, laneName, &workers)
+		if span.IsRecording() {
+			span.SetAttributes(attribute.String("wallet.lane", laneName))
+		}
 		select {
-		case l.queue <- fetched[T]{raw: msg, value: value}:
+		case l.queue <- fetched[T]{raw: msg, value: value, span: span}:
 			c.Metrics.laneBacklog.WithLabelValues(c.topic, laneName).Set(float64(len(l.queue)))
 		case <-ctx.Done():
 		}
@@ -268,6 +306,7 @@ func (c *Consumer[T]) applyBatch(ctx context.Context, laneName string, batch []f
 		if err == nil {
 			for _, f := range batch {
 				c.track.done(f.raw.Partition, f.raw.Offset)
+				f.span.End()
 			}
 			c.Metrics.handled.WithLabelValues(c.topic, "ok").Add(float64(len(batch)))
 			return true
@@ -306,6 +345,7 @@ func (c *Consumer[T]) applyAlone(ctx context.Context, laneName string, f fetched
 				return false
 			}
 			c.track.done(f.raw.Partition, f.raw.Offset)
+			tracing.End(f.span, err)
 			return true
 		}
 		log.Warn("message failed; retrying", "tries", failures)
@@ -319,6 +359,7 @@ func (c *Consumer[T]) applyAlone(ctx context.Context, laneName string, f fetched
 		case err == nil:
 			c.track.done(f.raw.Partition, f.raw.Offset)
 			c.Metrics.handled.WithLabelValues(c.topic, "ok").Inc()
+			f.span.End()
 			return true
 		case c.Permanent(err):
 			failures++
@@ -384,6 +425,21 @@ func (c *Consumer[T]) commit() {
 	// Reader.Lag is -1 for group readers; Stats carries the lag the partition readers
 	// last observed (the partition read last, when there are several).
 	c.Metrics.lag.WithLabelValues(c.topic).Set(float64(c.Reader.Stats().Lag))
+}
+
+// startProcess starts m's consume span, a child of the producer's span its headers
+// name (a root when they name none). With tracing off and no headers it costs nothing.
+func (c *Consumer[T]) startProcess(ctx context.Context, m Message) trace.Span {
+	parent := tracing.Extract(propagation.MapCarrier(m.Headers))
+	if !tracing.Wanted(parent) {
+		return trace.SpanFromContext(ctx)
+	}
+	_, span := tracing.StartFrom(ctx, parent, SpanProcess,
+		trace.WithSpanKind(trace.SpanKindConsumer),
+		trace.WithAttributes(attribute.String("messaging.system", "kafka"), attribute.String("messaging.operation.type", "process"),
+			attribute.String("messaging.destination.name", m.Topic), attribute.Int("messaging.destination.partition.id", m.Partition),
+			attribute.Int64("messaging.kafka.offset", m.Offset), attribute.String("messaging.kafka.message.key", string(m.Key))))
+	return span
 }
 
 func fromKafka(m kafka.Message) Message {

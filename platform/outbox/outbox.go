@@ -18,9 +18,12 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"example.com/wallet/platform/outbox/internal/outboxdb"
 	"example.com/wallet/platform/retry"
+	"example.com/wallet/platform/tracing"
 )
 
 // Message is one message to publish: to the inbound topic of Region, keyed by Key (a
@@ -30,12 +33,24 @@ type Message struct {
 	Key     string
 	Type    string
 	Payload []byte
+	// Trace is the span the message belongs to. EnqueueTx stores the one of the step
+	// that wrote it (zero: none, outside any trace), and the relay hands Publish the
+	// context of the message's publish span, a child of that step, for the message's
+	// headers. It is never part of what is signed: it moves no money, and a forged
+	// one can only mislabel a trace.
+	Trace trace.SpanContext
 }
+
+// SpanPublish is the name of the relay's span for one message it publishes.
+const SpanPublish = "outbox publish"
 
 var queries = outboxdb.New()
 
 // EnqueueTx stores msgs, in order, in the caller's transaction, with one statement.
-// They are published only if, and only after, that transaction commits.
+// They are published only if, and only after, that transaction commits. Each keeps
+// its Trace, so its publish, later and perhaps on another replica, joins that trace.
+// The trace is the message's own, never ctx's: one transaction writes the messages of
+// many requests, each of its own trace.
 func EnqueueTx(ctx context.Context, tx pgx.Tx, msgs ...Message) error {
 	if len(msgs) == 0 {
 		return nil
@@ -46,6 +61,11 @@ func EnqueueTx(ctx context.Context, tx pgx.Tx, msgs ...Message) error {
 		p.Keys = append(p.Keys, m.Key)
 		p.Types = append(p.Types, m.Type)
 		p.Payloads = append(p.Payloads, m.Payload)
+		stored := ""
+		if s := tracing.Encode(m.Trace); s != nil {
+			stored = *s
+		}
+		p.TraceContexts = append(p.TraceContexts, stored)
 	}
 	return queries.Enqueue(ctx, tx, p)
 }
@@ -349,6 +369,7 @@ func (r *Relay) relayOnce(ctx context.Context, region string) (int, error) {
 	r.setOldest(region, age)
 	msgs := make([]Message, 0, len(rows))
 	ids := make([]int64, 0, len(rows))
+	var spans []trace.Span
 	var lost []int64
 	for _, row := range rows {
 		if hold := r.Hold[row.Type]; hold > 0 && time.Since(row.CreatedAt) < hold {
@@ -359,7 +380,18 @@ func (r *Relay) relayOnce(ctx context.Context, region string) (int, error) {
 			r.Logger.Warn("outbox message dropped (fault injection)", "shard", r.Shard, "type", row.Type, "key", row.Key)
 			continue
 		}
-		msgs = append(msgs, Message{Region: row.Region, Key: row.Key, Type: row.Type, Payload: row.Payload})
+		// One producer span per message, a child of the step that wrote it: the
+		// consumer in the other region parents its own span on this one.
+		msg := Message{Region: row.Region, Key: row.Key, Type: row.Type, Payload: row.Payload}
+		if parent := tracing.Decode(row.TraceContext); tracing.Wanted(parent) {
+			_, span := tracing.StartFrom(ctx, parent, SpanPublish, trace.WithSpanKind(trace.SpanKindProducer),
+				trace.WithAttributes(tracing.TransferID(row.Key), attribute.String("messaging.system", "kafka"),
+					attribute.String("wallet.destination_region", row.Region), attribute.String("wallet.message_type", row.Type),
+					tracing.ShardKey.String(r.Shard)))
+			spans = append(spans, span)
+			msg.Trace = span.SpanContext()
+		}
+		msgs = append(msgs, msg)
 		ids = append(ids, row.ID)
 	}
 	if len(lost) > 0 {
@@ -370,7 +402,11 @@ func (r *Relay) relayOnce(ctx context.Context, region string) (int, error) {
 	if len(msgs) == 0 {
 		return len(lost), nil
 	}
-	if err := r.Publish(ctx, msgs); err != nil {
+	err = r.Publish(ctx, msgs)
+	for _, span := range spans {
+		tracing.End(span, err)
+	}
+	if err != nil {
 		return 0, err
 	}
 	// A crash here republishes the batch on restart: consumers are idempotent.

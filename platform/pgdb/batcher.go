@@ -9,6 +9,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"go.opentelemetry.io/otel/trace"
+
+	"example.com/wallet/platform/tracing"
 )
 
 // Batcher applies requests to one shard with group commit. Requests that arrive while
@@ -48,11 +51,18 @@ const (
 )
 
 type pending[Req, Res any] struct {
-	req  Req
-	res  Res
-	err  error
-	done chan struct{}
+	req   Req
+	trace trace.SpanContext // the request's span, which the batch's span links
+	res   Res
+	err   error
+	done  chan struct{}
 }
+
+// SpanBatch is the name of a batch's span: one per transaction however many requests
+// share it, a child of the first traced request and linked to the others
+// (tracing.StartBatch). A request's own span (the caller's) names its batch by that
+// link, and nothing per request is added to the transaction's path.
+const SpanBatch = "db batch"
 
 // NewBatcher returns a batcher applying requests to pool with apply.
 func NewBatcher[Req, Res any](pool *pgxpool.Pool, apply func(ctx context.Context, tx pgx.Tx, reqs []Req) ([]Res, error)) *Batcher[Req, Res] {
@@ -64,7 +74,18 @@ func NewBatcher[Req, Res any](pool *pgxpool.Pool, apply func(ctx context.Context
 // outcome is unknown). Once queued, a request is applied or refused, never abandoned:
 // Do takes no context, and its transaction is bounded by batchTimeout.
 func (b *Batcher[Req, Res]) Do(req Req) (Res, error) {
-	p := &pending[Req, Res]{req: req, done: make(chan struct{})}
+	return b.do(req, trace.SpanContext{})
+}
+
+// DoTraced is Do for a request inside a trace: its batch's span (SpanBatch) is a child
+// of ctx's span, or linked to it when another request of the batch came first. ctx is
+// read for its span alone; as with Do, the request is never abandoned.
+func (b *Batcher[Req, Res]) DoTraced(ctx context.Context, req Req) (Res, error) {
+	return b.do(req, trace.SpanContextFromContext(ctx))
+}
+
+func (b *Batcher[Req, Res]) do(req Req, sc trace.SpanContext) (Res, error) {
+	p := &pending[Req, Res]{req: req, trace: sc, done: make(chan struct{})}
 	b.mu.Lock()
 	b.queue = append(b.queue, p)
 	start := b.active < maxActiveBatches
@@ -103,9 +124,14 @@ func (b *Batcher[Req, Res]) applyBatch(batch []*pending[Req, Res]) {
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 	defer cancel()
 	reqs := make([]Req, len(batch))
+	var parents []trace.SpanContext
 	for i, p := range batch {
 		reqs[i] = p.req
+		if p.trace.IsValid() {
+			parents = append(parents, p.trace)
+		}
 	}
+	ctx, span := tracing.StartBatch(ctx, SpanBatch, len(batch), parents)
 	var results []Res
 	err := InTx(ctx, b.pool, func(tx pgx.Tx) error {
 		var err error
@@ -115,6 +141,7 @@ func (b *Batcher[Req, Res]) applyBatch(batch []*pending[Req, Res]) {
 		}
 		return err
 	})
+	tracing.End(span, err)
 	switch {
 	case err == nil:
 		for i, p := range batch {

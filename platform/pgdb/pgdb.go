@@ -21,8 +21,11 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/puddle/v2"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"example.com/wallet/platform/config"
+	"example.com/wallet/platform/tracing"
 )
 
 // Shard is one open shard: its name and its connection pool.
@@ -74,6 +77,11 @@ func Close(shards map[string]*Shard) {
 	}
 }
 
+// SpanTransaction is the name of a shard transaction's span.
+const SpanTransaction = "db transaction"
+
+var dbSystem = trace.WithAttributes(attribute.String("db.system.name", "postgresql"))
+
 // maxTxAttempts bounds retries of a transaction that lost a serialization race or a
 // deadlock; both are decided by PostgreSQL before anything commits, so retrying is safe.
 const maxTxAttempts = 5
@@ -91,13 +99,25 @@ func InTx(ctx context.Context, pool *pgxpool.Pool, fn func(tx pgx.Tx) error) err
 
 // InTxWith is InTx for a transaction with opts (an isolation level, read only), with
 // the same retries.
-func InTxWith(ctx context.Context, pool *pgxpool.Pool, opts pgx.TxOptions, fn func(tx pgx.Tx) error) error {
+//
+// A transaction inside a trace (ctx carries a span) gets a span of its own
+// (SpanTransaction) covering every attempt, with an event per retry. One outside any
+// trace (the recovery sweep finding nothing due, a CLI) gets none: a trace of one
+// idle transaction a second per shard would bury the ones that matter.
+func InTxWith(ctx context.Context, pool *pgxpool.Pool, opts pgx.TxOptions, fn func(tx pgx.Tx) error) (err error) {
+	if trace.SpanContextFromContext(ctx).IsValid() {
+		var span trace.Span
+		ctx, span = tracing.Start(ctx, SpanTransaction, trace.WithSpanKind(trace.SpanKindClient), dbSystem)
+		defer func() { tracing.End(span, err) }()
+	}
 	begin := beginSQL(opts)
-	var err error
 	for attempt := 1; attempt <= maxTxAttempts; attempt++ {
 		err = inTxOnce(ctx, pool, begin, fn)
 		if err == nil || !isRetryable(err) {
 			return err
+		}
+		if span := trace.SpanFromContext(ctx); span.IsRecording() {
+			span.AddEvent("retry", trace.WithAttributes(attribute.Int("attempt", attempt), attribute.String("error", err.Error())))
 		}
 		// A short, growing pause lets the competing transaction finish.
 		select {

@@ -258,6 +258,11 @@ database:
   app_role: {{ .Values.database.appRole | quote }}
 log:
   level: {{ .Values.log.level | quote }}
+tracing:
+  otlp_endpoint: {{ .Values.tracing.otlpEndpoint | quote }}
+  sample_ratio: {{ .Values.tracing.sampleRatio }}
+  service_name: {{ .Values.tracing.serviceName | quote }}
+  batch_timeout: {{ .Values.tracing.batchTimeout | quote }}
 {{- end -}}
 {{- end -}}
 
@@ -383,6 +388,18 @@ its explicit port, else 443 (peers are https only).
 {{- end -}}
 {{- if not (has $port $peerPorts) -}}
 {{- fail (printf "networkPolicy.egress.peers.ports does not open port %d of peer %s (%s)" $port .name .url) -}}
+{{- end -}}
+{{- end -}}
+{{- with .Values.tracing.otlpEndpoint -}}
+{{- $u := urlParse . -}}
+{{- $port := ternary 443 80 (eq $u.scheme "https") -}}
+{{- if regexMatch ":[0-9]+$" $u.host -}}
+{{- $port = int (regexFind "[0-9]+$" $u.host) -}}
+{{- end -}}
+{{- $tracingPorts := list -}}
+{{- range $egress.tracing.ports }}{{ $tracingPorts = append $tracingPorts (int .) }}{{ end -}}
+{{- if not (has $port $tracingPorts) -}}
+{{- fail (printf "networkPolicy.egress.tracing.ports does not open port %d of tracing.otlpEndpoint %s" $port .) -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}

@@ -1,16 +1,18 @@
 -- name: Enqueue :exec
 -- Messages in one statement, in array order (ids follow it): element i of every array
--- is message i.
-INSERT INTO outbox (region, key, type, payload)
-SELECT m.region, m.key, m.type, m.payload
-FROM ROWS FROM (unnest(@regions::text[]), unnest(@keys::text[]), unnest(@types::text[]), unnest(@payloads::bytea[]))
-     WITH ORDINALITY AS m(region, key, type, payload, i)
+-- is message i. An empty trace context (a message written outside any trace) is
+-- stored as NULL.
+INSERT INTO outbox (region, key, type, payload, trace_context)
+SELECT m.region, m.key, m.type, m.payload, NULLIF(m.trace_context, '')
+FROM ROWS FROM (unnest(@regions::text[]), unnest(@keys::text[]), unnest(@types::text[]), unnest(@payloads::bytea[]),
+                unnest(@trace_contexts::text[]))
+     WITH ORDINALITY AS m(region, key, type, payload, trace_context, i)
 ORDER BY m.i;
 
 -- name: Unsent :many
 -- The oldest unsent messages for one destination region, in the order they were
 -- written.
-SELECT id, region, key, type, payload, created_at FROM outbox
+SELECT id, region, key, type, payload, trace_context, created_at FROM outbox
 WHERE sent_at IS NULL AND region = @region
 ORDER BY id
 LIMIT @batch;

@@ -30,28 +30,32 @@ func (q *Queries) DeleteSent(ctx context.Context, db DBTX, arg DeleteSentParams)
 }
 
 const enqueue = `-- name: Enqueue :exec
-INSERT INTO outbox (region, key, type, payload)
-SELECT m.region, m.key, m.type, m.payload
-FROM ROWS FROM (unnest($1::text[]), unnest($2::text[]), unnest($3::text[]), unnest($4::bytea[]))
-     WITH ORDINALITY AS m(region, key, type, payload, i)
+INSERT INTO outbox (region, key, type, payload, trace_context)
+SELECT m.region, m.key, m.type, m.payload, NULLIF(m.trace_context, '')
+FROM ROWS FROM (unnest($1::text[]), unnest($2::text[]), unnest($3::text[]), unnest($4::bytea[]),
+                unnest($5::text[]))
+     WITH ORDINALITY AS m(region, key, type, payload, trace_context, i)
 ORDER BY m.i
 `
 
 type EnqueueParams struct {
-	Regions  []string
-	Keys     []string
-	Types    []string
-	Payloads [][]byte
+	Regions       []string
+	Keys          []string
+	Types         []string
+	Payloads      [][]byte
+	TraceContexts []string
 }
 
 // Messages in one statement, in array order (ids follow it): element i of every array
-// is message i.
+// is message i. An empty trace context (a message written outside any trace) is
+// stored as NULL.
 func (q *Queries) Enqueue(ctx context.Context, db DBTX, arg EnqueueParams) error {
 	_, err := db.Exec(ctx, enqueue,
 		arg.Regions,
 		arg.Keys,
 		arg.Types,
 		arg.Payloads,
+		arg.TraceContexts,
 	)
 	return err
 }
@@ -121,7 +125,7 @@ func (q *Queries) TakeLease(ctx context.Context, db DBTX, arg TakeLeaseParams) (
 }
 
 const unsent = `-- name: Unsent :many
-SELECT id, region, key, type, payload, created_at FROM outbox
+SELECT id, region, key, type, payload, trace_context, created_at FROM outbox
 WHERE sent_at IS NULL AND region = $1
 ORDER BY id
 LIMIT $2
@@ -133,12 +137,13 @@ type UnsentParams struct {
 }
 
 type UnsentRow struct {
-	ID        int64
-	Region    string
-	Key       string
-	Type      string
-	Payload   []byte
-	CreatedAt time.Time
+	ID           int64
+	Region       string
+	Key          string
+	Type         string
+	Payload      []byte
+	TraceContext *string
+	CreatedAt    time.Time
 }
 
 // The oldest unsent messages for one destination region, in the order they were
@@ -158,6 +163,7 @@ func (q *Queries) Unsent(ctx context.Context, db DBTX, arg UnsentParams) ([]Unse
 			&i.Key,
 			&i.Type,
 			&i.Payload,
+			&i.TraceContext,
 			&i.CreatedAt,
 		); err != nil {
 			return nil, err
