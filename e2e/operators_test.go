@@ -21,7 +21,8 @@ type waitingOf struct {
 // and whose cancel is held back in the outbox: GET /v1/transfers/{id}, asked through
 // the receiver's region, says it waits for the credit's answer and counts the resends,
 // then, past the TTL, that it waits for the cancel's answer since its request; once
-// cancelled, it waits for nothing. Every answer is checked against the OpenAPI
+// cancelled, it waits for nothing. The pending-transfer metrics count it meanwhile.
+// Every answer is checked against the OpenAPI
 // document by the harness.
 func TestPendingTransferSaysWhatItWaitsFor(t *testing.T) {
 	t.Parallel()
@@ -74,6 +75,18 @@ func TestPendingTransferSaysWhatItWaitsFor(t *testing.T) {
 	if cw.Since != cw.CancelRequestedAt || requested.Before(expires) || cw.ExpiresAt != fresh.Waiting.ExpiresAt || cw.Attempts < 2 ||
 		!mustTime(t, cw.NextAttemptAt).After(requested) {
 		t.Fatalf("waiting for the cancel = %+v (created %s, expires %s)", cw, created, expires)
+	}
+
+	// The metrics see it too: one pending transfer in the sender's region, as old as
+	// its wait, against the 3s TTL.
+	if n := s.EU.Metric(t, "wallet_transfers_pending", `age="`); n != 1 {
+		t.Errorf("wallet_transfers_pending in eu = %v, want 1", n)
+	}
+	if ttl := s.EU.Metric(t, "wallet_transfers_ttl_seconds"); ttl != 3 {
+		t.Errorf("wallet_transfers_ttl_seconds = %v, want 3", ttl)
+	}
+	if oldest := s.EU.Metric(t, "wallet_transfers_pending_oldest_seconds"); oldest < 3 {
+		t.Errorf("wallet_transfers_pending_oldest_seconds = %v, want past the TTL", oldest)
 	}
 
 	final := awaitFinal(t, s.EU, tr.ID, 30*time.Second)
