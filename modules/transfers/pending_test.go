@@ -53,7 +53,7 @@ func TestPendingTransfersByAge(t *testing.T) {
 		}
 	}
 	want := map[string]float64{
-		"wallet_transfers_ttl_seconds": 60,
+		"wallet_transfers_ttl_seconds":                  60,
 		"wallet_transfers_pending age=0s-10s shard=eu0": 1, "wallet_transfers_pending age=10s-1m shard=eu0": 0,
 		"wallet_transfers_pending age=1m-5m shard=eu0": 1, "wallet_transfers_pending age=5m-15m shard=eu0": 0,
 		"wallet_transfers_pending age=15m-1h shard=eu0": 0, "wallet_transfers_pending age=1h+ shard=eu0": 1,
