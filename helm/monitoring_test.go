@@ -3,6 +3,7 @@ package helm_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -224,7 +225,7 @@ func TestDashboard(t *testing.T) {
 		for _, tg := range p.Targets {
 			checkMetricNames(t, "panel "+p.Title, tg.Expr, exported, false, `namespace=~"$namespace"`)
 			titles[p.Title] = append(titles[p.Title], tg.Expr)
-			recording = append(recording, rule{Record: "dashboard:panel_" + strings.ReplaceAll(strings.ToLower(tg.RefID), " ", "_"), Expr: grafanaVars.Replace(tg.Expr)})
+			recording = append(recording, rule{Record: fmt.Sprintf("dashboard:panel_%d_%s", p.ID, strings.ToLower(tg.RefID)), Expr: grafanaVars.Replace(tg.Expr)})
 		}
 	}
 	dir := t.TempDir()
