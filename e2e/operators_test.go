@@ -1,6 +1,9 @@
 package e2e
 
 import (
+	"io"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 )
@@ -28,6 +31,11 @@ func TestPendingTransferSaysWhatItWaitsFor(t *testing.T) {
 	t.Parallel()
 	s := StartStack(t, "WALLET_TRANSFERS__TTL=3s", "WALLET_TRANSFERS__RESEND_AFTER=300ms", "WALLET_TRANSFERS__RESEND_MAX=1s",
 		"WALLET_TESTING__RELAY_DROP__CREDIT=1000", "WALLET_TESTING__RELAY_HOLD__CANCEL=2s")
+	// Once the consumer runs, the dead-letter counter is there at 0 before any dead
+	// letter, so the alert's increase() sees the first one.
+	eventually(t, 20*time.Second, "a zero dead-letter counter for eu's topic", func() bool {
+		return strings.Contains(s.EU.scrape(t), "\nwallet_dlq_messages_total{topic=\""+s.TopicPrefix+".eu.tcc\"} 0\n")
+	})
 	from, to := fund(t, s, "eu", "100"), fund(t, s, "us", "0")
 	resp, tr := send(t, s.EU, from, to, "30", "stuck")
 	if resp.Status != 202 {
@@ -107,4 +115,19 @@ func mustTime(t *testing.T, s string) time.Time {
 		t.Fatalf("time %q: %v", s, err)
 	}
 	return at
+}
+
+// scrape is the region's /metrics text.
+func (r *Region) scrape(t *testing.T) string {
+	t.Helper()
+	resp, err := http.Get(r.AdminURL + "/metrics")
+	if err != nil {
+		t.Fatalf("metrics of %s: %v", r.Name, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
