@@ -107,11 +107,12 @@ func TestDashboardUnderLoad(t *testing.T) {
 	}
 	_ = w.Close()
 	wg.Wait()
+	loadEnd := time.Now()
 	// Let the last transfers finish and be scraped.
-	time.Sleep(30 * time.Second)
+	time.Sleep(15 * time.Second)
 	end := time.Now()
 
-	writeDashboardData(t, promURL, start, end, filepath.Join(out, "dashboard.json"))
+	writeDashboardData(t, promURL, start, loadEnd, end, filepath.Join(out, "dashboard.json"))
 	s.VerifyLedgers(t)
 }
 
@@ -163,8 +164,8 @@ scrape_configs:
 
 // writeDashboardData evaluates every target of the chart's dashboard over [start, end]
 // with Grafana's variables set as a viewer of both regions would have them, and writes
-// the panels with their series to path.
-func writeDashboardData(t *testing.T, promURL string, start, end time.Time, path string) {
+// the panels with their series, and when the load ended, to path.
+func writeDashboardData(t *testing.T, promURL string, start, loadEnd, end time.Time, path string) {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join(repoRoot(), "helm", "wallet", "dashboards", "wallet.json"))
 	if err != nil {
@@ -203,7 +204,7 @@ func writeDashboardData(t *testing.T, promURL string, start, end time.Time, path
 			target["data"] = result.Data
 		}
 	}
-	b, err := json.MarshalIndent(map[string]any{"title": board.Title, "start": start.Unix(), "end": end.Unix(), "panels": board.Panels}, "", " ")
+	b, err := json.MarshalIndent(map[string]any{"title": board.Title, "start": start.Unix(), "load_end": loadEnd.Unix(), "end": end.Unix(), "panels": board.Panels}, "", " ")
 	if err != nil {
 		t.Fatal(err)
 	}

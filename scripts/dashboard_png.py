@@ -84,17 +84,21 @@ def draw_timeseries(ax, panel, start, end):
         ax.text(0.5, 0.5, "no data", color=TEXT, ha="center", va="center", transform=ax.transAxes)
 
 
-def draw_stat(ax, panel, start):
+def draw_stat(ax, panel, start, load_end):
+    # Grafana shows the last value; the run ends with a quiet tail, so the picture
+    # shows the last value under load instead, and says so.
     unit = panel.get("fieldConfig", {}).get("defaults", {}).get("unit", "")
     value = float("nan")
+    limit = (load_end - start) / 60
     for t in panel.get("targets", []):
-        for _, _, ys in series(t, start):
-            vals = [y for y in ys if not math.isnan(y)]
+        for _, xs, ys in series(t, start):
+            vals = [y for x, y in zip(xs, ys) if not math.isnan(y) and x <= limit]
             if vals:
                 value = vals[-1]
     ax.set_axis_off()
-    ax.text(0.5, 0.45, fmt_value(value, unit), color="#73bf69", fontsize=20, ha="center", va="center",
+    ax.text(0.5, 0.5, fmt_value(value, unit), color="#73bf69", fontsize=20, ha="center", va="center",
             transform=ax.transAxes, fontweight="bold")
+    ax.text(0.5, 0.05, "at the end of the load", color=TEXT, fontsize=6, ha="center", transform=ax.transAxes)
 
 
 def draw_state(ax, panel, start, end):
@@ -116,8 +120,9 @@ def main(src, dst):
     rows = max(p["gridPos"]["y"] + p["gridPos"]["h"] for p in panels)
     fig = plt.figure(figsize=(24 * UNIT_W, (rows + 2) * UNIT_H), facecolor=BG)
     when = datetime.fromtimestamp(start, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    fig.suptitle(f"{board['title']}: regions eu and us under load, {when}, {(end - start) / 60:.0f} min "
-                 "(every panel's PromQL evaluated by Prometheus over real scrapes)", color=TEXT, fontsize=11, y=0.995)
+    load = (board.get("load_end", end) - start) / 60
+    fig.suptitle(f"{board['title']}: regions eu and us, {when}: {load:.1f} min of load, then quiet "
+                 "(every panel's PromQL evaluated by Prometheus over real scrapes of the wallet)", color=TEXT, fontsize=11, y=0.995)
     total_h = rows + 2
     for p in panels:
         g = p["gridPos"]
@@ -138,7 +143,7 @@ def main(src, dst):
         for sp in ax.spines.values():
             sp.set_color(GRID)
         if p["type"] == "stat":
-            draw_stat(ax, p, start)
+            draw_stat(ax, p, start, board.get("load_end", end))
         elif p["type"] == "state-timeline":
             draw_state(ax, p, start, end)
         else:
