@@ -34,7 +34,7 @@ func TestPendingTransferSaysWhatItWaitsFor(t *testing.T) {
 	// Once the consumer runs, the dead-letter counter is there at 0 before any dead
 	// letter, so the alert's increase() sees the first one.
 	eventually(t, 20*time.Second, "a zero dead-letter counter for eu's topic", func() bool {
-		return strings.Contains(s.EU.scrape(t), "\nwallet_dlq_messages_total{topic=\""+s.TopicPrefix+".eu.tcc\"} 0\n")
+		return strings.Contains(s.EU.metricsText(t), "\nwallet_dlq_messages_total{topic=\""+s.TopicPrefix+".eu.tcc\"} 0\n")
 	})
 	from, to := fund(t, s, "eu", "100"), fund(t, s, "us", "0")
 	resp, tr := send(t, s.EU, from, to, "30", "stuck")
@@ -117,8 +117,8 @@ func mustTime(t *testing.T, s string) time.Time {
 	return at
 }
 
-// scrape is the region's /metrics text.
-func (r *Region) scrape(t *testing.T) string {
+// metricsText is the region's /metrics text.
+func (r *Region) metricsText(t *testing.T) string {
 	t.Helper()
 	resp, err := http.Get(r.AdminURL + "/metrics")
 	if err != nil {
