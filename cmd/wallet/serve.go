@@ -113,6 +113,7 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 		ResendAfter: cfg.Transfers.ResendAfter, ResendMax: cfg.Transfers.ResendMax, Backlogged: backpressure.backlogged,
 		MaxWaiters: cfg.Transfers.MaxWaiters, MessageKeys: messageKeys(cfg)},
 		region, ledgerSvc, idem, transfers.NewMetrics(reg))
+	reg.MustRegister(transfersSvc.PendingCollector(logger))
 
 	api := newAPI(cfg, logger, reg, tracker, func(r chi.Router) {
 		accounts.NewHTTP(accountsSvc, forwarder, cfg.Region).Mount(r)

@@ -273,6 +273,9 @@ func (s *Service) decideCreate(p *ledger.Postings, rows *createdRows, r Request,
 		msg := Message{Type: MsgCredit, TransferID: t.ID, FromUserID: t.FromUserID, ToUserID: t.ToUserID, Amount: t.Amount.String(), Metadata: r.Metadata}
 		rows.credits = append(rows.credits, outbox.Message{Region: toRegion, Key: t.ID, Type: MsgCredit, Payload: msg.encode(), Trace: sc})
 		t.Status, outcome, steps = StatusPending, "held", []string{"held"}
+		// As writeTx records it: the first resend is due after resendAfter, or at the
+		// TTL when that comes first.
+		t.Waiting = &Waiting{For: WaitingForCredit, Since: now, NextAttemptAt: now.Add(min(s.ttl, s.resendAfter)), ExpiresAt: now.Add(s.ttl)}
 	}
 	// Steps of one call get increasing times a microsecond apart, so a later read
 	// (ordered by time) lists them in the order they happened, as this response does.

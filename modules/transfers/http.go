@@ -307,6 +307,20 @@ type transferJSON struct {
 	CreatedAt  string            `json:"created_at"`
 	UpdatedAt  string            `json:"updated_at"`
 	Steps      []stepJSON        `json:"steps"`
+	// Waiting comes last and only while pending: the answers stored before it
+	// existed keep their bytes, and a final transfer's JSON is what it always was.
+	Waiting *waitingJSON `json:"waiting,omitempty"`
+}
+
+// waitingJSON is Waiting on the wire; see the Transfer schema's waiting in
+// api/openapi.yaml.
+type waitingJSON struct {
+	For               string `json:"for"`
+	Since             string `json:"since"`
+	Attempts          int    `json:"attempts"`
+	NextAttemptAt     string `json:"next_attempt_at,omitempty"`
+	ExpiresAt         string `json:"expires_at"`
+	CancelRequestedAt string `json:"cancel_requested_at,omitempty"`
 }
 
 type listJSON struct {
@@ -324,5 +338,18 @@ func toJSON(t Transfer) transferJSON {
 	for _, s := range t.Steps {
 		out.Steps = append(out.Steps, stepJSON{Step: s.Step, At: s.At.Format(time.RFC3339Nano)})
 	}
+	if w := t.Waiting; w != nil {
+		out.Waiting = &waitingJSON{For: w.For, Since: w.Since.Format(time.RFC3339Nano), Attempts: w.Attempts,
+			NextAttemptAt: optionalTime(w.NextAttemptAt), ExpiresAt: w.ExpiresAt.Format(time.RFC3339Nano),
+			CancelRequestedAt: optionalTime(w.CancelRequestedAt)}
+	}
 	return out
+}
+
+// optionalTime is t on the wire, or "" (the field left out) for the zero time.
+func optionalTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.Format(time.RFC3339Nano)
 }

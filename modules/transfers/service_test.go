@@ -126,7 +126,7 @@ func TestSameShardTransferCompletesAndReplaysItsAnswer(t *testing.T) {
 	}
 
 	got, err := f.svc.Get(ctx, tr.ID)
-	if err != nil || got.Status != StatusCompleted || len(got.Steps) != 3 {
+	if err != nil || got.Status != StatusCompleted || len(got.Steps) != 3 || got.Waiting != nil || tr.Waiting != nil {
 		t.Fatalf("Get = %+v, %v", got, err)
 	}
 	out, err := f.svc.List(ctx, from, "out", "", "", 1)
@@ -230,4 +230,86 @@ func TestAnUnreachableShardIsUnavailable(t *testing.T) {
 			t.Errorf("%s = %v, want an error that reports Unavailable", op, err)
 		}
 	}
+}
+
+// A pending transfer says what it waits for, from the same row the recovery sweep
+// works on: the credit's reply, then, past the TTL, the cancel's; and nothing once final.
+func TestPendingTransferSaysWhatItWaitsFor(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	from, to := f.user(t, "eu0", "100"), f.user(t, "eu1", "0")
+	pool := f.shards.For(from).Pool
+
+	created, err := f.svc.Create(ctx, Request{FromUserID: from, ToUserID: to, Amount: money.MustParse("40"), Key: "w"}, answerLine)
+	if err != nil || created.Transfer.Status != StatusPending {
+		t.Fatalf("= %+v, %v", created, err)
+	}
+	tr := created.Transfer
+	// The fixture's TTL and resend interval are both a minute.
+	want := Waiting{For: WaitingForCredit, Since: tr.CreatedAt, Attempts: 0,
+		NextAttemptAt: tr.CreatedAt.Add(time.Minute), ExpiresAt: tr.CreatedAt.Add(time.Minute)}
+	if tr.Waiting == nil || !sameWaiting(*tr.Waiting, want) {
+		t.Fatalf("fresh waiting = %+v, want %+v", tr.Waiting, want)
+	}
+	got, err := f.svc.Get(ctx, tr.ID)
+	if err != nil || got.Waiting == nil || !sameWaiting(*got.Waiting, want) {
+		t.Fatalf("read waiting = %+v, %v; want %+v", got.Waiting, err, want)
+	}
+
+	// The credit's resend is due: the sweep sends it again and counts the attempt.
+	if _, err := pool.Exec(ctx, `UPDATE transfers SET next_attempt_at = now() - interval '1 second' WHERE id = $1`, tr.ID); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := f.svc.SweepOnce(ctx, "eu0"); err != nil || n != 1 {
+		t.Fatalf("sweep = %d, %v", n, err)
+	}
+	got, err = f.svc.Get(ctx, tr.ID)
+	if err != nil || got.Waiting == nil || got.Waiting.For != WaitingForCredit || got.Waiting.Attempts != 1 ||
+		!got.Waiting.Since.Equal(tr.CreatedAt) || !got.Waiting.CancelRequestedAt.IsZero() || !got.Waiting.NextAttemptAt.After(time.Now()) {
+		t.Fatalf("after a resend, waiting = %+v, %v", got.Waiting, err)
+	}
+
+	// The TTL passes: the sweep requests the cancel, and the transfer now waits for
+	// the cancel's reply, since the request.
+	if _, err := pool.Exec(ctx, `UPDATE transfers SET expires_at = now() - interval '1 second', next_attempt_at = now() - interval '1 second' WHERE id = $1`, tr.ID); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := f.svc.SweepOnce(ctx, "eu0"); err != nil || n != 1 {
+		t.Fatalf("sweep = %d, %v", n, err)
+	}
+	got, err = f.svc.Get(ctx, tr.ID)
+	if err != nil || got.Status != StatusPending || got.Waiting == nil {
+		t.Fatalf("after the TTL = %+v, %v", got, err)
+	}
+	w := got.Waiting
+	if w.For != WaitingForCancelReply || w.Attempts != 2 || w.CancelRequestedAt.IsZero() || !w.Since.Equal(w.CancelRequestedAt) ||
+		!w.ExpiresAt.Before(w.CancelRequestedAt) || !w.NextAttemptAt.After(w.CancelRequestedAt) {
+		t.Fatalf("after the cancel request, waiting = %+v", w)
+	}
+	if last := got.Steps[len(got.Steps)-1]; last.Step != "cancel_requested" {
+		t.Fatalf("last step = %+v, want cancel_requested", last)
+	}
+	listed, err := f.svc.List(ctx, from, "out", StatusPending, "", 10)
+	if err != nil || len(listed.Transfers) != 1 || listed.Transfers[0].Waiting == nil || !sameWaiting(*listed.Transfers[0].Waiting, *w) {
+		t.Fatalf("the sender's pending list = %+v, %v; want the same waiting", listed, err)
+	}
+
+	// The receiver's answer comes: the transfer is final and waits for nothing.
+	reply := Inbound{Message: Message{Type: MsgCancelled, TransferID: tr.ID, FromUserID: from, ToUserID: to, Amount: "40"}, Amount: money.MustParse("40")}
+	if err := f.svc.ApplyInbound(ctx, "eu0", []Inbound{reply}); err != nil {
+		t.Fatal(err)
+	}
+	got, err = f.svc.Get(ctx, tr.ID)
+	if err != nil || got.Status != StatusCancelled || got.Waiting != nil {
+		t.Fatalf("after the reply = %+v, %v; want cancelled, waiting for nothing", got, err)
+	}
+	if b, fr := f.balance(t, from); b != "100" || fr != "0" {
+		t.Fatalf("sender %s frozen %s, want the hold released", b, fr)
+	}
+}
+
+func sameWaiting(a, b Waiting) bool {
+	return a.For == b.For && a.Since.Equal(b.Since) && a.Attempts == b.Attempts && a.NextAttemptAt.Equal(b.NextAttemptAt) &&
+		a.ExpiresAt.Equal(b.ExpiresAt) && a.CancelRequestedAt.Equal(b.CancelRequestedAt)
 }

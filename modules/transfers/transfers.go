@@ -64,6 +64,46 @@ type Transfer struct {
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
 	Steps      []Step
+	// Waiting says what a pending transfer waits for; nil once it is final, and for
+	// an incoming transfer (the receiver's shard knows only that it was credited).
+	Waiting *Waiting
+}
+
+// What a pending transfer waits for (Waiting.For).
+const (
+	// WaitingForCredit: the credit went to the receiver's shard and its reply
+	// (credited or refused) has not come back; until the TTL, the recovery sweep
+	// sends the credit again.
+	WaitingForCredit = "credit"
+	// WaitingForCancelReply: the TTL passed without a reply, the cancel was
+	// requested, and the receiver's answer (cancelled, or credited when the credit
+	// got there first) has not come back; the sweep sends the cancel again until it
+	// does. The hold is never released without that answer.
+	WaitingForCancelReply = "cancel_reply"
+)
+
+// Waiting is why a pending transfer is still pending, read from the sender's shard
+// in the same statement as the transfer: what it waits for and since when, and what
+// the recovery sweep has done and will do about it. It is what support needs to
+// answer "where is my money" without reading the database.
+type Waiting struct {
+	// For is WaitingForCredit or WaitingForCancelReply.
+	For string
+	// Since is when the wait for For began: the transfer's creation for the credit,
+	// the cancel's request for the cancel reply.
+	Since time.Time
+	// Attempts counts the messages the recovery sweep sent for the transfer after
+	// its first credit: the credit sent again, the cancel request and the cancel
+	// sent again.
+	Attempts int
+	// NextAttemptAt is when the sweep sends the step again if no reply came; a time
+	// in the past means the sweep is late (no replica sweeps the shard). Zero when
+	// none is scheduled.
+	NextAttemptAt time.Time
+	// ExpiresAt is the end of the TTL: the time the cancel is (or was) requested.
+	ExpiresAt time.Time
+	// CancelRequestedAt is when the cancel was first requested; zero before.
+	CancelRequestedAt time.Time
 }
 
 // Metrics are the protocol's metrics.
@@ -276,7 +316,22 @@ func fromRow(r transfersdb.Transfer) Transfer {
 	if r.Reason != nil {
 		t.Reason = *r.Reason
 	}
+	if r.Status == StatusPending {
+		t.Waiting = waitingOf(r)
+	}
 	return t
+}
+
+// waitingOf reads what the pending transfer of row r waits for.
+func waitingOf(r transfersdb.Transfer) *Waiting {
+	w := &Waiting{For: WaitingForCredit, Since: r.CreatedAt.UTC(), Attempts: int(r.Attempts), ExpiresAt: r.ExpiresAt.UTC()}
+	if r.NextAttemptAt != nil {
+		w.NextAttemptAt = r.NextAttemptAt.UTC()
+	}
+	if r.CancelRequestedAt != nil {
+		w.For, w.Since, w.CancelRequestedAt = WaitingForCancelReply, r.CancelRequestedAt.UTC(), r.CancelRequestedAt.UTC()
+	}
+	return w
 }
 
 // storedMetadata reads metadata this module stored (always through

@@ -182,6 +182,9 @@ const commitInterval = 100 * time.Millisecond
 // and what was fetched but not applied is delivered again later.
 func (c *Consumer[T]) Run(ctx context.Context) {
 	c.topic = c.Reader.Config().Topic
+	// The dead-letter counter exists at 0 from the start: a series born at 1 shows no
+	// increase to rate() or increase(), so the first dead letters would never alert.
+	c.Metrics.deadLetters.WithLabelValues(c.topic).Add(0)
 	c.lanes = map[string]*lane[T]{}
 	c.track = newOffsets()
 	if c.MaxBatch < 1 {

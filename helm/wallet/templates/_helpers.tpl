@@ -336,6 +336,26 @@ secrets, nor the Kafka password.
 {{- end -}}
 
 {{/*
+Environment of the audit CronJob: each shard's auditDsnSecret (a read-only role), or
+the server's dsnSecret, and nothing else: no token, no region, peer or seal secret,
+no Kafka password.
+*/}}
+{{- define "wallet.auditEnv" -}}
+{{- range .Values.shards }}
+{{- $secret := get . "auditDsnSecret" | default .dsnSecret }}
+- name: WALLET_SHARDS__{{ upper .name }}__DSN
+  valueFrom:
+    secretKeyRef:
+      name: {{ $secret.name | quote }}
+      key: {{ get $secret "key" | default "dsn" | quote }}
+{{- end }}
+- name: GOMEMLIMIT
+  valueFrom:
+    resourceFieldRef:
+      resource: limits.memory
+{{- end -}}
+
+{{/*
 One egress rule to a destination of networkPolicy.egress: every port of .dest.ports,
 for each protocol in .protocols, to the peers of .dest.to.
 */}}

@@ -69,3 +69,15 @@ SELECT s.transfer_id, s.step, s.at
 FROM ROWS FROM (unnest(@transfer_ids::text[]), unnest(@steps::text[]), unnest(@ats::timestamptz[]))
      AS s(transfer_id, step, at)
 ON CONFLICT DO NOTHING;
+
+-- name: PendingByAge :many
+-- The shard's pending transfers counted by age band, with the age of each band's
+-- oldest, for the pending-transfers metrics. Arrays count from 1 in SQL: band 0 holds
+-- ages under @edges[1] seconds, band i those from @edges[i] to under @edges[i+1]. It
+-- reads only pending rows, which the partial index transfers_due covers.
+SELECT width_bucket(extract(epoch FROM now() - created_at)::float8, @edges::float8[])::int AS band,
+       count(*)::bigint AS pending,
+       extract(epoch FROM now() - min(created_at))::float8 AS oldest_seconds
+FROM transfers
+WHERE status = 'pending'
+GROUP BY band;

@@ -300,6 +300,45 @@ func (q *Queries) NotifyFinal(ctx context.Context, db DBTX, ids []string) error 
 	return err
 }
 
+const pendingByAge = `-- name: PendingByAge :many
+SELECT width_bucket(extract(epoch FROM now() - created_at)::float8, $1::float8[])::int AS band,
+       count(*)::bigint AS pending,
+       extract(epoch FROM now() - min(created_at))::float8 AS oldest_seconds
+FROM transfers
+WHERE status = 'pending'
+GROUP BY band
+`
+
+type PendingByAgeRow struct {
+	Band          int32
+	Pending       int64
+	OldestSeconds float64
+}
+
+// The shard's pending transfers counted by age band, with the age of each band's
+// oldest, for the pending-transfers metrics. Arrays count from 1 in SQL: band 0 holds
+// ages under @edges[1] seconds, band i those from @edges[i] to under @edges[i+1]. It
+// reads only pending rows, which the partial index transfers_due covers.
+func (q *Queries) PendingByAge(ctx context.Context, db DBTX, edges []float64) ([]PendingByAgeRow, error) {
+	rows, err := db.Query(ctx, pendingByAge, edges)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []PendingByAgeRow
+	for rows.Next() {
+		var i PendingByAgeRow
+		if err := rows.Scan(&i.Band, &i.Pending, &i.OldestSeconds); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const scheduleAttempts = `-- name: ScheduleAttempts :exec
 UPDATE transfers t
 SET attempts = t.attempts + 1, next_attempt_at = v.next_attempt_at, updated_at = now(),
