@@ -16,6 +16,6 @@ if [ ! -x "$work/venv/bin/python" ]; then
 	"$work/venv/bin/pip" install -q matplotlib==3.11.2
 fi
 WALLET_DASHBOARD_OUT="$PWD/$work" WALLET_PROMETHEUS="$PWD/$work/bin/prometheus" \
-	go test -count=1 -timeout 20m -run '^TestDashboardUnderLoad$' ./e2e/
+	go test -tags dashboard -count=1 -timeout 20m -run '^TestDashboardUnderLoad$' ./e2e/
 "$work/venv/bin/python" scripts/dashboard_png.py "$work/dashboard.json" docs/img/dashboard.png
 echo "wrote docs/img/dashboard.png"

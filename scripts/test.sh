@@ -27,6 +27,10 @@ packages=$(go list ./... | grep -v -e '/e2e$' -e '/cmd/walletchaos$')
 go test -race -count=1 -timeout 15m $packages
 # The chart's tests are a module of their own (helm/go.mod): the Helm SDK and the
 # Kubernetes API types stay out of the service's dependency graph.
+# They check the chart's alert rules and dashboard with promtool, built from the Go
+# module proxy (the version is helm/monitoring_test.go's promtoolPkg): built here first,
+# outside the tests' timeout, because a machine's first build of it takes minutes.
+(cd helm && go run "$(sed -n 's/^const promtoolPkg = "\(.*\)"$/\1/p' monitoring_test.go)" --version >/dev/null)
 (cd helm && go test -count=1 -timeout 5m ./...)
 go test -count=1 -timeout 14m ./e2e/
 # The chaos suite's short profile: faults injected into two replicas per region, every
