@@ -133,11 +133,11 @@ func TestSpecLoadsAndValidates(t *testing.T) {
 				t.Errorf("%s %s: security = %v, want none", m, path, sec)
 			}
 			if v1 {
-				statuses := []int{401, 503}
+				statuses := []int{401, 403, 503}
 				if path == "/v1/currencies" {
 					// Answered from the region's configuration: no shard and no peer
 					// region is reached, so nothing can be unavailable.
-					statuses = []int{401}
+					statuses = []int{401, 403}
 				}
 				for _, status := range statuses {
 					if op.Responses.Status(status) == nil {

@@ -105,6 +105,9 @@ type walletConfig struct {
 	Idempotency struct {
 		Retention string `json:"retention"`
 	} `json:"idempotency"`
+	Auth *struct {
+		GatewayScopes map[string][]string `json:"gateway_scopes"`
+	} `json:"auth"`
 	Currencies struct {
 		Default string `json:"default"`
 		Assets  map[string]struct {
@@ -1943,5 +1946,34 @@ func TestTracing(t *testing.T) {
 	}))
 	if err == nil || !strings.Contains(err.Error(), "otlpEndpoint") {
 		t.Errorf("an endpoint without a scheme rendered: %v", err)
+	}
+}
+
+// TestGatewayScopesReachTheWallet: scopes in the values render into wallet.yaml and the
+// wallet's loader gives each gateway its own (a gateway not listed keeps payments and
+// read); a scope the wallet does not know is refused by the schema.
+func TestGatewayScopesReachTheWallet(t *testing.T) {
+	ch := loadChart(t)
+	base := readValues(t, filepath.Join(regionsDir, "eu", "values.yaml"))
+	scoped := modify(t, base, func(m map[string]any) {
+		a := sub(m, "auth")
+		sub(a, "gatewayTokensSecret")["gateways"] = []any{"web", "partner"}
+		a["gatewayScopes"] = map[string]any{"partner": []any{"read"}}
+	})
+	r := mustRender(t, ch, scoped)
+	cm := r.get(t, "ConfigMap", "wallet-config").(*corev1.ConfigMap)
+	loaded, err := loadRendered(t, cm.Data["wallet.yaml"], envByName(deployment(t, r).Spec.Template.Spec.Containers[0]), false)
+	if err != nil {
+		t.Fatalf("wallet refuses the rendered config: %v\n%s", err, cm.Data["wallet.yaml"])
+	}
+	if got := loaded.ScopesOf("partner"); !slices.Equal(got, []string{"read"}) {
+		t.Errorf("partner's scopes = %v, want [read]", got)
+	}
+	if got := loaded.ScopesOf("web"); !slices.Equal(got, config.DefaultScopes) {
+		t.Errorf("web's scopes = %v, want the default %v", got, config.DefaultScopes)
+	}
+	bad := modify(t, base, func(m map[string]any) { sub(m, "auth")["gatewayScopes"] = map[string]any{"partner": []any{"admin"}} })
+	if _, err := renderChart(ch, bad); err == nil || !strings.Contains(err.Error(), "gatewayScopes") {
+		t.Errorf("an unknown scope rendered: %v", err)
 	}
 }

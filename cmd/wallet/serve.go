@@ -242,7 +242,11 @@ func newAPI(cfg *config.Config, logger *slog.Logger, reg prometheus.Registerer, 
 		for name := range cfg.Peers {
 			peerTokens[name] = cfg.ForwardToken(name)
 		}
-		r.Use(httpapi.NewAuthenticator(cfg.Auth.GatewayTokens, peerTokens).Middleware)
+		scopes := map[string][]string{}
+		for gateway := range cfg.Auth.GatewayTokens {
+			scopes[gateway] = cfg.ScopesOf(gateway)
+		}
+		r.Use(httpapi.NewAuthenticator(cfg.Auth.GatewayTokens, scopes, peerTokens).Middleware)
 		mount(r)
 	})
 	return r

@@ -6,6 +6,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"example.com/wallet/platform/config"
 	"example.com/wallet/platform/httpapi"
 	"example.com/wallet/platform/idempotency"
 	"example.com/wallet/platform/shard"
@@ -27,8 +28,9 @@ func NewHTTP(accounts *Service, forward *httpapi.Forwarder, region string) *HTTP
 
 // Mount adds the routes to r (already behind authentication).
 func (h *HTTP) Mount(r chi.Router) {
-	r.Post("/v1/users", h.create)
-	r.Get("/v1/users/{id}", h.get)
+	payments, read := r.With(httpapi.RequireScope(config.ScopePayments)), r.With(httpapi.RequireScope(config.ScopeRead))
+	payments.Post("/v1/users", h.create)
+	read.Get("/v1/users/{id}", h.get)
 }
 
 type createRequest struct {

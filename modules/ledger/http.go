@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"example.com/wallet/platform/config"
 	"example.com/wallet/platform/currency"
 	"example.com/wallet/platform/httpapi"
 	"example.com/wallet/platform/idempotency"
@@ -33,11 +34,12 @@ func NewHTTP(ledger *Service, movements *Movements, forward *httpapi.Forwarder, 
 
 // Mount adds the ledger's routes to r (already behind authentication).
 func (h *HTTP) Mount(r chi.Router) {
-	r.Get("/v1/users/{id}/balance", h.balance)
-	r.Post("/v1/users/{id}/deposits", h.move(KindDeposit))
-	r.Post("/v1/users/{id}/withdrawals", h.move(KindWithdrawal))
-	r.Get("/v1/users/{id}/ledger", h.entries)
-	r.Get("/v1/currencies", h.currencies)
+	payments, read := r.With(httpapi.RequireScope(config.ScopePayments)), r.With(httpapi.RequireScope(config.ScopeRead))
+	read.Get("/v1/users/{id}/balance", h.balance)
+	payments.Post("/v1/users/{id}/deposits", h.move(KindDeposit))
+	payments.Post("/v1/users/{id}/withdrawals", h.move(KindWithdrawal))
+	read.Get("/v1/users/{id}/ledger", h.entries)
+	read.Get("/v1/currencies", h.currencies)
 }
 
 // Problems of the ledger's refusals.

@@ -10,6 +10,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"example.com/wallet/modules/ledger"
+	"example.com/wallet/platform/config"
 	"example.com/wallet/platform/httpapi"
 	"example.com/wallet/platform/idempotency"
 	"example.com/wallet/platform/money"
@@ -32,9 +33,10 @@ func NewHTTP(transfers *Service, forward *httpapi.Forwarder, limiter *ratelimit.
 
 // Mount adds the routes to r (already behind authentication).
 func (h *HTTP) Mount(r chi.Router) {
-	r.Post("/v1/transfers", h.create)
-	r.Get("/v1/transfers/{id}", h.get)
-	r.Get("/v1/users/{id}/transfers", h.list)
+	payments, read := r.With(httpapi.RequireScope(config.ScopePayments)), r.With(httpapi.RequireScope(config.ScopeRead))
+	payments.Post("/v1/transfers", h.create)
+	read.Get("/v1/transfers/{id}", h.get)
+	read.Get("/v1/users/{id}/transfers", h.list)
 }
 
 // Problems of the transfers' refusals.

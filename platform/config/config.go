@@ -201,6 +201,10 @@ type Testing struct {
 // regions present to each other is derived from Peer.Secret.
 type Auth struct {
 	GatewayTokens map[string]string `koanf:"gateway_tokens"`
+	// GatewayScopes lists what each gateway's token may do, by gateway name: "read"
+	// (GETs), "payments" (create users, move money) and "operator" (account controls).
+	// A gateway without an entry has DefaultScopes.
+	GatewayScopes map[string][]string `koanf:"gateway_scopes"`
 	// RegionSecret is this region's own (at least MinSecretLength characters): the key
 	// of the TCC messages between its own shards is derived from it.
 	RegionSecret string `koanf:"region_secret"`
@@ -208,6 +212,25 @@ type Auth struct {
 	// the ledger's hash chain evidence against whoever can write the database: keep
 	// it where the database's administrators cannot read it.
 	LedgerSealSecret string `koanf:"ledger_seal_secret"`
+}
+
+// Scopes of gateway tokens (Auth.GatewayScopes).
+const (
+	ScopeRead     = "read"
+	ScopePayments = "payments"
+	ScopeOperator = "operator"
+)
+
+// DefaultScopes are the rights of a gateway configured without scopes: what every
+// gateway could do before scopes existed.
+var DefaultScopes = []string{ScopePayments, ScopeRead}
+
+// ScopesOf returns what gateway's token may do (DefaultScopes when not configured).
+func (c *Config) ScopesOf(gateway string) []string {
+	if s, ok := c.Auth.GatewayScopes[gateway]; ok {
+		return s
+	}
+	return DefaultScopes
 }
 
 // LedgerSealKey is the key of the ledger's seals (see LedgerSealSecret).
@@ -647,6 +670,21 @@ func (c *Config) validate(forMigrations bool) error {
 	for name, h := range c.Auth.GatewayTokens {
 		if !hexSHA256.MatchString(h) {
 			return fmt.Errorf("gateway token %s is not a lowercase hex SHA-256", name)
+		}
+	}
+	for _, name := range sortedKeys(c.Auth.GatewayScopes) {
+		if _, ok := c.Auth.GatewayTokens[name]; !ok && !forMigrations {
+			return fmt.Errorf("auth.gateway_scopes.%s: no gateway %s has a token", name, name)
+		}
+		if len(c.Auth.GatewayScopes[name]) == 0 {
+			return fmt.Errorf("auth.gateway_scopes.%s is empty: a token that may do nothing is no gateway (remove its token instead)", name)
+		}
+		for _, scope := range c.Auth.GatewayScopes[name] {
+			switch scope {
+			case ScopeRead, ScopePayments, ScopeOperator:
+			default:
+				return fmt.Errorf("auth.gateway_scopes.%s: unknown scope %q (read, payments, operator)", name, scope)
+			}
 		}
 	}
 	if c.HTTP.MaxBodyBytes <= 0 {

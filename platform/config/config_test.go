@@ -309,3 +309,36 @@ func TestTracingIsOffByDefault(t *testing.T) {
 		t.Fatalf("tracing = %+v, want %+v", cfg.Tracing, want)
 	}
 }
+
+// TestGatewayScopes: a gateway without scopes keeps what every gateway could do before
+// (payments and read); configured scopes come from the file or the environment; an
+// unknown scope, an empty list or a gateway without a token is refused.
+func TestGatewayScopes(t *testing.T) {
+	dir := writeRegion(t, "eu", goodRegion)
+	cfg, err := Load(Options{Region: "eu", RegionsDir: dir, Environ: goodEnv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.ScopesOf("dev"); !slices.Equal(got, []string{ScopePayments, ScopeRead}) {
+		t.Fatalf("unconfigured scopes = %v", got)
+	}
+	cfg, err = Load(Options{Region: "eu", RegionsDir: dir, Environ: append(slices.Clone(goodEnv), "WALLET_AUTH__GATEWAY_SCOPES__DEV=read,operator")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.ScopesOf("dev"); !slices.Equal(got, []string{ScopeRead, ScopeOperator}) {
+		t.Fatalf("configured scopes = %v", got)
+	}
+	for env, want := range map[string]string{
+		"WALLET_AUTH__GATEWAY_SCOPES__DEV=read,admin": `unknown scope "admin"`,
+		"WALLET_AUTH__GATEWAY_SCOPES__WEB=read":       "no gateway web has a token",
+	} {
+		if _, err := Load(Options{Region: "eu", RegionsDir: dir, Environ: append(slices.Clone(goodEnv), env)}); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s = %v, want %q", env, err, want)
+		}
+	}
+	dir = writeRegion(t, "eu", strings.Replace(goodRegion, "auth:\n", "auth:\n  gateway_scopes: {dev: []}\n", 1))
+	if _, err := Load(Options{Region: "eu", RegionsDir: dir, Environ: goodEnv}); err == nil || !strings.Contains(err.Error(), "is empty") {
+		t.Errorf("empty scopes = %v", err)
+	}
+}

@@ -5,7 +5,9 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
+	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 )
 
@@ -19,10 +21,37 @@ const (
 	GatewayHeader = "Wallet-Gateway"
 )
 
-// Caller is who made a request: the gateway, and the region that forwarded it if any.
+// Caller is who made a request: the gateway, what its token may do, and the region
+// that forwarded it if any.
 type Caller struct {
 	Gateway       string
+	Scopes        []string
 	ForwardedFrom string
+}
+
+// May reports whether the caller's token carries scope.
+func (c Caller) May(scope string) bool { return slices.Contains(c.Scopes, scope) }
+
+// CodeInsufficientScope is the code of a request whose token lacks the scope its
+// route needs.
+const CodeInsufficientScope = "insufficient_scope"
+
+// RequireScope refuses, with 403 insufficient_scope, a request whose authenticated
+// caller lacks scope (RFC 6750's error, named in WWW-Authenticate). It runs behind the
+// Authenticator, before the handler and so before any forwarding: the region a request
+// enters through checks it, and the home region checks it again with its own
+// configuration of the same gateway.
+func RequireScope(scope string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !CallerFrom(r.Context()).May(scope) {
+				w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm="wallet", error="insufficient_scope", scope=%q`, scope))
+				WriteProblem(w, r, NewProblem(http.StatusForbidden, CodeInsufficientScope, "this gateway's token does not carry the %s scope this request needs", scope))
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
 }
 
 const callerKey ctxKey = iota + 100
@@ -41,14 +70,16 @@ func CallerFrom(ctx context.Context) Caller {
 // configured gateway hash is compared, so timing says nothing about which token almost
 // matched.
 type Authenticator struct {
-	gateways map[string][]byte // name -> sha256(token)
-	peers    map[string][]byte // peer region -> sha256(its forwarding token)
+	gateways map[string][]byte   // name -> sha256(token)
+	scopes   map[string][]string // name -> what its token may do
+	peers    map[string][]byte   // peer region -> sha256(its forwarding token)
 }
 
 // NewAuthenticator builds an authenticator from hex SHA-256 gateway token hashes
-// (validated by config) and each peer region's plaintext forwarding token.
-func NewAuthenticator(gatewayHashes map[string]string, peerTokens map[string]string) *Authenticator {
-	a := &Authenticator{gateways: map[string][]byte{}, peers: map[string][]byte{}}
+// (validated by config), each gateway's scopes (config.ScopesOf) and each peer
+// region's plaintext forwarding token.
+func NewAuthenticator(gatewayHashes map[string]string, gatewayScopes map[string][]string, peerTokens map[string]string) *Authenticator {
+	a := &Authenticator{gateways: map[string][]byte{}, scopes: gatewayScopes, peers: map[string][]byte{}}
 	for name, h := range gatewayHashes {
 		b, _ := hex.DecodeString(h)
 		a.gateways[name] = b
@@ -88,7 +119,7 @@ func (a *Authenticator) authenticate(r *http.Request) (Caller, bool) {
 		if _, known := a.gateways[gateway]; !known {
 			return Caller{}, false
 		}
-		return Caller{Gateway: gateway, ForwardedFrom: from}, true
+		return Caller{Gateway: gateway, Scopes: a.scopes[gateway], ForwardedFrom: from}, true
 	}
 	matched := ""
 	for name, h := range a.gateways {
@@ -96,5 +127,5 @@ func (a *Authenticator) authenticate(r *http.Request) (Caller, bool) {
 			matched = name
 		}
 	}
-	return Caller{Gateway: matched}, matched != ""
+	return Caller{Gateway: matched, Scopes: a.scopes[matched]}, matched != ""
 }

@@ -2,9 +2,11 @@ package httpapi
 
 import (
 	"crypto/sha256"
+	"encoding/json"
 	"encoding/hex"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"testing"
 )
 
@@ -13,7 +15,9 @@ import (
 // A peer's token cannot speak for another region, nor for a gateway nobody configured.
 func TestForwardedCredentialsAreBoundToTheirPair(t *testing.T) {
 	hash := func(s string) string { sum := sha256.Sum256([]byte(s)); return hex.EncodeToString(sum[:]) }
+	web, partner := []string{"payments", "read"}, []string{"read"}
 	auth := NewAuthenticator(map[string]string{"web": hash("web-token"), "partner": hash("partner-token")},
+		map[string][]string{"web": web, "partner": partner},
 		map[string]string{"us": "eu-us-token", "ap": "eu-ap-token"})
 	var seen Caller
 	h := auth.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { seen = CallerFrom(r.Context()) }))
@@ -23,10 +27,10 @@ func TestForwardedCredentialsAreBoundToTheirPair(t *testing.T) {
 		want                       int
 		caller                     Caller
 	}{
-		{"gateway", "web-token", "", "", 200, Caller{Gateway: "web"}},
-		{"gateway naming another gateway is still itself", "web-token", "", "partner", 200, Caller{Gateway: "web"}},
-		{"forwarded by us", "eu-us-token", "us", "partner", 200, Caller{Gateway: "partner", ForwardedFrom: "us"}},
-		{"forwarded by ap", "eu-ap-token", "ap", "web", 200, Caller{Gateway: "web", ForwardedFrom: "ap"}},
+		{"gateway", "web-token", "", "", 200, Caller{Gateway: "web", Scopes: web}},
+		{"gateway naming another gateway is still itself", "web-token", "", "partner", 200, Caller{Gateway: "web", Scopes: web}},
+		{"forwarded by us", "eu-us-token", "us", "partner", 200, Caller{Gateway: "partner", Scopes: partner, ForwardedFrom: "us"}},
+		{"forwarded by ap", "eu-ap-token", "ap", "web", 200, Caller{Gateway: "web", Scopes: web, ForwardedFrom: "ap"}},
 		{"us's token claiming to be ap", "eu-us-token", "ap", "web", 401, Caller{}},
 		{"a region that is not a peer", "eu-us-token", "zz", "web", 401, Caller{}},
 		{"an unknown gateway", "eu-us-token", "us", "nobody", 401, Caller{}},
@@ -47,9 +51,37 @@ func TestForwardedCredentialsAreBoundToTheirPair(t *testing.T) {
 			}
 			w := httptest.NewRecorder()
 			h.ServeHTTP(w, r)
-			if w.Code != c.want || seen != c.caller {
+			if w.Code != c.want || !reflect.DeepEqual(seen, c.caller) {
 				t.Fatalf("= %d as %+v, want %d as %+v", w.Code, seen, c.want, c.caller)
 			}
 		})
+	}
+}
+
+// TestRoutesRequireTheirScope: a token without the scope a route needs is refused 403
+// insufficient_scope, naming the scope (RFC 6750), before the handler runs; with it,
+// the handler runs.
+func TestRoutesRequireTheirScope(t *testing.T) {
+	hash := func(s string) string { sum := sha256.Sum256([]byte(s)); return hex.EncodeToString(sum[:]) }
+	auth := NewAuthenticator(map[string]string{"reader": hash("reader-token"), "payer": hash("payer-token")},
+		map[string][]string{"reader": {"read"}, "payer": {"payments", "read"}}, nil)
+	ran := false
+	h := auth.Middleware(RequireScope("payments")(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { ran = true })))
+	for token, want := range map[string]int{"reader-token": 403, "payer-token": 200} {
+		ran = false
+		r := httptest.NewRequest("POST", "/v1/transfers", nil)
+		r.Header.Set("Authorization", "Bearer "+token)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != want || ran != (want == 200) {
+			t.Fatalf("%s = %d (handler ran %v), want %d", token, w.Code, ran, want)
+		}
+		if want == 403 {
+			var body struct{ Code string }
+			_ = json.Unmarshal(w.Body.Bytes(), &body)
+			if body.Code != CodeInsufficientScope || w.Header().Get("WWW-Authenticate") != `Bearer realm="wallet", error="insufficient_scope", scope="payments"` {
+				t.Fatalf("refusal = %s %q", w.Body, w.Header().Get("WWW-Authenticate"))
+			}
+		}
 	}
 }

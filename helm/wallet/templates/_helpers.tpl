@@ -254,6 +254,13 @@ currencies:
       name: {{ get $asset "name" | default $code | quote }}
 {{- end }}
 {{- end }}
+{{- with .Values.auth.gatewayScopes }}
+auth:
+  gateway_scopes:
+{{- range $gateway, $scopes := . }}
+    {{ $gateway }}: [{{ range $i, $s := $scopes }}{{ if $i }}, {{ end }}{{ $s | quote }}{{ end }}]
+{{- end }}
+{{- end }}
 database:
   app_role: {{ .Values.database.appRole | quote }}
 log:
