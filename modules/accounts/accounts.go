@@ -20,21 +20,27 @@ type User struct {
 	CreatedAt time.Time
 }
 
-// WalletOpener creates a new user's empty balance in the same transaction as the user,
-// so that no user ever exists without one. The ledger implements it.
-type WalletOpener interface {
+// Wallets is what the accounts need of the ledger, in the accounts' own transaction.
+// The ledger implements it.
+type Wallets interface {
+	// OpenTx creates a new user's empty balance, so that no user ever exists without
+	// one.
 	OpenTx(ctx context.Context, tx pgx.Tx, userID string) error
+	// SetStatusTx sets the account's status (platform/account) where every debit and
+	// credit is decided, with the event in the user's history, and reports whether it
+	// changed.
+	SetStatusTx(ctx context.Context, tx pgx.Tx, userID, status string) (bool, error)
 }
 
 // Service creates and reads the users of one region.
 type Service struct {
 	shards *pgdb.Shards
-	wallet WalletOpener
+	wallet Wallets
 	q      *accountsdb.Queries
 }
 
 // NewService builds the accounts service over the region's shards.
-func NewService(shards *pgdb.Shards, wallet WalletOpener) *Service {
+func NewService(shards *pgdb.Shards, wallet Wallets) *Service {
 	return &Service{shards: shards, wallet: wallet, q: accountsdb.New()}
 }
 
@@ -62,6 +68,30 @@ func (s *Service) Create(ctx context.Context, id string) (User, error) {
 		return s.wallet.OpenTx(ctx, tx, id)
 	})
 	return u, pgdb.InterpretError(err, nil)
+}
+
+// SetStatus freezes (account.StatusFrozen), unfreezes (account.StatusActive) or closes
+// (account.StatusClosed) a user's account and returns the user as it now is. Setting
+// the status it already has changes nothing, so each is idempotent. A closed account
+// refuses every change (account.ErrClosed); closing needs a zero balance and nothing
+// frozen (account.ErrNotEmpty).
+func (s *Service) SetStatus(ctx context.Context, id, status string) (User, error) {
+	var u User
+	err := pgdb.InTx(ctx, s.shards.For(id).Pool, func(tx pgx.Tx) error {
+		changed, err := s.wallet.SetStatusTx(ctx, tx, id, status)
+		if err != nil {
+			return err
+		}
+		var row accountsdb.User
+		if changed {
+			row, err = s.q.SetUserStatus(ctx, tx, accountsdb.SetUserStatusParams{ID: id, Status: status})
+		} else {
+			row, err = s.q.GetUser(ctx, tx, id)
+		}
+		u = toUser(row)
+		return err
+	})
+	return u, pgdb.InterpretError(err, shard.ErrUserNotFound)
 }
 
 // Get reads a user of this region.

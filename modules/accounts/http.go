@@ -6,6 +6,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"example.com/wallet/platform/account"
 	"example.com/wallet/platform/config"
 	"example.com/wallet/platform/httpapi"
 	"example.com/wallet/platform/idempotency"
@@ -31,6 +32,28 @@ func (h *HTTP) Mount(r chi.Router) {
 	payments, read := r.With(httpapi.RequireScope(config.ScopePayments)), r.With(httpapi.RequireScope(config.ScopeRead))
 	payments.Post("/v1/users", h.create)
 	read.Get("/v1/users/{id}", h.get)
+	operator := r.With(httpapi.RequireScope(config.ScopeOperator))
+	operator.Post("/v1/users/{id}/freeze", h.setStatus(account.StatusFrozen))
+	operator.Post("/v1/users/{id}/unfreeze", h.setStatus(account.StatusActive))
+	operator.Post("/v1/users/{id}/close", h.setStatus(account.StatusClosed))
+}
+
+// setStatus freezes, unfreezes or closes the account, in the user's home region, and
+// answers with the user as it now is. Each is idempotent by state: asking again for
+// the status the account has changes nothing and answers the same.
+func (h *HTTP) setStatus(status string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, here := h.forward.UserHome(w, r, nil)
+		if !here {
+			return
+		}
+		u, err := h.accounts.SetStatus(r.Context(), id, status)
+		if err != nil {
+			httpapi.WriteError(w, r, err)
+			return
+		}
+		httpapi.WriteJSON(w, http.StatusOK, toJSON(u))
+	}
 }
 
 type createRequest struct {

@@ -71,6 +71,8 @@ func (s *Service) AuditTotalsTx(ctx context.Context, tx pgx.Tx) (AuditTotals, er
 			t.TransferDebits = k.Total
 		case KindTransferCredit:
 			t.TransferCredits = k.Total
+		case KindAccountFrozen, KindAccountUnfrozen, KindAccountClosed:
+			// Events: amount 0, no money.
 		default:
 			// The schema's CHECK allows no other kind.
 			return t, fmt.Errorf("ledger: entries of unknown kind %q", k.Kind)

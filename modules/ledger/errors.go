@@ -5,7 +5,8 @@ import (
 )
 
 // The ledger's refusals. Each leaves the ledger as it was. A user that does not exist
-// is shard.ErrUserNotFound, the one error every module says it with. The HTTP edge
+// is shard.ErrUserNotFound, the one error every module says it with; an account's
+// status refuses with platform/account's errors. The HTTP edge
 // (http.go) maps each to the problem a client sees.
 var (
 	// ErrInsufficientFunds: the amount exceeds the available balance.

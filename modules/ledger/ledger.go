@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"example.com/wallet/platform/account"
 	"context"
 	"fmt"
 	"time"
@@ -14,13 +15,22 @@ import (
 	"example.com/wallet/platform/shard"
 )
 
-// Entry kinds.
+// Entry kinds. The account kinds are events, not money: their amount is 0 and they
+// change no balance, but they are links of the user's hash chain like any entry.
 const (
-	KindDeposit        = "deposit"
-	KindWithdrawal     = "withdrawal"
-	KindTransferDebit  = "transfer_debit"
-	KindTransferCredit = "transfer_credit"
+	KindDeposit         = "deposit"
+	KindWithdrawal      = "withdrawal"
+	KindTransferDebit   = "transfer_debit"
+	KindTransferCredit  = "transfer_credit"
+	KindAccountFrozen   = "account_frozen"
+	KindAccountUnfrozen = "account_unfrozen"
+	KindAccountClosed   = "account_closed"
 )
+
+// isEvent reports whether kind records an account event rather than money.
+func isEvent(kind string) bool {
+	return kind == KindAccountFrozen || kind == KindAccountUnfrozen || kind == KindAccountClosed
+}
 
 // Entry is one immutable line of a user's ledger.
 type Entry struct {
@@ -114,6 +124,19 @@ type chainHead struct {
 	balance, frozen money.Amount
 	seq             int64
 	hash            []byte
+	status          string // account.StatusActive, account.StatusFrozen or account.StatusClosed
+}
+
+// mayDebit refuses a debit that is not the capture of an earlier hold: a frozen account
+// takes no new debit, a closed one nothing at all.
+func (h chainHead) mayDebit() error {
+	switch h.status {
+	case account.StatusFrozen:
+		return account.ErrFrozen
+	case account.StatusClosed:
+		return account.ErrClosed
+	}
+	return nil
 }
 
 // append computes the entry in that would follow h, and the head after it, without
@@ -121,8 +144,18 @@ type chainHead struct {
 // (ErrInsufficientFunds, ErrBalanceLimit) leave h as it was, so a caller appending
 // several entries can refuse one and go on with the next.
 func (h chainHead) append(in EntryInput, now time.Time) (Entry, chainHead, error) {
-	balance, frozen := h.balance, h.frozen
+	balance, frozen, status := h.balance, h.frozen, h.status
+	if status == account.StatusClosed {
+		return Entry{}, h, account.ErrClosed
+	}
 	switch in.Kind {
+	case KindAccountFrozen, KindAccountUnfrozen:
+		status = map[string]string{KindAccountFrozen: account.StatusFrozen, KindAccountUnfrozen: account.StatusActive}[in.Kind]
+	case KindAccountClosed:
+		if !balance.IsZero() || !frozen.IsZero() {
+			return Entry{}, h, account.ErrNotEmpty
+		}
+		status = account.StatusClosed
 	case KindDeposit, KindTransferCredit:
 		balance = balance.Add(in.Amount)
 		if !balance.Storable() {
@@ -131,6 +164,11 @@ func (h chainHead) append(in EntryInput, now time.Time) (Entry, chainHead, error
 			return Entry{}, h, ErrBalanceLimit
 		}
 	case KindWithdrawal, KindTransferDebit:
+		if err := h.mayDebit(); err != nil && !in.CaptureHold {
+			// A frozen account's earlier holds still complete: the money left
+			// available when they were taken.
+			return Entry{}, h, err
+		}
 		spendable, _ := balance.Sub(frozen)
 		if in.CaptureHold {
 			var ok bool
@@ -161,7 +199,7 @@ func (h chainHead) append(in EntryInput, now time.Time) (Entry, chainHead, error
 		PrevHash:  h.hash,
 	}
 	e.Hash = entryHash(e.PrevHash, e)
-	return e, chainHead{balance: balance, frozen: frozen, seq: e.Seq, hash: e.Hash}, nil
+	return e, chainHead{balance: balance, frozen: frozen, seq: e.Seq, hash: e.Hash, status: status}, nil
 }
 
 func (h chainHead) toBalance(userID string) Balance {

@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"example.com/wallet/platform/account"
 	"context"
 	"fmt"
 	"slices"
@@ -43,7 +44,7 @@ func (s *Service) LockTx(ctx context.Context, tx pgx.Tx, users ...string) (*Post
 	}
 	p := &Postings{heads: make(map[string]chainHead, len(rows)), changed: map[string]bool{}, holdStatus: map[string]string{}, now: time.Now()}
 	for _, r := range rows {
-		p.heads[r.UserID] = chainHead{balance: r.Balance, frozen: r.Frozen, seq: r.LastSeq, hash: r.LastHash}
+		p.heads[r.UserID] = chainHead{balance: r.Balance, frozen: r.Frozen, seq: r.LastSeq, hash: r.LastHash, status: r.Status}
 	}
 	return p, nil
 }
@@ -96,6 +97,9 @@ func (p *Postings) freeze(user string, amount money.Amount) error {
 	h, ok := p.heads[user]
 	if !ok {
 		return shard.ErrUserNotFound
+	}
+	if err := h.mayDebit(); err != nil {
+		return err
 	}
 	available, _ := h.balance.Sub(h.frozen)
 	if available.Cmp(amount) < 0 {
@@ -161,6 +165,34 @@ func (p *Postings) Release(h Hold) (bool, error) {
 	return true, nil
 }
 
+// Status is user's account status with everything staged so far (account.StatusActive,
+// account.StatusFrozen or account.StatusClosed); "" when user is not among the locked ones.
+func (p *Postings) Status(user string) string { return p.heads[user].status }
+
+// SetStatus stages user's account status, with the event entry that records it in the
+// user's history (KindAccountFrozen, KindAccountUnfrozen or KindAccountClosed, amount
+// 0). It reports false, staging nothing, when the account already has that status.
+// Closing refuses with account.ErrNotEmpty unless the balance and frozen are zero (no
+// money, no pending transfer out); a closed account refuses every change with
+// account.ErrClosed.
+func (p *Postings) SetStatus(user, status string) (bool, error) {
+	h, ok := p.heads[user]
+	if !ok {
+		return false, shard.ErrUserNotFound
+	}
+	if h.status == status {
+		return false, nil
+	}
+	kind := map[string]string{account.StatusFrozen: KindAccountFrozen, account.StatusActive: KindAccountUnfrozen, account.StatusClosed: KindAccountClosed}[status]
+	if kind == "" {
+		return false, fmt.Errorf("ledger: unknown account status %q", status)
+	}
+	if _, err := p.Post(EntryInput{UserID: user, Kind: kind, Amount: money.Amount{}}); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
 func (p *Postings) status(h Hold) string {
 	if st, ok := p.holdStatus[h.TransferID]; ok {
 		return st
@@ -206,7 +238,24 @@ func (s *Service) FlushTx(ctx context.Context, tx pgx.Tx, p *Postings) error {
 		u.Frozen = append(u.Frozen, h.frozen.String())
 		u.LastSeqs = append(u.LastSeqs, h.seq)
 		u.LastHashes = append(u.LastHashes, h.hash)
+		u.Statuses = append(u.Statuses, h.status)
 	}
 	clear(p.changed)
 	return s.q.UpdateBalances(ctx, tx, u)
+}
+
+// SetStatusTx sets userID's account status in the caller's transaction (Postings.
+// SetStatus: the event entry and the snapshot's status together) and reports whether
+// it changed. The accounts module calls it with the user's own row, so both say the
+// same.
+func (s *Service) SetStatusTx(ctx context.Context, tx pgx.Tx, userID, status string) (bool, error) {
+	p, err := s.LockTx(ctx, tx, userID)
+	if err != nil {
+		return false, err
+	}
+	changed, err := p.SetStatus(userID, status)
+	if err != nil || !changed {
+		return false, err
+	}
+	return true, s.FlushTx(ctx, tx, p)
 }

@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"example.com/wallet/platform/account"
 	"bytes"
 	"context"
 	"crypto/hmac"
@@ -161,6 +162,7 @@ func (s *Service) checkUser(ctx context.Context, tx pgx.Tx, userID string, mode 
 	headSealed := false
 
 	var running money.Amount
+	status := account.StatusActive // what the history's account events say
 	seq, prev := int64(0), genesisHash
 	for {
 		rows, err := s.q.ListEntriesAscending(ctx, tx, ledgerdb.ListEntriesAscendingParams{UserID: userID, AfterSeq: seq, PageSize: 1000})
@@ -177,6 +179,11 @@ func (s *Service) checkUser(ctx context.Context, tx pgx.Tx, userID string, mode 
 				drift("sequence jumps from %d to %d", seq, e.Seq)
 			}
 			switch e.Kind {
+			case KindAccountFrozen, KindAccountUnfrozen, KindAccountClosed:
+				if !e.Amount.IsZero() {
+					drift("entry %d, an account event, moves %s", e.Seq, e.Amount)
+				}
+				status = map[string]string{KindAccountFrozen: account.StatusFrozen, KindAccountUnfrozen: account.StatusActive, KindAccountClosed: account.StatusClosed}[e.Kind]
 			case KindDeposit, KindTransferCredit:
 				running = running.Add(e.Amount)
 			default:
@@ -219,6 +226,9 @@ func (s *Service) checkUser(ctx context.Context, tx pgx.Tx, userID string, mode 
 	}
 	if snap.Balance.Cmp(running) != 0 {
 		drift("snapshot balance %s, entries sum to %s", snap.Balance, running)
+	}
+	if snap.Status != status {
+		drift("snapshot status %s, the history's account events say %s", snap.Status, status)
 	}
 	if snap.LastSeq != seq || !bytes.Equal(snap.LastHash, prev) {
 		drift("snapshot ends at entry %d, history at entry %d", snap.LastSeq, seq)

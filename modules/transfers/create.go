@@ -1,6 +1,7 @@
 package transfers
 
 import (
+	"example.com/wallet/platform/account"
 	"context"
 	"errors"
 	"time"
@@ -221,7 +222,8 @@ func (r *createdRows) writeTx(ctx context.Context, tx pgx.Tx, q *transfersdb.Que
 // isRefusal reports whether err is a request's own refusal, decided before anything
 // of it was staged or written.
 func isRefusal(err error) bool {
-	return errors.Is(err, shard.ErrUserNotFound) || errors.Is(err, ledger.ErrInsufficientFunds) || errors.Is(err, ledger.ErrBalanceLimit)
+	return errors.Is(err, shard.ErrUserNotFound) || errors.Is(err, account.ErrFrozen) || errors.Is(err, account.ErrClosed) ||
+		errors.Is(err, ledger.ErrInsufficientFunds) || errors.Is(err, ledger.ErrBalanceLimit)
 }
 
 // pushedBack reports whether r goes to another shard or region from a shard that is
@@ -254,6 +256,16 @@ func (s *Service) decideCreate(p *ledger.Postings, rows *createdRows, r Request,
 	outcome := ""
 	var steps []string
 	switch {
+	case s.sameShard(r) && p.Has(r.ToUserID) && p.Status(r.ToUserID) == account.StatusClosed:
+		// The sender's own refusal comes first; then the transfer is cancelled at
+		// once, as a participant would refuse it, and no money moves.
+		switch p.Status(r.FromUserID) {
+		case account.StatusFrozen:
+			return Transfer{}, "", account.ErrFrozen
+		case account.StatusClosed:
+			return Transfer{}, "", account.ErrClosed
+		}
+		t.Status, t.Reason, outcome, steps = StatusCancelled, ReasonReceiverClosed, "receiver_closed", []string{StatusCancelled}
 	case s.sameShard(r) && p.Has(r.ToUserID):
 		if _, err := p.Post(
 			ledger.EntryInput{UserID: r.FromUserID, Kind: ledger.KindTransferDebit, Amount: r.Amount, TransferID: t.ID},

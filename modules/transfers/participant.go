@@ -1,6 +1,7 @@
 package transfers
 
 import (
+	"example.com/wallet/platform/account"
 	"context"
 	"errors"
 	"slices"
@@ -91,6 +92,10 @@ func (s *Service) participateTx(ctx context.Context, tx pgx.Tx, v participantVie
 			case errors.Is(err, ledger.ErrBalanceLimit):
 				// The receiver cannot hold more: refuse, and the sender's hold is released.
 				decision = ParticipantDecision{WriteCredit: true, Outcome: MsgRefused, Reason: ReasonReceiverBalanceLimit, Reply: MsgRefused}
+			case errors.Is(err, account.ErrClosed):
+				// The receiver's account was closed (perhaps while the transfer was in
+				// flight): refuse, and the sender's hold is released.
+				decision = ParticipantDecision{WriteCredit: true, Outcome: MsgRefused, Reason: ReasonReceiverClosed, Reply: MsgRefused}
 			case err != nil:
 				return nil, err
 			}

@@ -12,6 +12,8 @@ const (
 // Reasons a transfer was cancelled.
 const (
 	ReasonReceiverNotFound = "receiver_not_found"
+	// ReasonReceiverClosed: the receiver's account is closed; the money never moved.
+	ReasonReceiverClosed = "receiver_closed"
 	ReasonExpired          = "expired"
 )
 

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"example.com/wallet/platform/account"
 	"example.com/wallet/platform/shard"
 )
 
@@ -93,6 +94,20 @@ const StatusClientClosedRequest = 499
 // region that no shard holds.
 var ErrUserNotFound = NewProblem(http.StatusNotFound, CodeUserNotFound, "no such user")
 
+// accountProblem is the problem of an account status's refusal (platform/account),
+// which any module may return; nil for any other error.
+func accountProblem(err error) *Problem {
+	switch {
+	case errors.Is(err, account.ErrFrozen):
+		return NewProblem(http.StatusUnprocessableEntity, "account_frozen", "the account is frozen: it takes credits but no debits until it is unfrozen")
+	case errors.Is(err, account.ErrClosed):
+		return NewProblem(http.StatusUnprocessableEntity, "account_closed", "the account is closed")
+	case errors.Is(err, account.ErrNotEmpty):
+		return NewProblem(http.StatusUnprocessableEntity, "account_not_empty", "an account is closed only with a zero balance and nothing frozen (no transfer out pending)")
+	}
+	return nil
+}
+
 // WriteError sends err as a problem. A *Problem anywhere in err's chain (each module's
 // edge maps its own errors to problems before calling this) is sent as it is;
 // shard.ErrUserNotFound is ErrUserNotFound. An error that reports Unavailable() true
@@ -108,6 +123,10 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	if errors.Is(err, shard.ErrUserNotFound) {
 		WriteProblem(w, r, ErrUserNotFound)
+		return
+	}
+	if p := accountProblem(err); p != nil {
+		WriteProblem(w, r, p)
 		return
 	}
 	if errors.Is(r.Context().Err(), context.Canceled) && errors.Is(err, context.Canceled) {

@@ -33,6 +33,7 @@ func TestApplicationRoleCannotRewriteTheLedger(t *testing.T) {
 		`UPDATE balances SET balance = 5, last_seq = 1 WHERE user_id = 'eu_app'`,
 		`SELECT count(*) FROM ledger_entries`,
 		`INSERT INTO ledger_seals (user_id, seq, seal) VALUES ('eu_app', 1, '\x00')`,
+		`UPDATE users SET status = 'frozen' WHERE id = 'eu_app'`,
 	} {
 		if _, err := conn.Exec(ctx, sql); err != nil {
 			t.Fatalf("the application role could not %s: %v", strings.Fields(sql)[0], err)
@@ -48,6 +49,7 @@ func TestApplicationRoleCannotRewriteTheLedger(t *testing.T) {
 		`DROP TRIGGER ledger_entries_no_update_delete ON ledger_entries`,
 		`DROP TABLE ledger_entries`,
 		`DELETE FROM users WHERE id = 'eu_app'`,
+		`UPDATE users SET region = 'us' WHERE id = 'eu_app'`,
 		`CREATE TABLE shadow (id int)`,
 	} {
 		_, err := conn.Exec(ctx, sql)

@@ -8,3 +8,8 @@ RETURNING id, region, status, created_at;
 
 -- name: GetUser :one
 SELECT id, region, status, created_at FROM users WHERE id = @id;
+
+-- name: SetUserStatus :one
+-- The user's status as the ledger's snapshot now says (same transaction).
+UPDATE users SET status = @status WHERE id = @id
+RETURNING id, region, status, created_at;

@@ -52,3 +52,26 @@ func (q *Queries) InsertUser(ctx context.Context, db DBTX, arg InsertUserParams)
 	)
 	return i, err
 }
+
+const setUserStatus = `-- name: SetUserStatus :one
+UPDATE users SET status = $1 WHERE id = $2
+RETURNING id, region, status, created_at
+`
+
+type SetUserStatusParams struct {
+	Status string
+	ID     string
+}
+
+// The user's status as the ledger's snapshot now says (same transaction).
+func (q *Queries) SetUserStatus(ctx context.Context, db DBTX, arg SetUserStatusParams) (User, error) {
+	row := db.QueryRow(ctx, setUserStatus, arg.Status, arg.ID)
+	var i User
+	err := row.Scan(
+		&i.ID,
+		&i.Region,
+		&i.Status,
+		&i.CreatedAt,
+	)
+	return i, err
+}

@@ -12,7 +12,7 @@ import (
 )
 
 const getBalance = `-- name: GetBalance :one
-SELECT user_id, balance, frozen, last_seq, last_hash FROM balances WHERE user_id = $1
+SELECT user_id, balance, frozen, last_seq, last_hash, status FROM balances WHERE user_id = $1
 `
 
 type GetBalanceRow struct {
@@ -21,6 +21,7 @@ type GetBalanceRow struct {
 	Frozen   money.Amount
 	LastSeq  int64
 	LastHash []byte
+	Status   string
 }
 
 func (q *Queries) GetBalance(ctx context.Context, db DBTX, userID string) (GetBalanceRow, error) {
@@ -32,12 +33,13 @@ func (q *Queries) GetBalance(ctx context.Context, db DBTX, userID string) (GetBa
 		&i.Frozen,
 		&i.LastSeq,
 		&i.LastHash,
+		&i.Status,
 	)
 	return i, err
 }
 
 const getBalanceForUpdate = `-- name: GetBalanceForUpdate :one
-SELECT user_id, balance, frozen, last_seq, last_hash FROM balances WHERE user_id = $1 FOR UPDATE
+SELECT user_id, balance, frozen, last_seq, last_hash, status FROM balances WHERE user_id = $1 FOR UPDATE
 `
 
 type GetBalanceForUpdateRow struct {
@@ -46,6 +48,7 @@ type GetBalanceForUpdateRow struct {
 	Frozen   money.Amount
 	LastSeq  int64
 	LastHash []byte
+	Status   string
 }
 
 // Locks the user's snapshot row: every change to a user's money is serialized here.
@@ -58,6 +61,7 @@ func (q *Queries) GetBalanceForUpdate(ctx context.Context, db DBTX, userID strin
 		&i.Frozen,
 		&i.LastSeq,
 		&i.LastHash,
+		&i.Status,
 	)
 	return i, err
 }
@@ -93,7 +97,7 @@ func (q *Queries) ListBalanceUsers(ctx context.Context, db DBTX, arg ListBalance
 }
 
 const lockBalances = `-- name: LockBalances :many
-SELECT user_id, balance, frozen, last_seq, last_hash FROM balances
+SELECT user_id, balance, frozen, last_seq, last_hash, status FROM balances
 WHERE user_id = ANY($1::text[])
 ORDER BY user_id
 FOR UPDATE
@@ -105,6 +109,7 @@ type LockBalancesRow struct {
 	Frozen   money.Amount
 	LastSeq  int64
 	LastHash []byte
+	Status   string
 }
 
 // Locks several users' snapshot rows in user id order, the order every transaction that
@@ -124,6 +129,7 @@ func (q *Queries) LockBalances(ctx context.Context, db DBTX, userIds []string) (
 			&i.Frozen,
 			&i.LastSeq,
 			&i.LastHash,
+			&i.Status,
 		); err != nil {
 			return nil, err
 		}
@@ -171,10 +177,11 @@ func (q *Queries) UpdateBalance(ctx context.Context, db DBTX, arg UpdateBalanceP
 
 const updateBalances = `-- name: UpdateBalances :exec
 UPDATE balances b
-SET balance = v.balance::numeric, frozen = v.frozen::numeric, last_seq = v.last_seq, last_hash = v.last_hash, updated_at = now()
+SET balance = v.balance::numeric, frozen = v.frozen::numeric, last_seq = v.last_seq, last_hash = v.last_hash,
+    status = v.status, updated_at = now()
 FROM ROWS FROM (unnest($1::text[]), unnest($2::text[]), unnest($3::text[]),
-                unnest($4::bigint[]), unnest($5::bytea[]))
-     AS v(user_id, balance, frozen, last_seq, last_hash)
+                unnest($4::bigint[]), unnest($5::bytea[]), unnest($6::text[]))
+     AS v(user_id, balance, frozen, last_seq, last_hash, status)
 WHERE b.user_id = v.user_id
 `
 
@@ -184,6 +191,7 @@ type UpdateBalancesParams struct {
 	Frozen     []string
 	LastSeqs   []int64
 	LastHashes [][]byte
+	Statuses   []string
 }
 
 // Several snapshots in one statement: element i of every array is user i's new head.
@@ -194,6 +202,7 @@ func (q *Queries) UpdateBalances(ctx context.Context, db DBTX, arg UpdateBalance
 		arg.Frozen,
 		arg.LastSeqs,
 		arg.LastHashes,
+		arg.Statuses,
 	)
 	return err
 }
