@@ -27,11 +27,6 @@ const (
 	KindAccountClosed   = "account_closed"
 )
 
-// isEvent reports whether kind records an account event rather than money.
-func isEvent(kind string) bool {
-	return kind == KindAccountFrozen || kind == KindAccountUnfrozen || kind == KindAccountClosed
-}
-
 // Entry is one immutable line of a user's ledger.
 type Entry struct {
 	UserID         string
