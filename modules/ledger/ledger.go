@@ -1,10 +1,11 @@
 package ledger
 
 import (
-	"example.com/wallet/platform/account"
 	"context"
 	"fmt"
 	"time"
+
+	"example.com/wallet/platform/account"
 
 	"github.com/jackc/pgx/v5"
 

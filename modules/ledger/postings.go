@@ -1,11 +1,12 @@
 package ledger
 
 import (
-	"example.com/wallet/platform/account"
 	"context"
 	"fmt"
 	"slices"
 	"time"
+
+	"example.com/wallet/platform/account"
 
 	"github.com/jackc/pgx/v5"
 

@@ -1,13 +1,14 @@
 package ledger
 
 import (
-	"example.com/wallet/platform/account"
 	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"errors"
 	"fmt"
+
+	"example.com/wallet/platform/account"
 
 	"github.com/jackc/pgx/v5"
 

@@ -1,10 +1,11 @@
 package transfers
 
 import (
-	"example.com/wallet/platform/account"
 	"context"
 	"errors"
 	"time"
+
+	"example.com/wallet/platform/account"
 
 	"github.com/jackc/pgx/v5"
 	"go.opentelemetry.io/otel/trace"

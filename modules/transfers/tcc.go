@@ -14,7 +14,7 @@ const (
 	ReasonReceiverNotFound = "receiver_not_found"
 	// ReasonReceiverClosed: the receiver's account is closed; the money never moved.
 	ReasonReceiverClosed = "receiver_closed"
-	ReasonExpired          = "expired"
+	ReasonExpired        = "expired"
 )
 
 // Message types on a region's TCC topic.
