@@ -118,3 +118,52 @@ func TestTransferToAnAccountClosedInFlight(t *testing.T) {
 	assertBalance(t, s, to, "0", "0")
 	s.VerifyLedgers(t)
 }
+
+// TestBalanceAtAnInstant: the balance as of an instant comes from the ledger, through
+// either region, and a statement window selects the entries created in it.
+func TestBalanceAtAnInstant(t *testing.T) {
+	t.Parallel()
+	s := StartStack(t)
+	u := createUser(t, s.EU, "eu").ID
+	before := time.Now().UTC().Add(-time.Second)
+	move(t, s.EU, u, "deposits", "100", "d1")
+	move(t, s.EU, u, "withdrawals", "30", "w1")
+	after := time.Now().UTC().Add(time.Second)
+	for _, c := range []struct {
+		at      time.Time
+		balance string
+		seq     int
+	}{{before, "0", 0}, {after, "70", 2}} {
+		for _, via := range []*Region{s.EU, s.US} {
+			r := via.Do(t, Call{Method: "GET", Path: "/v1/users/" + u + "/balance?at=" + c.at.Format(time.RFC3339Nano)})
+			var got struct {
+				Balance   string `json:"balance"`
+				LedgerSeq int    `json:"ledger_seq"`
+				At        string `json:"at"`
+			}
+			r.JSON(t, &got)
+			if r.Status != 200 || got.Balance != c.balance || got.LedgerSeq != c.seq || got.At == "" {
+				t.Fatalf("balance at %s through %s = %d %s", c.at, via.Name, r.Status, r.Body)
+			}
+		}
+	}
+	if r := s.EU.Do(t, Call{Method: "GET", Path: "/v1/users/" + u + "/balance?at=yesterday"}); r.Status != 400 || r.Code() != "invalid_request" {
+		t.Fatalf("a malformed instant = %d %s", r.Status, r.Body)
+	}
+	r := s.EU.Do(t, Call{Method: "GET", Path: "/v1/users/" + u + "/ledger?from=" + after.Format(time.RFC3339) + "&to=" + after.Add(time.Hour).Format(time.RFC3339)})
+	var page struct {
+		Entries []any `json:"entries"`
+	}
+	r.JSON(t, &page)
+	if r.Status != 200 || len(page.Entries) != 0 {
+		t.Fatalf("entries of a window after both = %d %s", r.Status, r.Body)
+	}
+	r = s.EU.Do(t, Call{Method: "GET", Path: "/v1/users/" + u + "/ledger?from=" + before.Format(time.RFC3339Nano) + "&to=" + after.Format(time.RFC3339Nano)})
+	r.JSON(t, &page)
+	if r.Status != 200 || len(page.Entries) != 2 {
+		t.Fatalf("entries of a window around both = %d %s", r.Status, r.Body)
+	}
+	if r := s.EU.Do(t, Call{Method: "GET", Path: "/v1/users/" + u + "/ledger?from=" + after.Format(time.RFC3339) + "&to=" + before.Format(time.RFC3339)}); r.Status != 400 {
+		t.Fatalf("from after to = %d %s", r.Status, r.Body)
+	}
+}

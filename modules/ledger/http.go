@@ -71,6 +71,20 @@ func (h *HTTP) balance(w http.ResponseWriter, r *http.Request) {
 	if !here {
 		return
 	}
+	at, err := httpapi.TimeParam(r, "at")
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	if !at.IsZero() {
+		b, err := h.ledger.BalanceAt(r.Context(), id, at)
+		if err != nil {
+			fail(w, r, err)
+			return
+		}
+		httpapi.WriteJSON(w, http.StatusOK, balanceAtJSON{UserID: b.UserID, At: b.At.Format(time.RFC3339Nano), Balance: b.Balance, LedgerSeq: b.LedgerSeq})
+		return
+	}
 	b, err := h.ledger.Balance(r.Context(), id)
 	if err != nil {
 		fail(w, r, err)
@@ -159,7 +173,20 @@ func (h *HTTP) entries(w http.ResponseWriter, r *http.Request) {
 	if cursor != "" {
 		before, _ = strconv.ParseInt(cursor, 10, 64)
 	}
-	page, err := h.ledger.Entries(r.Context(), id, before, limit)
+	var window Window
+	if window.From, err = httpapi.TimeParam(r, "from"); err != nil {
+		fail(w, r, err)
+		return
+	}
+	if window.To, err = httpapi.TimeParam(r, "to"); err != nil {
+		fail(w, r, err)
+		return
+	}
+	if !window.From.IsZero() && !window.To.IsZero() && !window.From.Before(window.To) {
+		fail(w, r, httpapi.NewProblem(http.StatusBadRequest, httpapi.CodeInvalidRequest, "from: must be before to"))
+		return
+	}
+	page, err := h.ledger.Entries(r.Context(), id, before, limit, window)
 	if err != nil {
 		fail(w, r, err)
 		return
@@ -196,6 +223,15 @@ func (h *HTTP) currencies(w http.ResponseWriter, _ *http.Request) {
 		out.Currencies = append(out.Currencies, currencyJSON(c))
 	}
 	httpapi.WriteJSON(w, http.StatusOK, out)
+}
+
+// balanceAtJSON is a balance as of an instant: what the ledger says after its newest
+// entry created at or before it.
+type balanceAtJSON struct {
+	UserID    string       `json:"user_id"`
+	At        string       `json:"at"`
+	Balance   money.Amount `json:"balance"`
+	LedgerSeq int64        `json:"ledger_seq"`
 }
 
 type balanceJSON struct {

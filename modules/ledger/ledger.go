@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -254,8 +255,21 @@ type Page struct {
 	NextBeforeSeq int64
 }
 
-// Entries lists up to limit entries with seq < beforeSeq (0 means from the newest).
-func (s *Service) Entries(ctx context.Context, userID string, beforeSeq int64, limit int) (Page, error) {
+// Window bounds entries by creation time: From inclusive, To exclusive; a zero bound
+// is open.
+type Window struct {
+	From, To time.Time
+}
+
+// The open bounds of a Window, as PostgreSQL's timestamptz holds them.
+var (
+	beginningOfTime = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
+	endOfTime       = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
+)
+
+// Entries lists up to limit entries with seq < beforeSeq (0 means from the newest)
+// created within w, newest first.
+func (s *Service) Entries(ctx context.Context, userID string, beforeSeq int64, limit int, w Window) (Page, error) {
 	pool := s.shards.For(userID).Pool
 	if _, err := s.q.GetBalance(ctx, pool, userID); err != nil {
 		return Page{}, pgdb.InterpretError(err, shard.ErrUserNotFound)
@@ -263,7 +277,14 @@ func (s *Service) Entries(ctx context.Context, userID string, beforeSeq int64, l
 	if beforeSeq <= 0 {
 		beforeSeq = 1<<63 - 1
 	}
-	rows, err := s.q.ListEntries(ctx, pool, ledgerdb.ListEntriesParams{UserID: userID, BeforeSeq: beforeSeq, PageSize: int32(limit + 1)})
+	from, to := w.From, w.To
+	if from.IsZero() {
+		from = beginningOfTime
+	}
+	if to.IsZero() {
+		to = endOfTime
+	}
+	rows, err := s.q.ListEntries(ctx, pool, ledgerdb.ListEntriesParams{UserID: userID, BeforeSeq: beforeSeq, FromTime: from, ToTime: to, PageSize: int32(limit + 1)})
 	if err != nil {
 		return Page{}, pgdb.InterpretError(err, nil)
 	}
@@ -280,6 +301,35 @@ func (s *Service) Entries(ctx context.Context, userID string, beforeSeq int64, l
 		page.Entries = append(page.Entries, e)
 	}
 	return page, nil
+}
+
+// BalanceAt is a user's balance as of an instant: after the newest entry created at or
+// before it (0 and LedgerSeq 0 before the first).
+type BalanceAt struct {
+	UserID    string
+	At        time.Time
+	Balance   money.Amount
+	LedgerSeq int64
+}
+
+// BalanceAt reads userID's balance as of at from the ledger (the entry's balance_after),
+// in O(log n) of the history. Entries are stamped by the replica that wrote them, so an
+// instant within a clock's skew of an entry may fall either side of it.
+func (s *Service) BalanceAt(ctx context.Context, userID string, at time.Time) (BalanceAt, error) {
+	pool := s.shards.For(userID).Pool
+	if _, err := s.q.GetBalance(ctx, pool, userID); err != nil {
+		return BalanceAt{}, pgdb.InterpretError(err, shard.ErrUserNotFound)
+	}
+	out := BalanceAt{UserID: userID, At: at}
+	row, err := s.q.BalanceAt(ctx, pool, ledgerdb.BalanceAtParams{UserID: userID, At: at})
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return out, nil // before the first entry: nothing yet
+	case err != nil:
+		return BalanceAt{}, pgdb.InterpretError(err, nil)
+	}
+	out.Balance, out.LedgerSeq = row.BalanceAfter, row.Seq
+	return out, nil
 }
 
 func fromRow(row ledgerdb.LedgerEntry) (Entry, error) {

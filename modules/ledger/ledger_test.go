@@ -99,7 +99,7 @@ func TestDepositAndWithdrawUpdateBalanceAndLedger(t *testing.T) {
 	if b.Balance.String() != want || b.Available.String() != want || !b.Frozen.IsZero() || b.LedgerSeq != 2 {
 		t.Fatalf("balance = %+v", b)
 	}
-	page, err := f.svc.Entries(context.Background(), u, 0, 10)
+	page, err := f.svc.Entries(context.Background(), u, 0, 10, Window{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -534,5 +534,55 @@ func TestAppendManyChainsLikeAppend(t *testing.T) {
 	}
 	if b := f.balance(t, u); b.LedgerSeq != 1001 {
 		t.Fatalf("after a refused batch the ledger is at seq %d, want 1001", b.LedgerSeq)
+	}
+}
+
+// TestBalanceAtAnInstantAndEntriesInAWindow: the balance as of an instant is the
+// balance after the newest entry created at or before it (zero before the first), and a
+// window of creation times selects the entries a statement shows.
+func TestBalanceAtAnInstantAndEntriesInAWindow(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	u := f.newUser(t)
+	var stamps []time.Time
+	for i, amount := range []string{"100", "20", "3"} {
+		if _, err := f.move(t, u, KindDeposit, amount, fmt.Sprint("d", i)); err != nil {
+			t.Fatal(err)
+		}
+		page, err := f.svc.Entries(ctx, u, 0, 1, Window{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		stamps = append(stamps, page.Entries[0].CreatedAt)
+	}
+	// Each deposit is its own transaction, a round trip at least: their stamps (to the
+	// microsecond) differ, which the instants below rely on.
+	if !stamps[0].Before(stamps[1]) || !stamps[1].Before(stamps[2]) {
+		t.Fatalf("creation times %v are not increasing", stamps)
+	}
+	cases := []struct {
+		at      time.Time
+		balance string
+		seq     int64
+	}{
+		{stamps[0].Add(-time.Millisecond), "0", 0},
+		{stamps[0], "100", 1},
+		{stamps[1].Add(-time.Microsecond), "100", 1},
+		{stamps[1], "120", 2},
+		{stamps[2].Add(time.Hour), "123", 3},
+	}
+	for _, c := range cases {
+		b, err := f.svc.BalanceAt(ctx, u, c.at)
+		if err != nil || b.Balance.String() != c.balance || b.LedgerSeq != c.seq {
+			t.Errorf("at %s = %+v, %v; want %s after entry %d", c.at, b, err, c.balance, c.seq)
+		}
+	}
+	page, err := f.svc.Entries(ctx, u, 0, 10, Window{From: stamps[1], To: stamps[2]})
+	if err != nil || len(page.Entries) != 1 || page.Entries[0].Seq != 2 {
+		t.Fatalf("entries in [entry 2, entry 3) = %+v, %v", page, err)
+	}
+	if _, err := f.svc.BalanceAt(ctx, shard.NewUserID("eu"), time.Now()); !errors.Is(err, shard.ErrUserNotFound) {
+		t.Fatalf("balance at an instant of a user that does not exist = %v", err)
 	}
 }

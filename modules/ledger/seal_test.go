@@ -40,7 +40,7 @@ func (f *fixture) rewriteAsTheOwner(t *testing.T, userID string, seq int64, amou
 	t.Helper()
 	ctx := context.Background()
 	pool := f.pool(userID)
-	page, err := f.svc.Entries(ctx, userID, 0, 1000)
+	page, err := f.svc.Entries(ctx, userID, 0, 1000, Window{})
 	if err != nil {
 		t.Fatal(err)
 	}

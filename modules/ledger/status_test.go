@@ -93,7 +93,7 @@ func TestAccountStatusRules(t *testing.T) {
 		t.Fatalf("reopening a closed account = %v", err)
 	}
 
-	page, err := f.svc.Entries(ctx, u, 0, 20)
+	page, err := f.svc.Entries(ctx, u, 0, 20, Window{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"example.com/wallet/platform/metadata"
 	"example.com/wallet/platform/money"
@@ -82,4 +83,19 @@ func CursorParam(r *http.Request, kind string, valid func(position string) bool)
 		return "", NewProblem(http.StatusBadRequest, CodeInvalidRequest, "cursor: is not a cursor this API returned")
 	}
 	return position, nil
+}
+
+// TimeParam reads the query parameter name as an RFC 3339 date-time ("" absent gives
+// the zero time), or is a 400 invalid_request problem. Lower-case 't' and 'z', which
+// RFC 3339 allows, are accepted.
+func TimeParam(r *http.Request, name string) (time.Time, error) {
+	q := r.URL.Query()
+	if !q.Has(name) {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, strings.ToUpper(q.Get(name)))
+	if err != nil || t.Year() < 1 || t.Year() > 9998 {
+		return time.Time{}, NewProblem(http.StatusBadRequest, CodeInvalidRequest, "%s: must be an RFC 3339 date-time such as 2026-11-27T10:00:00Z", name)
+	}
+	return t.UTC(), nil
 }

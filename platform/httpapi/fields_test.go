@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strconv"
 	"testing"
+	"time"
 )
 
 func TestAmountField(t *testing.T) {
@@ -68,4 +69,28 @@ func TestMetadataFieldIsAnInvalidRequest(t *testing.T) {
 func isProblem(err error, code string) bool {
 	p, ok := AsProblem(err)
 	return ok && p.Code == code && p.Status == 400
+}
+
+func TestTimeParam(t *testing.T) {
+	want := time.Date(2026, 11, 27, 9, 0, 0, 500000000, time.UTC)
+	for query, ok := range map[string]bool{
+		"at=2026-11-27T09:00:00.5Z":        true,
+		"at=2026-11-27t09:00:00.5z":        true, // RFC 3339 allows lower case
+		"at=2026-11-27T10:00:00.5%2B01:00": true,
+		"at=":                              false,
+		"at=2026-11-27":                    false,
+		"at=yesterday":                     false,
+		"at=10000-01-01T00:00:00Z":         false,
+	} {
+		got, err := TimeParam(httptest.NewRequest("GET", "/b?"+query, nil), "at")
+		if ok && (err != nil || !got.Equal(want)) {
+			t.Errorf("%s = %v, %v; want %v", query, got, err, want)
+		}
+		if !ok && !isProblem(err, CodeInvalidRequest) {
+			t.Errorf("%s = %v, %v; want invalid_request", query, got, err)
+		}
+	}
+	if got, err := TimeParam(httptest.NewRequest("GET", "/b", nil), "at"); err != nil || !got.IsZero() {
+		t.Fatalf("absent = %v, %v", got, err)
+	}
 }

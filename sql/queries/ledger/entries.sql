@@ -1,10 +1,18 @@
 -- name: ListEntries :many
--- Newest first; before_seq pages backwards through the history.
+-- Newest first; before_seq pages backwards through the history, within the window
+-- [from_time, to_time) of creation times.
 SELECT user_id, seq, kind, amount, balance_after, transfer_id, idempotency_key, metadata, created_at, prev_hash, hash, gateway, seal
 FROM ledger_entries
-WHERE user_id = @user_id AND seq < @before_seq
+WHERE user_id = @user_id AND seq < @before_seq AND created_at >= @from_time AND created_at < @to_time
 ORDER BY seq DESC
 LIMIT @page_size;
+
+-- name: BalanceAt :one
+-- The newest entry created at or before an instant (ledger_entries_user_time).
+SELECT seq, balance_after FROM ledger_entries
+WHERE user_id = @user_id AND created_at <= @at
+ORDER BY created_at DESC, seq DESC
+LIMIT 1;
 
 -- name: ListEntriesAscending :many
 -- Oldest first, for verify and rebuild.

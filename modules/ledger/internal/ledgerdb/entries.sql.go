@@ -8,7 +8,34 @@ package ledgerdb
 import (
 	"context"
 	"time"
+
+	"example.com/wallet/platform/money"
 )
+
+const balanceAt = `-- name: BalanceAt :one
+SELECT seq, balance_after FROM ledger_entries
+WHERE user_id = $1 AND created_at <= $2
+ORDER BY created_at DESC, seq DESC
+LIMIT 1
+`
+
+type BalanceAtParams struct {
+	UserID string
+	At     time.Time
+}
+
+type BalanceAtRow struct {
+	Seq          int64
+	BalanceAfter money.Amount
+}
+
+// The newest entry created at or before an instant (ledger_entries_user_time).
+func (q *Queries) BalanceAt(ctx context.Context, db DBTX, arg BalanceAtParams) (BalanceAtRow, error) {
+	row := db.QueryRow(ctx, balanceAt, arg.UserID, arg.At)
+	var i BalanceAtRow
+	err := row.Scan(&i.Seq, &i.BalanceAfter)
+	return i, err
+}
 
 const entriesWithoutWallet = `-- name: EntriesWithoutWallet :many
 SELECT DISTINCT e.user_id FROM ledger_entries e
@@ -107,20 +134,29 @@ func (q *Queries) InsertSeal(ctx context.Context, db DBTX, arg InsertSealParams)
 const listEntries = `-- name: ListEntries :many
 SELECT user_id, seq, kind, amount, balance_after, transfer_id, idempotency_key, metadata, created_at, prev_hash, hash, gateway, seal
 FROM ledger_entries
-WHERE user_id = $1 AND seq < $2
+WHERE user_id = $1 AND seq < $2 AND created_at >= $3 AND created_at < $4
 ORDER BY seq DESC
-LIMIT $3
+LIMIT $5
 `
 
 type ListEntriesParams struct {
 	UserID    string
 	BeforeSeq int64
+	FromTime  time.Time
+	ToTime    time.Time
 	PageSize  int32
 }
 
-// Newest first; before_seq pages backwards through the history.
+// Newest first; before_seq pages backwards through the history, within the window
+// [from_time, to_time) of creation times.
 func (q *Queries) ListEntries(ctx context.Context, db DBTX, arg ListEntriesParams) ([]LedgerEntry, error) {
-	rows, err := db.Query(ctx, listEntries, arg.UserID, arg.BeforeSeq, arg.PageSize)
+	rows, err := db.Query(ctx, listEntries,
+		arg.UserID,
+		arg.BeforeSeq,
+		arg.FromTime,
+		arg.ToTime,
+		arg.PageSize,
+	)
 	if err != nil {
 		return nil, err
 	}

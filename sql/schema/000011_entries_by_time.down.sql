@@ -1,0 +1,1 @@
+DROP INDEX IF EXISTS ledger_entries_user_time;
