@@ -317,15 +317,17 @@ type BalanceAt struct {
 // instant within a clock's skew of an entry may fall either side of it.
 func (s *Service) BalanceAt(ctx context.Context, userID string, at time.Time) (BalanceAt, error) {
 	pool := s.shards.For(userID).Pool
-	if _, err := s.q.GetBalance(ctx, pool, userID); err != nil {
-		return BalanceAt{}, pgdb.InterpretError(err, shard.ErrUserNotFound)
-	}
 	out := BalanceAt{UserID: userID, At: at}
 	row, err := s.q.BalanceAt(ctx, pool, ledgerdb.BalanceAtParams{UserID: userID, At: at})
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		return out, nil // before the first entry: nothing yet
-	case err != nil:
+	if errors.Is(err, pgx.ErrNoRows) {
+		// No entry yet at that instant, or no such user: only the second is an error,
+		// and only this rarer case pays for telling them apart.
+		if _, err := s.q.GetBalance(ctx, pool, userID); err != nil {
+			return BalanceAt{}, pgdb.InterpretError(err, shard.ErrUserNotFound)
+		}
+		return out, nil
+	}
+	if err != nil {
 		return BalanceAt{}, pgdb.InterpretError(err, nil)
 	}
 	out.Balance, out.LedgerSeq = row.BalanceAfter, row.Seq
