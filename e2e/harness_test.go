@@ -102,7 +102,9 @@ const e2ePairSecret = "e2e-eu-us-pair-secret-for-the-e2e-suite"
 
 // StartStack starts regions eu and us on free loopback ports against fresh shard
 // databases and fresh topic names, and waits until both are ready. Everything is torn
-// down when the test ends.
+// down when the test ends. extraEnv reaches both regions, except entries prefixed
+// with a region's name and a colon ("us:WALLET_CURRENCIES__DEFAULT=USD"), which reach
+// that region alone.
 func StartStack(t testing.TB, extraEnv ...string) *Stack {
 	t.Helper()
 	var b [4]byte
@@ -153,7 +155,15 @@ func newRegion(t testing.TB, name string, port, peerPort int, prefix string, ext
 		r.env = append(r.env, fmt.Sprintf("WALLET_SHARDS__%s%s__DSN=%s", strings.ToUpper(name), n, pgtest.AppDSN(t, dsn)),
 			fmt.Sprintf("WALLET_SHARDS__%s%s__OWNER_DSN=%s", strings.ToUpper(name), n, dsn))
 	}
-	r.env = append(r.env, extraEnv...)
+	for _, kv := range extraEnv {
+		region, scoped, ok := strings.Cut(kv, ":")
+		switch {
+		case !ok || strings.Contains(region, "="):
+			r.env = append(r.env, kv)
+		case region == name:
+			r.env = append(r.env, scoped)
+		}
+	}
 	t.Cleanup(func() {
 		r.Stop()
 		if t.Failed() {

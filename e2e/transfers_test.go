@@ -13,6 +13,7 @@ type transfer struct {
 	ID         string `json:"id"`
 	FromUserID string `json:"from_user_id"`
 	ToUserID   string `json:"to_user_id"`
+	Currency   string `json:"currency"`
 	Amount     string `json:"amount"`
 	Status     string `json:"status"`
 	Reason     string `json:"reason"`

@@ -14,10 +14,11 @@ import (
 )
 
 type user struct {
-	ID        string `json:"id"`
-	Region    string `json:"region"`
-	Status    string `json:"status"`
-	CreatedAt string `json:"created_at"`
+	ID              string `json:"id"`
+	Region          string `json:"region"`
+	Status          string `json:"status"`
+	CreatedAt       string `json:"created_at"`
+	DefaultCurrency string `json:"default_currency"`
 }
 
 type balance struct {
@@ -26,6 +27,7 @@ type balance struct {
 	Frozen    string `json:"frozen"`
 	Available string `json:"available"`
 	LedgerSeq int64  `json:"ledger_seq"`
+	Currency  string `json:"currency"`
 }
 
 type entry struct {

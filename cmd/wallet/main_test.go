@@ -93,7 +93,7 @@ func TestMigrateUpDownUpAndServeRefusesABehindShard(t *testing.T) {
 	if code, _, stderr := runWallet(t, env, append([]string{"migrate", "up"}, flags...)...); code != 0 {
 		t.Fatal(stderr)
 	}
-	m, err := pgdb.NewMigrator(dsn1)
+	m, err := pgdb.NewMigrator(dsn1, "EUR")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,7 +30,7 @@ func migrateCmd(ctx context.Context, args, environ []string, stdout io.Writer) e
 		return err
 	}
 	for _, s := range cfg.ShardList {
-		m, err := pgdb.NewMigrator(s.OwnerDSN)
+		m, err := pgdb.NewMigrator(s.OwnerDSN, cfg.Catalogue().Default().Code)
 		if err != nil {
 			return fmt.Errorf("shard %s: %w", s.Name, err)
 		}

@@ -105,20 +105,20 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 	idem := idempotency.NewStore(cfg.Idempotency.Retention)
 	ledgerSvc := ledger.NewService(region, cfg.LedgerSealKey())
 	movements := ledger.NewMovements(ledgerSvc, idem)
-	accountsSvc := accounts.NewService(region, ledgerSvc)
+	accountsSvc := accounts.NewService(region, ledgerSvc, cfg.Catalogue().Default().Code)
 	limiter := ratelimit.New(ratelimit.Limits{PerUser: cfg.Limits.RatePerSecond, Burst: cfg.Limits.RateBurst,
 		PerGateway: cfg.Limits.GatewayRatePerSecond, PerReplica: cfg.Limits.ReplicaRatePerSecond, MaxUsers: cfg.Limits.MaxTrackedUsers})
 	backpressure := newPressure(cfg, reg)
 	transfersSvc := transfers.NewService(transfers.Config{Buckets: cfg.Buckets, TTL: cfg.Transfers.TTL,
 		ResendAfter: cfg.Transfers.ResendAfter, ResendMax: cfg.Transfers.ResendMax, Backlogged: backpressure.backlogged,
-		MaxWaiters: cfg.Transfers.MaxWaiters, MessageKeys: messageKeys(cfg)},
+		MaxWaiters: cfg.Transfers.MaxWaiters, MessageKeys: messageKeys(cfg), Currencies: cfg.Catalogue()},
 		region, ledgerSvc, idem, transfers.NewMetrics(reg))
 	reg.MustRegister(transfersSvc.PendingCollector(logger))
 
 	api := newAPI(cfg, logger, reg, tracker, func(r chi.Router) {
 		accounts.NewHTTP(accountsSvc, forwarder, cfg.Region).Mount(r)
 		ledger.NewHTTP(ledgerSvc, movements, forwarder, limiter, cfg.Catalogue()).Mount(r)
-		transfers.NewHTTP(transfersSvc, forwarder, limiter).Mount(r)
+		transfers.NewHTTP(transfersSvc, forwarder, limiter, cfg.Catalogue()).Mount(r)
 	})
 	admin := chi.NewRouter()
 	admin.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))

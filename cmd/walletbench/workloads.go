@@ -188,7 +188,7 @@ func (b *bench) history(ctx context.Context, key string, n int) (string, error) 
 	}
 	region := pgdb.NewShards(b.entry.router, b.shards)
 	svc := ledger.NewService(region, b.entry.cfg.LedgerSealKey())
-	bal, err := svc.Balance(ctx, id)
+	bal, err := svc.Balance(ctx, id, "")
 	if err != nil {
 		return "", err
 	}

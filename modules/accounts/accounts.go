@@ -8,40 +8,48 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"example.com/wallet/modules/accounts/internal/accountsdb"
+	"example.com/wallet/platform/account"
 	"example.com/wallet/platform/pgdb"
 	"example.com/wallet/platform/shard"
 )
 
 // User is a wallet holder.
 type User struct {
-	ID        string
-	Region    string
-	Status    string
-	CreatedAt time.Time
+	ID     string
+	Region string
+	// Status and DefaultCurrency are the ledger's: the status where every debit and
+	// credit is decided.
+	Status          string
+	DefaultCurrency string
+	CreatedAt       time.Time
 }
 
 // Wallets is what the accounts need of the ledger, in the accounts' own transaction.
 // The ledger implements it.
 type Wallets interface {
-	// OpenTx creates a new user's empty balance, so that no user ever exists without
-	// one.
-	OpenTx(ctx context.Context, tx pgx.Tx, userID string) error
+	// OpenTx creates a new user's empty wallet, holding defaultCurrency, so that no
+	// user ever exists without one.
+	OpenTx(ctx context.Context, tx pgx.Tx, userID, defaultCurrency string) error
 	// SetStatusTx sets the account's status (platform/account) where every debit and
-	// credit is decided, with the event in the user's history, and reports whether it
-	// changed.
-	SetStatusTx(ctx context.Context, tx pgx.Tx, userID, status string) (bool, error)
+	// credit is decided, with the event in the user's history, and returns the
+	// account as it then is.
+	SetStatusTx(ctx context.Context, tx pgx.Tx, userID, status string) (account.State, error)
+	// AccountTx reads the account's status and default currency.
+	AccountTx(ctx context.Context, tx pgx.Tx, userID string) (account.State, error)
 }
 
 // Service creates and reads the users of one region.
 type Service struct {
-	shards *pgdb.Shards
-	wallet Wallets
-	q      *accountsdb.Queries
+	shards          *pgdb.Shards
+	wallet          Wallets
+	defaultCurrency string
+	q               *accountsdb.Queries
 }
 
-// NewService builds the accounts service over the region's shards.
-func NewService(shards *pgdb.Shards, wallet Wallets) *Service {
-	return &Service{shards: shards, wallet: wallet, q: accountsdb.New()}
+// NewService builds the accounts service over the region's shards; users it creates
+// hold defaultCurrency, the region's (currencies.default).
+func NewService(shards *pgdb.Shards, wallet Wallets, defaultCurrency string) *Service {
+	return &Service{shards: shards, wallet: wallet, defaultCurrency: defaultCurrency, q: accountsdb.New()}
 }
 
 // Create makes a user homed in this region with the given id (see shard.NewUserID and
@@ -54,18 +62,17 @@ func (s *Service) Create(ctx context.Context, id string) (User, error) {
 			ID: id, Region: s.shards.Router().Region(), CreatedAt: time.Now().UTC().Truncate(time.Microsecond),
 		})
 		if errors.Is(err, pgx.ErrNoRows) {
-			existing, err := s.q.GetUser(ctx, tx, id)
-			if err != nil {
-				return err
-			}
-			u = toUser(existing)
-			return nil
+			u, err = s.getTx(ctx, tx, id)
+			return err
 		}
 		if err != nil {
 			return err
 		}
-		u = toUser(row)
-		return s.wallet.OpenTx(ctx, tx, id)
+		if err := s.wallet.OpenTx(ctx, tx, id, s.defaultCurrency); err != nil {
+			return err
+		}
+		u = toUser(row, account.State{Status: account.StatusActive, DefaultCurrency: s.defaultCurrency})
+		return nil
 	})
 	return u, pgdb.InterpretError(err, nil)
 }
@@ -73,36 +80,43 @@ func (s *Service) Create(ctx context.Context, id string) (User, error) {
 // SetStatus freezes (account.StatusFrozen), unfreezes (account.StatusActive) or closes
 // (account.StatusClosed) a user's account and returns the user as it now is. Setting
 // the status it already has changes nothing, so each is idempotent. A closed account
-// refuses every change (account.ErrClosed); closing needs a zero balance and nothing
-// frozen (account.ErrNotEmpty).
+// refuses every change (account.ErrClosed); closing needs every balance zero and
+// nothing frozen (account.ErrNotEmpty).
 func (s *Service) SetStatus(ctx context.Context, id, status string) (User, error) {
 	var u User
 	err := pgdb.InTx(ctx, s.shards.For(id).Pool, func(tx pgx.Tx) error {
-		changed, err := s.wallet.SetStatusTx(ctx, tx, id, status)
+		state, err := s.wallet.SetStatusTx(ctx, tx, id, status)
 		if err != nil {
 			return err
 		}
-		var row accountsdb.User
-		if changed {
-			row, err = s.q.SetUserStatus(ctx, tx, accountsdb.SetUserStatusParams{ID: id, Status: status})
-		} else {
-			row, err = s.q.GetUser(ctx, tx, id)
-		}
-		u = toUser(row)
+		row, err := s.q.GetUser(ctx, tx, id)
+		u = toUser(row, state)
 		return err
 	})
 	return u, pgdb.InterpretError(err, shard.ErrUserNotFound)
 }
 
-// Get reads a user of this region.
+// Get reads a user of this region, with its account's status and default currency,
+// in one snapshot.
 func (s *Service) Get(ctx context.Context, id string) (User, error) {
-	row, err := s.q.GetUser(ctx, s.shards.For(id).Pool, id)
-	if err != nil {
-		return User{}, pgdb.InterpretError(err, shard.ErrUserNotFound)
-	}
-	return toUser(row), nil
+	var u User
+	err := pgdb.InTxWith(ctx, s.shards.For(id).Pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		var err error
+		u, err = s.getTx(ctx, tx, id)
+		return err
+	})
+	return u, pgdb.InterpretError(err, shard.ErrUserNotFound)
 }
 
-func toUser(row accountsdb.User) User {
-	return User{ID: row.ID, Region: row.Region, Status: row.Status, CreatedAt: row.CreatedAt.UTC()}
+func (s *Service) getTx(ctx context.Context, tx pgx.Tx, id string) (User, error) {
+	row, err := s.q.GetUser(ctx, tx, id)
+	if err != nil {
+		return User{}, err
+	}
+	state, err := s.wallet.AccountTx(ctx, tx, id)
+	return toUser(row, state), err
+}
+
+func toUser(row accountsdb.User, state account.State) User {
+	return User{ID: row.ID, Region: row.Region, Status: state.Status, DefaultCurrency: state.DefaultCurrency, CreatedAt: row.CreatedAt.UTC()}
 }

@@ -17,16 +17,16 @@ func TestCreateOpensAWalletAndIsIdempotent(t *testing.T) {
 	byName, specs := pgtest.NewShards(t, "eu0", "eu1")
 	shards := pgdb.NewShards(shard.NewRouter(&config.Config{Region: "eu", Buckets: 256, ShardList: specs}), byName)
 	wallets := ledger.NewService(shards, nil)
-	svc := NewService(shards, wallets)
+	svc := NewService(shards, wallets, "EUR")
 	ctx := context.Background()
 
 	id := shard.DerivedUserID("eu", "gw", "signup-1")
 	u, err := svc.Create(ctx, id)
-	if err != nil || u.ID != id || u.Region != "eu" || u.Status != "active" || u.CreatedAt.IsZero() {
+	if err != nil || u.ID != id || u.Region != "eu" || u.Status != "active" || u.DefaultCurrency != "EUR" || u.CreatedAt.IsZero() {
 		t.Fatalf("Create = %+v, %v", u, err)
 	}
-	b, err := wallets.Balance(ctx, id)
-	if err != nil || !b.Balance.IsZero() || b.LedgerSeq != 0 {
+	b, err := wallets.Balance(ctx, id, "")
+	if err != nil || !b.Balance.IsZero() || b.LedgerSeq != 0 || b.Currency != "EUR" {
 		t.Fatalf("the new user's wallet = %+v, %v; want it open and empty", b, err)
 	}
 	again, err := svc.Create(ctx, id)

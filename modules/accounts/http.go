@@ -119,12 +119,13 @@ func (h *HTTP) get(w http.ResponseWriter, r *http.Request) {
 }
 
 type userJSON struct {
-	ID        string `json:"id"`
-	Region    string `json:"region"`
-	Status    string `json:"status"`
-	CreatedAt string `json:"created_at"`
+	ID              string `json:"id"`
+	Region          string `json:"region"`
+	Status          string `json:"status"`
+	CreatedAt       string `json:"created_at"`
+	DefaultCurrency string `json:"default_currency"`
 }
 
 func toJSON(u User) userJSON {
-	return userJSON{ID: u.ID, Region: u.Region, Status: u.Status, CreatedAt: u.CreatedAt.Format(time.RFC3339Nano)}
+	return userJSON{ID: u.ID, Region: u.Region, Status: u.Status, CreatedAt: u.CreatedAt.Format(time.RFC3339Nano), DefaultCurrency: u.DefaultCurrency}
 }

@@ -10,10 +10,18 @@ import (
 	"example.com/wallet/platform/metadata"
 )
 
+// currentHashVersion is the version of the entries the ledger writes (see entryHash).
+const currentHashVersion = 2
+
 // entryHash chains an entry to its predecessor: SHA-256 over the previous hash and
 // every field an auditor relies on, each length-prefixed so no two different entries
 // share an encoding. Changing any stored field, or removing or reordering an entry,
 // breaks every later hash of that user.
+//
+// Version 2 covers the entry's currency; version 1, the entries written before
+// balances per currency, does not (they hash exactly as they did then, and are all in
+// the wallet's default currency: verify checks that instead). The version is itself
+// hashed, so relabelling an entry's version breaks its hash.
 func entryHash(prev []byte, e Entry) []byte {
 	h := sha256.New()
 	h.Write(prev)
@@ -26,9 +34,16 @@ func entryHash(prev []byte, e Entry) []byte {
 	var seq [8]byte
 	binary.BigEndian.PutUint64(seq[:], uint64(e.Seq))
 	h.Write(seq[:])
-	field("v1")
-	field(e.UserID)
-	field(e.Kind)
+	if e.HashVersion >= 2 {
+		field("v2")
+		field(e.UserID)
+		field(e.Kind)
+		field(e.Currency)
+	} else {
+		field("v1")
+		field(e.UserID)
+		field(e.Kind)
+	}
 	field(e.Amount.String())
 	field(e.BalanceAfter.String())
 	field(e.TransferID)

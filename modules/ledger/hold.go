@@ -19,12 +19,13 @@ const (
 type Hold struct {
 	TransferID string
 	UserID     string
+	Currency   string
 	Amount     money.Amount
 	Status     string
 }
 
 // LockHoldsTx locks the holds of transferIDs, in transfer id order, and returns those
-// that exist by transfer id. Lock holds before their users' snapshots (LockTx), as
+// that exist by transfer id. Lock holds before their users' wallets (LockTx), as
 // every path that takes both does.
 func (s *Service) LockHoldsTx(ctx context.Context, tx pgx.Tx, transferIDs []string) (map[string]Hold, error) {
 	rows, err := s.q.LockHolds(ctx, tx, transferIDs)
@@ -33,7 +34,7 @@ func (s *Service) LockHoldsTx(ctx context.Context, tx pgx.Tx, transferIDs []stri
 	}
 	out := make(map[string]Hold, len(rows))
 	for _, r := range rows {
-		out[r.TransferID] = Hold{TransferID: r.TransferID, UserID: r.UserID, Amount: r.Amount, Status: r.Status}
+		out[r.TransferID] = Hold{TransferID: r.TransferID, UserID: r.UserID, Currency: r.Currency, Amount: r.Amount, Status: r.Status}
 	}
 	return out, nil
 }

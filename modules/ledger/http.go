@@ -36,6 +36,7 @@ func NewHTTP(ledger *Service, movements *Movements, forward *httpapi.Forwarder, 
 func (h *HTTP) Mount(r chi.Router) {
 	payments, read := r.With(httpapi.RequireScope(config.ScopePayments)), r.With(httpapi.RequireScope(config.ScopeRead))
 	read.Get("/v1/users/{id}/balance", h.balance)
+	read.Get("/v1/users/{id}/balances", h.balances)
 	payments.Post("/v1/users/{id}/deposits", h.move(KindDeposit))
 	payments.Post("/v1/users/{id}/withdrawals", h.move(KindWithdrawal))
 	read.Get("/v1/users/{id}/ledger", h.entries)
@@ -76,16 +77,21 @@ func (h *HTTP) balance(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
+	code, err := httpapi.CurrencyParam(r, h.units)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
 	if !at.IsZero() {
-		b, err := h.ledger.BalanceAt(r.Context(), id, at)
+		b, err := h.ledger.BalanceAt(r.Context(), id, code, at)
 		if err != nil {
 			fail(w, r, err)
 			return
 		}
-		httpapi.WriteJSON(w, http.StatusOK, balanceAtJSON{UserID: b.UserID, At: b.At.Format(time.RFC3339Nano), Balance: b.Balance, LedgerSeq: b.LedgerSeq})
+		httpapi.WriteJSON(w, http.StatusOK, balanceAtJSON{UserID: b.UserID, At: b.At.Format(time.RFC3339Nano), Balance: b.Balance, LedgerSeq: b.LedgerSeq, Currency: b.Currency})
 		return
 	}
-	b, err := h.ledger.Balance(r.Context(), id)
+	b, err := h.ledger.Balance(r.Context(), id, code)
 	if err != nil {
 		fail(w, r, err)
 		return
@@ -93,8 +99,28 @@ func (h *HTTP) balance(w http.ResponseWriter, r *http.Request) {
 	httpapi.WriteJSON(w, http.StatusOK, balanceToJSON(b))
 }
 
+// balances answers every balance of a user, one per currency it holds (its default
+// always among them), read together.
+func (h *HTTP) balances(w http.ResponseWriter, r *http.Request) {
+	id, here := h.forward.UserHome(w, r, nil)
+	if !here {
+		return
+	}
+	wallet, err := h.ledger.Wallet(r.Context(), id)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	out := balancesJSON{UserID: id, DefaultCurrency: wallet.DefaultCurrency, LedgerSeq: wallet.LedgerSeq, Balances: []currencyBalanceJSON{}}
+	for _, b := range wallet.Balances {
+		out.Balances = append(out.Balances, currencyBalanceJSON{Currency: b.Currency, Balance: b.Balance, Frozen: b.Frozen, Available: b.Available})
+	}
+	httpapi.WriteJSON(w, http.StatusOK, out)
+}
+
 type movementRequest struct {
 	Amount   *string           `json:"amount"`
+	Currency *string           `json:"currency"`
 	Metadata map[string]string `json:"metadata"`
 }
 
@@ -119,6 +145,11 @@ func (h *HTTP) move(kind string) http.HandlerFunc {
 			fail(w, r, err)
 			return
 		}
+		code, err := httpapi.CurrencyField(h.units, req.Currency)
+		if err != nil {
+			fail(w, r, err)
+			return
+		}
 		if err := httpapi.MetadataField(req.Metadata); err != nil {
 			fail(w, r, err)
 			return
@@ -127,7 +158,7 @@ func (h *HTTP) move(kind string) http.HandlerFunc {
 			return
 		}
 		gateway := httpapi.CallerFrom(r.Context()).Gateway
-		resp, err := h.movements.Move(r.Context(), Movement{UserID: id, Kind: kind, Amount: amount, Metadata: req.Metadata,
+		resp, err := h.movements.Move(r.Context(), Movement{UserID: id, Kind: kind, Currency: code, Amount: amount, Metadata: req.Metadata,
 			Key: key, Gateway: gateway}, answerMoved(gateway))
 		if err != nil {
 			fail(w, r, err)
@@ -186,7 +217,12 @@ func (h *HTTP) entries(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, httpapi.NewProblem(http.StatusBadRequest, httpapi.CodeInvalidRequest, "from: must be before to"))
 		return
 	}
-	page, err := h.ledger.Entries(r.Context(), id, before, limit, window)
+	code, err := httpapi.CurrencyParam(r, h.units)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	page, err := h.ledger.Entries(r.Context(), id, before, limit, window, code)
 	if err != nil {
 		fail(w, r, err)
 		return
@@ -232,23 +268,42 @@ type balanceAtJSON struct {
 	At        string       `json:"at"`
 	Balance   money.Amount `json:"balance"`
 	LedgerSeq int64        `json:"ledger_seq"`
+	Currency  string       `json:"currency"`
 }
 
+// balanceJSON is one balance. Currency comes last: the fields before it are those of
+// every response before balances per currency, in the same order.
 type balanceJSON struct {
 	UserID    string       `json:"user_id"`
 	Balance   money.Amount `json:"balance"`
 	Frozen    money.Amount `json:"frozen"`
 	Available money.Amount `json:"available"`
 	LedgerSeq int64        `json:"ledger_seq"`
+	Currency  string       `json:"currency"`
 }
 
 func balanceToJSON(b Balance) balanceJSON {
-	return balanceJSON(b)
+	return balanceJSON{UserID: b.UserID, Balance: b.Balance, Frozen: b.Frozen, Available: b.Available, LedgerSeq: b.LedgerSeq, Currency: b.Currency}
+}
+
+type currencyBalanceJSON struct {
+	Currency  string       `json:"currency"`
+	Balance   money.Amount `json:"balance"`
+	Frozen    money.Amount `json:"frozen"`
+	Available money.Amount `json:"available"`
+}
+
+type balancesJSON struct {
+	UserID          string                `json:"user_id"`
+	DefaultCurrency string                `json:"default_currency"`
+	LedgerSeq       int64                 `json:"ledger_seq"`
+	Balances        []currencyBalanceJSON `json:"balances"`
 }
 
 type entryJSON struct {
 	Seq            int64             `json:"seq"`
 	Kind           string            `json:"kind"`
+	Currency       string            `json:"currency"`
 	Amount         money.Amount      `json:"amount"`
 	BalanceAfter   money.Amount      `json:"balance_after"`
 	TransferID     string            `json:"transfer_id,omitempty"`
@@ -263,7 +318,7 @@ type entryJSON struct {
 // record of gateways).
 func entryToJSON(e Entry, gateway string) entryJSON {
 	out := entryJSON{
-		Seq: e.Seq, Kind: e.Kind, Amount: e.Amount, BalanceAfter: e.BalanceAfter,
+		Seq: e.Seq, Kind: e.Kind, Currency: e.Currency, Amount: e.Amount, BalanceAfter: e.BalanceAfter,
 		TransferID: e.TransferID, Metadata: e.Metadata,
 		CreatedAt: e.CreatedAt.UTC().Format(time.RFC3339Nano), Hash: hexString(e.Hash),
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"example.com/wallet/platform/account"
@@ -29,13 +31,15 @@ const (
 	KindAccountClosed   = "account_closed"
 )
 
-// Entry is one immutable line of a user's ledger.
+// Entry is one immutable line of a user's ledger. A user's entries, of every
+// currency, form one sequence and one hash chain.
 type Entry struct {
 	UserID         string
 	Seq            int64
 	Kind           string
+	Currency       string
 	Amount         money.Amount
-	BalanceAfter   money.Amount
+	BalanceAfter   money.Amount // the user's balance in Currency after the entry
 	TransferID     string
 	IdempotencyKey string
 	// Gateway sent the request that made the entry (deposits and withdrawals); its
@@ -45,18 +49,36 @@ type Entry struct {
 	CreatedAt time.Time
 	PrevHash  []byte
 	Hash      []byte
+	// HashVersion says which fields Hash covers: 1 for entries written before
+	// balances per currency (not the currency), 2 since (see entryHash).
+	HashVersion int
 	// Seal is the entry's seal (see sealOf); nil for entries written before the
 	// ledger sealed them.
 	Seal []byte
 }
 
-// Balance is a user's snapshot. Available = Balance - Frozen and is never negative.
+// Balance is a user's snapshot in one currency. Available = Balance - Frozen and is
+// never negative. LedgerSeq is the user's newest entry, of any currency.
 type Balance struct {
 	UserID    string
+	Currency  string
 	Balance   money.Amount
 	Frozen    money.Amount
 	Available money.Amount
 	LedgerSeq int64
+}
+
+// Wallet is a user's every balance, with what the ledger keeps of the account: its
+// default currency (what requests naming no currency mean), its status and its
+// newest entry.
+type Wallet struct {
+	UserID          string
+	DefaultCurrency string
+	Status          string // account.StatusActive, account.StatusFrozen or account.StatusClosed
+	LedgerSeq       int64
+	// Balances, by currency; the default currency is always among them, at zero
+	// before the user first holds it.
+	Balances []Balance
 }
 
 // Service is the ledger of one region: it reaches every shard of the region. It holds
@@ -77,34 +99,64 @@ func NewService(shards *pgdb.Shards, sealKey []byte) *Service {
 	return &Service{shards: shards, sealKey: sealKey, q: ledgerdb.New()}
 }
 
-// OpenTx creates the user's empty snapshot in the caller's transaction (the one that
-// creates the user), so every existing user has exactly one snapshot row.
-func (s *Service) OpenTx(ctx context.Context, tx pgx.Tx, userID string) error {
-	return s.q.OpenBalance(ctx, tx, userID)
+// OpenTx creates the user's wallet in the caller's transaction (the one that creates
+// the user), so every existing user has exactly one; defaultCurrency is the region's
+// default, which the user keeps wherever its money later goes.
+func (s *Service) OpenTx(ctx context.Context, tx pgx.Tx, userID, defaultCurrency string) error {
+	return s.q.OpenWallet(ctx, tx, ledgerdb.OpenWalletParams{UserID: userID, DefaultCurrency: defaultCurrency})
 }
 
-// Balance reads the user's snapshot: one row, whatever the length of the history.
-func (s *Service) Balance(ctx context.Context, userID string) (Balance, error) {
-	row, err := s.q.GetBalance(ctx, s.shards.For(userID).Pool, userID)
+// Balance reads the user's snapshot in currency ("" for the user's default): one row,
+// whatever the length of the history. A currency the user never held is zero.
+func (s *Service) Balance(ctx context.Context, userID, currency string) (Balance, error) {
+	row, err := s.q.ReadBalance(ctx, s.shards.For(userID).Pool, ledgerdb.ReadBalanceParams{UserID: userID, Currency: currency})
 	if err != nil {
 		return Balance{}, pgdb.InterpretError(err, shard.ErrUserNotFound)
 	}
-	return toBalance(row.UserID, row.Balance, row.Frozen, row.LastSeq), nil
+	return toBalance(userID, row.Currency, amounts{row.Balance, row.Frozen}, row.LastSeq), nil
 }
 
-func toBalance(userID string, balance, frozen money.Amount, seq int64) Balance {
-	available, ok := balance.Sub(frozen)
+// Wallet reads the user's wallet and every balance, in one statement.
+func (s *Service) Wallet(ctx context.Context, userID string) (Wallet, error) {
+	rows, err := s.q.ReadBalances(ctx, s.shards.For(userID).Pool, userID)
+	if err == nil && len(rows) == 0 {
+		err = pgx.ErrNoRows
+	}
+	if err != nil {
+		return Wallet{}, pgdb.InterpretError(err, shard.ErrUserNotFound)
+	}
+	w := Wallet{UserID: userID, DefaultCurrency: rows[0].DefaultCurrency, Status: rows[0].Status, LedgerSeq: rows[0].LastSeq}
+	held := false
+	for _, r := range rows {
+		if r.Currency == "" {
+			continue
+		}
+		held = held || r.Currency == w.DefaultCurrency
+		w.Balances = append(w.Balances, toBalance(userID, r.Currency, amounts{r.Balance, r.Frozen}, r.LastSeq))
+	}
+	if !held {
+		w.Balances = append(w.Balances, toBalance(userID, w.DefaultCurrency, amounts{}, w.LedgerSeq))
+		slices.SortFunc(w.Balances, func(a, b Balance) int { return strings.Compare(a.Currency, b.Currency) })
+	}
+	return w, nil
+}
+
+func toBalance(userID, currency string, a amounts, seq int64) Balance {
+	available, ok := a.balance.Sub(a.frozen)
 	if !ok {
 		// The schema's CHECK (frozen <= balance) makes this unreachable.
-		panic(fmt.Sprintf("ledger: user %s has frozen %s above balance %s", userID, frozen, balance))
+		panic(fmt.Sprintf("ledger: user %s has frozen %s above balance %s %s", userID, a.frozen, a.balance, currency))
 	}
-	return Balance{UserID: userID, Balance: balance, Frozen: frozen, Available: available, LedgerSeq: seq}
+	return Balance{UserID: userID, Currency: currency, Balance: a.balance, Frozen: a.frozen, Available: available, LedgerSeq: seq}
 }
 
 // EntryInput is an entry to append; the ledger fills in sequence, balance and hashes.
 type EntryInput struct {
-	UserID         string
-	Kind           string
+	UserID string
+	Kind   string
+	// Currency of the entry; "" is the user's default currency. Account events are
+	// recorded in the default currency whatever this says.
+	Currency       string
 	Amount         money.Amount
 	TransferID     string
 	IdempotencyKey string
@@ -115,18 +167,24 @@ type EntryInput struct {
 	CaptureHold bool
 }
 
-// chainHead is the end of one user's ledger as the snapshot row records it: the
-// balances after the last entry, its sequence number and its hash.
-type chainHead struct {
-	balance, frozen money.Amount
+// walletHead is the end of one user's ledger as the wallet row records it: its
+// newest entry's sequence number and hash, and the account's status.
+type walletHead struct {
+	defaultCurrency string
+	status          string // account.StatusActive, account.StatusFrozen or account.StatusClosed
 	seq             int64
 	hash            []byte
-	status          string // account.StatusActive, account.StatusFrozen or account.StatusClosed
+}
+
+// amounts are one user's balance and frozen in one currency, as its balances row
+// records them (zero before the user first holds the currency).
+type amounts struct {
+	balance, frozen money.Amount
 }
 
 // mayDebit refuses a debit that is not the capture of an earlier hold: a frozen account
 // takes no new debit, a closed one nothing at all.
-func (h chainHead) mayDebit() error {
+func (h walletHead) mayDebit() error {
 	switch h.status {
 	case account.StatusFrozen:
 		return account.ErrFrozen
@@ -136,21 +194,23 @@ func (h chainHead) mayDebit() error {
 	return nil
 }
 
-// append computes the entry in that would follow h, and the head after it, without
-// touching the database: the one place where the ledger's arithmetic lives. Refusals
-// (ErrInsufficientFunds, ErrBalanceLimit) leave h as it was, so a caller appending
-// several entries can refuse one and go on with the next.
-func (h chainHead) append(in EntryInput, now time.Time) (Entry, chainHead, error) {
-	balance, frozen, status := h.balance, h.frozen, h.status
+// append computes the entry in that would follow h, in a currency whose amounts are
+// a, and the head and amounts after it, without touching the database: the one place
+// where the ledger's arithmetic lives. empty reports whether every balance of the
+// user is zero with nothing frozen, which only a close asks. Refusals
+// (ErrInsufficientFunds, ErrBalanceLimit, account errors) leave h and a as they were,
+// so a caller appending several entries can refuse one and go on with the next.
+func (h walletHead) append(in EntryInput, a amounts, empty func() bool, now time.Time) (Entry, walletHead, amounts, error) {
+	balance, frozen, status := a.balance, a.frozen, h.status
 	if status == account.StatusClosed {
-		return Entry{}, h, account.ErrClosed
+		return Entry{}, h, a, account.ErrClosed
 	}
 	switch in.Kind {
 	case KindAccountFrozen, KindAccountUnfrozen:
 		status = map[string]string{KindAccountFrozen: account.StatusFrozen, KindAccountUnfrozen: account.StatusActive}[in.Kind]
 	case KindAccountClosed:
-		if !balance.IsZero() || !frozen.IsZero() {
-			return Entry{}, h, account.ErrNotEmpty
+		if !empty() {
+			return Entry{}, h, a, account.ErrNotEmpty
 		}
 		status = account.StatusClosed
 	case KindDeposit, KindTransferCredit:
@@ -158,33 +218,34 @@ func (h chainHead) append(in EntryInput, now time.Time) (Entry, chainHead, error
 		if !balance.Storable() {
 			// The schema's NUMERIC(78,0) would refuse it too, but only by aborting the
 			// whole transaction; deciding here lets the entry's batch-mates go on.
-			return Entry{}, h, ErrBalanceLimit
+			return Entry{}, h, a, ErrBalanceLimit
 		}
 	case KindWithdrawal, KindTransferDebit:
 		if err := h.mayDebit(); err != nil && !in.CaptureHold {
 			// A frozen account's earlier holds still complete: the money left
 			// available when they were taken.
-			return Entry{}, h, err
+			return Entry{}, h, a, err
 		}
 		spendable, _ := balance.Sub(frozen)
 		if in.CaptureHold {
 			var ok bool
 			if frozen, ok = frozen.Sub(in.Amount); !ok {
-				return Entry{}, h, fmt.Errorf("ledger: capture of %s exceeds frozen %s for %s", in.Amount, h.frozen, in.UserID)
+				return Entry{}, h, a, fmt.Errorf("ledger: capture of %s %s exceeds frozen %s for %s", in.Amount, in.Currency, a.frozen, in.UserID)
 			}
 			spendable = spendable.Add(in.Amount)
 		}
 		if spendable.Cmp(in.Amount) < 0 {
-			return Entry{}, h, ErrInsufficientFunds
+			return Entry{}, h, a, ErrInsufficientFunds
 		}
 		balance, _ = balance.Sub(in.Amount)
 	default:
-		return Entry{}, h, fmt.Errorf("ledger: unknown entry kind %q", in.Kind)
+		return Entry{}, h, a, fmt.Errorf("ledger: unknown entry kind %q", in.Kind)
 	}
 	e := Entry{
 		UserID:         in.UserID,
 		Seq:            h.seq + 1,
 		Kind:           in.Kind,
+		Currency:       in.Currency,
 		Amount:         in.Amount,
 		BalanceAfter:   balance,
 		TransferID:     in.TransferID,
@@ -192,15 +253,14 @@ func (h chainHead) append(in EntryInput, now time.Time) (Entry, chainHead, error
 		Gateway:        in.Gateway,
 		Metadata:       in.Metadata,
 		// PostgreSQL keeps microseconds; hashing the stored value keeps verify exact.
-		CreatedAt: now.UTC().Truncate(time.Microsecond),
-		PrevHash:  h.hash,
+		CreatedAt:   now.UTC().Truncate(time.Microsecond),
+		PrevHash:    h.hash,
+		HashVersion: currentHashVersion,
 	}
 	e.Hash = entryHash(e.PrevHash, e)
-	return e, chainHead{balance: balance, frozen: frozen, seq: e.Seq, hash: e.Hash, status: status}, nil
-}
-
-func (h chainHead) toBalance(userID string) Balance {
-	return toBalance(userID, h.balance, h.frozen, h.seq)
+	next := h
+	next.seq, next.hash, next.status = e.Seq, e.Hash, status
+	return e, next, amounts{balance: balance, frozen: frozen}, nil
 }
 
 // insertEntriesTx writes entries (of one user or several, each user's in sequence
@@ -214,6 +274,7 @@ func (s *Service) insertEntriesTx(ctx context.Context, tx pgx.Tx, entries []Entr
 		p.UserIds = append(p.UserIds, e.UserID)
 		p.Seqs = append(p.Seqs, e.Seq)
 		p.Kinds = append(p.Kinds, e.Kind)
+		p.Currencies = append(p.Currencies, e.Currency)
 		p.Amounts = append(p.Amounts, e.Amount.String())
 		p.BalancesAfter = append(p.BalancesAfter, e.BalanceAfter.String())
 		p.TransferIds = append(p.TransferIds, e.TransferID)
@@ -230,9 +291,10 @@ func (s *Service) insertEntriesTx(ctx context.Context, tx pgx.Tx, entries []Entr
 
 // AppendManyTx appends entries of one user in the caller's transaction with one lock,
 // one insert and one snapshot update, however many there are. Every entry is decided
-// in order by the ledger's one arithmetic (chainHead.append); the first refusal stops
-// the call and nothing of it is written. It is how long histories are built quickly, for benchmarks and
-// tests, through the ledger's own arithmetic and hash chain.
+// in order by the ledger's one arithmetic (walletHead.append); the first refusal stops
+// the call and nothing of it is written. It is how long histories are built quickly,
+// for benchmarks and tests, through the ledger's own arithmetic and hash chain. It
+// returns the balance, after them, of the last entry's currency.
 func (s *Service) AppendManyTx(ctx context.Context, tx pgx.Tx, userID string, ins []EntryInput) (Balance, error) {
 	p, err := s.LockTx(ctx, tx, userID)
 	if err != nil {
@@ -243,10 +305,11 @@ func (s *Service) AppendManyTx(ctx context.Context, tx pgx.Tx, userID string, in
 			return Balance{}, fmt.Errorf("ledger: entry for %s in a batch of %s", in.UserID, userID)
 		}
 	}
-	if _, err := p.Post(ins...); err != nil {
-		return Balance{}, err
+	entries, err := p.Post(ins...)
+	if err != nil || len(entries) == 0 {
+		return p.Balance(userID, ""), err
 	}
-	return p.Balance(userID), s.FlushTx(ctx, tx, p)
+	return p.Balance(userID, entries[len(entries)-1].Currency), s.FlushTx(ctx, tx, p)
 }
 
 // Page is one page of a user's history, newest first. NextBeforeSeq is 0 on the last page.
@@ -268,10 +331,11 @@ var (
 )
 
 // Entries lists up to limit entries with seq < beforeSeq (0 means from the newest)
-// created within w, newest first.
-func (s *Service) Entries(ctx context.Context, userID string, beforeSeq int64, limit int, w Window) (Page, error) {
+// created within w, newest first: of every currency, or of currency alone when it is
+// not empty.
+func (s *Service) Entries(ctx context.Context, userID string, beforeSeq int64, limit int, w Window, currency string) (Page, error) {
 	pool := s.shards.For(userID).Pool
-	if _, err := s.q.GetBalance(ctx, pool, userID); err != nil {
+	if _, err := s.q.GetWallet(ctx, pool, userID); err != nil {
 		return Page{}, pgdb.InterpretError(err, shard.ErrUserNotFound)
 	}
 	if beforeSeq <= 0 {
@@ -284,7 +348,7 @@ func (s *Service) Entries(ctx context.Context, userID string, beforeSeq int64, l
 	if to.IsZero() {
 		to = endOfTime
 	}
-	rows, err := s.q.ListEntries(ctx, pool, ledgerdb.ListEntriesParams{UserID: userID, BeforeSeq: beforeSeq, FromTime: from, ToTime: to, PageSize: int32(limit + 1)})
+	rows, err := s.q.ListEntries(ctx, pool, ledgerdb.ListEntriesParams{UserID: userID, BeforeSeq: beforeSeq, FromTime: from, ToTime: to, Currency: currency, PageSize: int32(limit + 1)})
 	if err != nil {
 		return Page{}, pgdb.InterpretError(err, nil)
 	}
@@ -303,26 +367,36 @@ func (s *Service) Entries(ctx context.Context, userID string, beforeSeq int64, l
 	return page, nil
 }
 
-// BalanceAt is a user's balance as of an instant: after the newest entry created at or
-// before it (0 and LedgerSeq 0 before the first).
+// BalanceAt is a user's balance in one currency as of an instant: after the newest
+// entry of that currency created at or before it (0 and LedgerSeq 0 before the first).
 type BalanceAt struct {
 	UserID    string
+	Currency  string
 	At        time.Time
 	Balance   money.Amount
 	LedgerSeq int64
 }
 
-// BalanceAt reads userID's balance as of at from the ledger (the entry's balance_after),
-// in O(log n) of the history. Entries are stamped by the replica that wrote them, so an
-// instant within a clock's skew of an entry may fall either side of it.
-func (s *Service) BalanceAt(ctx context.Context, userID string, at time.Time) (BalanceAt, error) {
+// BalanceAt reads userID's balance in currency ("" for the user's default) as of at
+// from the ledger (the entry's balance_after): O(log n) of the history to reach the
+// instant, then back over the other currencies' entries to this one's newest. Entries
+// are stamped by the replica that wrote them, so an instant within a clock's skew of
+// an entry may fall either side of it.
+func (s *Service) BalanceAt(ctx context.Context, userID, currency string, at time.Time) (BalanceAt, error) {
 	pool := s.shards.For(userID).Pool
-	out := BalanceAt{UserID: userID, At: at}
-	row, err := s.q.BalanceAt(ctx, pool, ledgerdb.BalanceAtParams{UserID: userID, At: at})
+	out := BalanceAt{UserID: userID, Currency: currency, At: at}
+	if currency == "" {
+		w, err := s.q.GetWallet(ctx, pool, userID)
+		if err != nil {
+			return BalanceAt{}, pgdb.InterpretError(err, shard.ErrUserNotFound)
+		}
+		out.Currency = w.DefaultCurrency
+	}
+	row, err := s.q.BalanceAt(ctx, pool, ledgerdb.BalanceAtParams{UserID: userID, Currency: out.Currency, At: at})
 	if errors.Is(err, pgx.ErrNoRows) {
 		// No entry yet at that instant, or no such user: only the second is an error,
 		// and only this rarer case pays for telling them apart.
-		if _, err := s.q.GetBalance(ctx, pool, userID); err != nil {
+		if _, err := s.q.GetWallet(ctx, pool, userID); err != nil {
 			return BalanceAt{}, pgdb.InterpretError(err, shard.ErrUserNotFound)
 		}
 		return out, nil
@@ -334,11 +408,13 @@ func (s *Service) BalanceAt(ctx context.Context, userID string, at time.Time) (B
 	return out, nil
 }
 
-func fromRow(row ledgerdb.LedgerEntry) (Entry, error) {
+func fromRow(row ledgerdb.ListEntriesRow) (Entry, error) {
 	e := Entry{
 		UserID:       row.UserID,
 		Seq:          row.Seq,
 		Kind:         row.Kind,
+		Currency:     row.Currency,
+		HashVersion:  int(row.HashVersion),
 		Amount:       row.Amount,
 		BalanceAfter: row.BalanceAfter,
 		CreatedAt:    row.CreatedAt.UTC(),

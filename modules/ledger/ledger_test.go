@@ -15,6 +15,7 @@ import (
 
 	"example.com/wallet/platform/config"
 	"example.com/wallet/platform/idempotency"
+	"example.com/wallet/modules/ledger/internal/ledgerdb"
 	"example.com/wallet/platform/money"
 	"example.com/wallet/platform/pgdb"
 	"example.com/wallet/platform/pgdb/pgtest"
@@ -51,7 +52,7 @@ func (f *fixture) newUserTB(t testing.TB) string {
 		if _, err := tx.Exec(ctx, `INSERT INTO users (id, region) VALUES ($1, 'eu')`, id); err != nil {
 			return err
 		}
-		return f.svc.OpenTx(ctx, tx, id)
+		return f.svc.OpenTx(ctx, tx, id, "EUR")
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -68,7 +69,7 @@ func (f *fixture) move(t *testing.T, userID, kind, amount, key string) (idempote
 
 func (f *fixture) balance(t *testing.T, userID string) Balance {
 	t.Helper()
-	b, err := f.svc.Balance(context.Background(), userID)
+	b, err := f.svc.Balance(context.Background(), userID, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +100,7 @@ func TestDepositAndWithdrawUpdateBalanceAndLedger(t *testing.T) {
 	if b.Balance.String() != want || b.Available.String() != want || !b.Frozen.IsZero() || b.LedgerSeq != 2 {
 		t.Fatalf("balance = %+v", b)
 	}
-	page, err := f.svc.Entries(context.Background(), u, 0, 10, Window{})
+	page, err := f.svc.Entries(context.Background(), u, 0, 10, Window{}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -338,7 +339,7 @@ func TestBalanceReadDoesNotScanHistory(t *testing.T) {
 	}
 	err := pgdb.InTx(ctx, f.pool(u), func(tx pgx.Tx) error {
 		entriesBefore, balancesBefore := scans(tx)
-		row, err := f.svc.q.GetBalance(ctx, tx, u)
+		row, err := f.svc.q.ReadBalance(ctx, tx, ledgerdb.ReadBalanceParams{UserID: u})
 		if err != nil {
 			return err
 		}
@@ -361,7 +362,7 @@ func TestUnknownUser(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	ghost := shard.NewUserID("eu")
-	if _, err := f.svc.Balance(context.Background(), ghost); !errors.Is(err, shard.ErrUserNotFound) {
+	if _, err := f.svc.Balance(context.Background(), ghost, ""); !errors.Is(err, shard.ErrUserNotFound) {
 		t.Fatalf("Balance = %v", err)
 	}
 	if _, err := f.move(t, ghost, KindDeposit, "1", "k"); !errors.Is(err, shard.ErrUserNotFound) {
@@ -444,8 +445,8 @@ func TestVerifyDetectsTamperingAndRebuildMendsSnapshots(t *testing.T) {
 	// An entry slipped in for a user without a wallet (no writer can; only the table
 	// owner, by hand) is reported by the whole-shard verify.
 	ghost := shard.NewUserID("eu")
-	if _, err := f.pool(u).Exec(ctx, `INSERT INTO ledger_entries (user_id, seq, kind, amount, balance_after, created_at, prev_hash, hash)
-		VALUES ($1, 1, 'deposit', 5, 5, now(), '\x00', '\x00')`, ghost); err != nil {
+	if _, err := f.pool(u).Exec(ctx, `INSERT INTO ledger_entries (user_id, seq, kind, currency, amount, balance_after, created_at, prev_hash, hash, hash_version)
+		VALUES ($1, 1, 'deposit', 'EUR', 5, 5, now(), '\x00', '\x00', 2)`, ghost); err != nil {
 		t.Fatal(err)
 	}
 	whole, err := f.svc.Verify(ctx, f.shards.For(u).Name, "")
@@ -550,7 +551,7 @@ func TestBalanceAtAnInstantAndEntriesInAWindow(t *testing.T) {
 		if _, err := f.move(t, u, KindDeposit, amount, fmt.Sprint("d", i)); err != nil {
 			t.Fatal(err)
 		}
-		page, err := f.svc.Entries(ctx, u, 0, 1, Window{})
+		page, err := f.svc.Entries(ctx, u, 0, 1, Window{}, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -573,16 +574,16 @@ func TestBalanceAtAnInstantAndEntriesInAWindow(t *testing.T) {
 		{stamps[2].Add(time.Hour), "123", 3},
 	}
 	for _, c := range cases {
-		b, err := f.svc.BalanceAt(ctx, u, c.at)
+		b, err := f.svc.BalanceAt(ctx, u, "", c.at)
 		if err != nil || b.Balance.String() != c.balance || b.LedgerSeq != c.seq {
 			t.Errorf("at %s = %+v, %v; want %s after entry %d", c.at, b, err, c.balance, c.seq)
 		}
 	}
-	page, err := f.svc.Entries(ctx, u, 0, 10, Window{From: stamps[1], To: stamps[2]})
+	page, err := f.svc.Entries(ctx, u, 0, 10, Window{From: stamps[1], To: stamps[2]}, "")
 	if err != nil || len(page.Entries) != 1 || page.Entries[0].Seq != 2 {
 		t.Fatalf("entries in [entry 2, entry 3) = %+v, %v", page, err)
 	}
-	if _, err := f.svc.BalanceAt(ctx, shard.NewUserID("eu"), time.Now()); !errors.Is(err, shard.ErrUserNotFound) {
+	if _, err := f.svc.BalanceAt(ctx, shard.NewUserID("eu"), "", time.Now()); !errors.Is(err, shard.ErrUserNotFound) {
 		t.Fatalf("balance at an instant of a user that does not exist = %v", err)
 	}
 }

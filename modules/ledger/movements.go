@@ -15,6 +15,7 @@ import (
 type Movement struct {
 	UserID   string
 	Kind     string // KindDeposit or KindWithdrawal
+	Currency string // "" for the user's default currency
 	Amount   money.Amount
 	Metadata map[string]string
 	Key      string // the client's Idempotency-Key
@@ -70,12 +71,24 @@ func (m *Movements) Move(ctx context.Context, mv Movement, answer Answer) (idemp
 		Gateway:     mv.Gateway,
 		Scope:       mv.UserID,
 		Key:         mv.Key,
-		Fingerprint: idempotency.Fingerprint(mv.Kind, mv.Amount.String(), string(metadata.Canonical(mv.Metadata))),
+		Fingerprint: fingerprint(mv),
 	}})
 	if err == nil {
 		err = res.err
 	}
 	return res.resp, pgdb.InterpretError(err, nil)
+}
+
+// fingerprint identifies a movement for its key. A currency counts only when the
+// request names one: the requests of before currencies, and today's that name none,
+// keep the fingerprint they always had; naming a currency, even the default, is
+// another request.
+func fingerprint(mv Movement) []byte {
+	fields := []string{mv.Amount.String(), string(metadata.Canonical(mv.Metadata))}
+	if mv.Currency != "" {
+		fields = append(fields, mv.Currency)
+	}
+	return idempotency.Fingerprint(mv.Kind, fields...)
 }
 
 // movement is one deposit or withdrawal with its idempotency request.
@@ -128,7 +141,7 @@ func (m *Movements) apply(ctx context.Context, tx pgx.Tx, batch []movement) ([]m
 			continue
 		}
 		entries, err := postings.Post(EntryInput{
-			UserID: mv.m.UserID, Kind: mv.m.Kind, Amount: mv.m.Amount, Metadata: mv.m.Metadata, IdempotencyKey: mv.m.Key, Gateway: mv.m.Gateway,
+			UserID: mv.m.UserID, Kind: mv.m.Kind, Currency: mv.m.Currency, Amount: mv.m.Amount, Metadata: mv.m.Metadata, IdempotencyKey: mv.m.Key, Gateway: mv.m.Gateway,
 		})
 		if err != nil {
 			// A refusal writes nothing and stores nothing under the key: a retry is
@@ -136,7 +149,7 @@ func (m *Movements) apply(ctx context.Context, tx pgx.Tx, batch []movement) ([]m
 			results[i].err = err
 			continue
 		}
-		if results[i].resp, err = mv.answer(Moved{Entry: entries[0], Balance: postings.Balance(mv.m.UserID)}); err != nil {
+		if results[i].resp, err = mv.answer(Moved{Entry: entries[0], Balance: postings.Balance(mv.m.UserID, entries[0].Currency)}); err != nil {
 			return nil, err
 		}
 		saved = append(saved, mv.req)

@@ -12,40 +12,58 @@ import (
 
 	"example.com/wallet/modules/ledger/internal/ledgerdb"
 	"example.com/wallet/platform/money"
+	"example.com/wallet/platform/pgdb"
 	"example.com/wallet/platform/shard"
 )
 
-// Postings stages ledger entries and hold changes for a set of users whose snapshots
-// it has locked, inside one transaction. Each posting is decided in memory as it is
-// staged, with the ledger's one arithmetic and hash chain (chainHead.append); FlushTx writes
-// every staged entry with one insert and every changed snapshot with one update. It
-// is how batched paths (group commit of deposits and withdrawals, same-shard
-// transfers) touch many users and entries in a handful of statements.
+// Postings stages ledger entries and hold changes for a set of users whose wallets it
+// has locked, inside one transaction. Each posting is decided in memory as it is
+// staged, with the ledger's one arithmetic and hash chain (walletHead.append);
+// FlushTx writes every staged entry with one insert and every changed wallet and
+// balance with one statement. It is how batched paths (group commit of deposits and
+// withdrawals, same-shard transfers) touch many users and entries in a handful of
+// statements.
 //
 // A Postings belongs to one transaction and one goroutine.
 type Postings struct {
-	heads      map[string]chainHead
-	changed    map[string]bool
+	heads      map[string]walletHead
+	pots       map[pot]amounts // every balance of the locked users; absent is zero
+	changed    map[string]bool // wallets whose head changed
+	changedPot map[pot]bool
 	entries    []Entry
 	newHolds   ledgerdb.InsertHoldsParams
 	holdStatus map[string]string // transfer id -> status staged this batch
 	now        time.Time
 }
 
-// LockTx locks the snapshots of users in user id order (the order every transaction
-// that locks several takes them in, so none deadlocks another) and returns postings
-// over them. A user without a wallet on this shard is simply absent: see Has.
+// pot names one user's balance in one currency.
+type pot struct{ user, currency string }
+
+// LockTx locks the wallets of users in user id order (the order every transaction
+// that locks several takes them in, so none deadlocks another), reads their balances
+// in every currency, and returns postings over them. A user without a wallet on this
+// shard is simply absent: see Has.
 func (s *Service) LockTx(ctx context.Context, tx pgx.Tx, users ...string) (*Postings, error) {
 	ids := slices.Clone(users)
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
-	rows, err := s.q.LockBalances(ctx, tx, ids)
+	rows, err := s.q.LockWallets(ctx, tx, ids)
 	if err != nil {
 		return nil, err
 	}
-	p := &Postings{heads: make(map[string]chainHead, len(rows)), changed: map[string]bool{}, holdStatus: map[string]string{}, now: time.Now()}
+	p := &Postings{heads: make(map[string]walletHead, len(rows)), pots: map[pot]amounts{}, changed: map[string]bool{},
+		changedPot: map[pot]bool{}, holdStatus: map[string]string{}, now: time.Now()}
 	for _, r := range rows {
-		p.heads[r.UserID] = chainHead{balance: r.Balance, frozen: r.Frozen, seq: r.LastSeq, hash: r.LastHash, status: r.Status}
+		p.heads[r.UserID] = walletHead{defaultCurrency: r.DefaultCurrency, status: r.Status, seq: r.LastSeq, hash: r.LastHash}
+	}
+	// Read only once the locks are held: the balances are then the last committed
+	// ones, and no one else writes them until this transaction ends.
+	balances, err := s.q.BalancesOf(ctx, tx, ids)
+	if err != nil {
+		return nil, err
+	}
+	for _, b := range balances {
+		p.pots[pot{b.UserID, b.Currency}] = amounts{balance: b.Balance, frozen: b.Frozen}
 	}
 	return p, nil
 }
@@ -56,45 +74,93 @@ func (p *Postings) Has(user string) bool {
 	return ok
 }
 
-// Balance is user's balance with everything staged so far.
-func (p *Postings) Balance(user string) Balance { return p.heads[user].toBalance(user) }
+// DefaultCurrency is user's default currency ("" when user is not among the locked
+// ones).
+func (p *Postings) DefaultCurrency(user string) string { return p.heads[user].defaultCurrency }
+
+// currencyOf is the currency a request means: code, or the user's default when code
+// is "".
+func (p *Postings) currencyOf(user, code string) string {
+	if code == "" {
+		return p.heads[user].defaultCurrency
+	}
+	return code
+}
+
+// Balance is user's balance in currency ("" for the user's default) with everything
+// staged so far.
+func (p *Postings) Balance(user, currency string) Balance {
+	k := pot{user, p.currencyOf(user, currency)}
+	return toBalance(user, k.currency, p.pots[k], p.heads[user].seq)
+}
+
+// empty reports whether every balance of user is zero with nothing frozen, as staged
+// so far (overlaid with staged, a call's own changes).
+func (p *Postings) empty(user string, staged map[pot]amounts) bool {
+	zero := func(a amounts) bool { return a.balance.IsZero() && a.frozen.IsZero() }
+	for k, a := range p.pots {
+		if st, ok := staged[k]; ok {
+			a = st
+		}
+		if k.user == user && !zero(a) {
+			return false
+		}
+	}
+	for k, a := range staged {
+		if k.user == user && !zero(a) {
+			return false
+		}
+	}
+	return true
+}
 
 // Post stages entries all together or not at all: if any is refused
-// (shard.ErrUserNotFound, ErrInsufficientFunds, ErrBalanceLimit), nothing of this call is
-// staged and the refusal is returned. Entries are decided in order, so a debit may
-// spend a credit staged before it.
+// (shard.ErrUserNotFound, ErrInsufficientFunds, ErrBalanceLimit, account errors),
+// nothing of this call is staged and the refusal is returned. Entries are decided in
+// order, so a debit may spend a credit staged before it.
 func (p *Postings) Post(ins ...EntryInput) ([]Entry, error) {
-	staged := map[string]chainHead{}
-	head := func(user string) (chainHead, bool) {
-		if h, ok := staged[user]; ok {
-			return h, true
-		}
-		h, ok := p.heads[user]
-		return h, ok
-	}
+	stagedHeads := map[string]walletHead{}
+	stagedPots := map[pot]amounts{}
 	out := make([]Entry, 0, len(ins))
 	for _, in := range ins {
-		h, ok := head(in.UserID)
+		h, ok := stagedHeads[in.UserID]
 		if !ok {
-			return nil, shard.ErrUserNotFound
+			if h, ok = p.heads[in.UserID]; !ok {
+				return nil, shard.ErrUserNotFound
+			}
 		}
-		e, next, err := h.append(in, p.now)
+		if in.Currency == "" || isAccountEvent(in.Kind) {
+			in.Currency = h.defaultCurrency
+		}
+		k := pot{in.UserID, in.Currency}
+		a, ok := stagedPots[k]
+		if !ok {
+			a = p.pots[k]
+		}
+		e, next, after, err := h.append(in, a, func() bool { return p.empty(in.UserID, stagedPots) }, p.now)
 		if err != nil {
 			return nil, err
 		}
-		staged[in.UserID] = next
+		stagedHeads[in.UserID], stagedPots[k] = next, after
 		out = append(out, e)
 	}
-	for user, h := range staged {
+	for user, h := range stagedHeads {
 		p.heads[user], p.changed[user] = h, true
+	}
+	for k, a := range stagedPots {
+		p.pots[k], p.changedPot[k] = a, true
 	}
 	p.entries = append(p.entries, out...)
 	return out, nil
 }
 
-// freeze stages amount more frozen for user, refusing it with ErrInsufficientFunds
-// when the available balance is short.
-func (p *Postings) freeze(user string, amount money.Amount) error {
+func isAccountEvent(kind string) bool {
+	return kind == KindAccountFrozen || kind == KindAccountUnfrozen || kind == KindAccountClosed
+}
+
+// freeze stages amount more frozen in user's balance in currency, refusing it with
+// ErrInsufficientFunds when the available balance is short.
+func (p *Postings) freeze(user, currency string, amount money.Amount) error {
 	h, ok := p.heads[user]
 	if !ok {
 		return shard.ErrUserNotFound
@@ -102,25 +168,29 @@ func (p *Postings) freeze(user string, amount money.Amount) error {
 	if err := h.mayDebit(); err != nil {
 		return err
 	}
-	available, _ := h.balance.Sub(h.frozen)
+	k := pot{user, currency}
+	a := p.pots[k]
+	available, _ := a.balance.Sub(a.frozen)
 	if available.Cmp(amount) < 0 {
 		return ErrInsufficientFunds
 	}
-	h.frozen = h.frozen.Add(amount)
-	p.heads[user], p.changed[user] = h, true
+	a.frozen = a.frozen.Add(amount)
+	p.pots[k], p.changedPot[k] = a, true
 	return nil
 }
 
-// Hold freezes amount of user's available balance for transferID, the TCC Try: the
-// money stays in the balance but leaves available until the hold is captured (a
-// debit) or released. ErrInsufficientFunds when available is short; nothing is
-// staged then.
-func (p *Postings) Hold(user, transferID string, amount money.Amount) error {
-	if err := p.freeze(user, amount); err != nil {
+// Hold freezes amount of user's available balance in currency ("" for the user's
+// default) for transferID, the TCC Try: the money stays in the balance but leaves
+// available until the hold is captured (a debit) or released. ErrInsufficientFunds
+// when available is short; nothing is staged then.
+func (p *Postings) Hold(user, transferID, currency string, amount money.Amount) error {
+	currency = p.currencyOf(user, currency)
+	if err := p.freeze(user, currency, amount); err != nil {
 		return err
 	}
 	p.newHolds.TransferIds = append(p.newHolds.TransferIds, transferID)
 	p.newHolds.UserIds = append(p.newHolds.UserIds, user)
+	p.newHolds.Currencies = append(p.newHolds.Currencies, currency)
 	p.newHolds.Amounts = append(p.newHolds.Amounts, amount.String())
 	p.holdStatus[transferID] = HoldActive
 	return nil
@@ -136,7 +206,7 @@ func (p *Postings) Capture(h Hold) (bool, error) {
 	case HoldReleased:
 		return false, fmt.Errorf("ledger: hold of %s was released and cannot be captured", h.TransferID)
 	}
-	if _, err := p.Post(EntryInput{UserID: h.UserID, Kind: KindTransferDebit, Amount: h.Amount, TransferID: h.TransferID, CaptureHold: true}); err != nil {
+	if _, err := p.Post(EntryInput{UserID: h.UserID, Kind: KindTransferDebit, Currency: h.Currency, Amount: h.Amount, TransferID: h.TransferID, CaptureHold: true}); err != nil {
 		return false, err
 	}
 	p.holdStatus[h.TransferID] = HoldCaptured
@@ -152,16 +222,17 @@ func (p *Postings) Release(h Hold) (bool, error) {
 	case HoldCaptured:
 		return false, fmt.Errorf("ledger: hold of %s was captured and cannot be released", h.TransferID)
 	}
-	head, ok := p.heads[h.UserID]
-	if !ok {
+	if !p.Has(h.UserID) {
 		return false, shard.ErrUserNotFound
 	}
-	frozen, ok := head.frozen.Sub(h.Amount)
+	k := pot{h.UserID, h.Currency}
+	a := p.pots[k]
+	frozen, ok := a.frozen.Sub(h.Amount)
 	if !ok {
-		return false, fmt.Errorf("ledger: releasing %s exceeds frozen %s of %s", h.Amount, head.frozen, h.UserID)
+		return false, fmt.Errorf("ledger: releasing %s %s exceeds frozen %s of %s", h.Amount, h.Currency, a.frozen, h.UserID)
 	}
-	head.frozen = frozen
-	p.heads[h.UserID], p.changed[h.UserID] = head, true
+	a.frozen = frozen
+	p.pots[k], p.changedPot[k] = a, true
 	p.holdStatus[h.TransferID] = HoldReleased
 	return true, nil
 }
@@ -172,10 +243,10 @@ func (p *Postings) Status(user string) string { return p.heads[user].status }
 
 // SetStatus stages user's account status, with the event entry that records it in the
 // user's history (KindAccountFrozen, KindAccountUnfrozen or KindAccountClosed, amount
-// 0). It reports false, staging nothing, when the account already has that status.
-// Closing refuses with account.ErrNotEmpty unless the balance and frozen are zero (no
-// money, no pending transfer out); a closed account refuses every change with
-// account.ErrClosed.
+// 0, in the default currency). It reports false, staging nothing, when the account
+// already has that status. Closing refuses with account.ErrNotEmpty unless every
+// balance, in every currency, is zero with nothing frozen (no money, no pending
+// transfer out); a closed account refuses every change with account.ErrClosed.
 func (p *Postings) SetStatus(user, status string) (bool, error) {
 	h, ok := p.heads[user]
 	if !ok {
@@ -201,8 +272,9 @@ func (p *Postings) status(h Hold) string {
 	return h.Status
 }
 
-// FlushTx writes what was staged: every entry with one insert, every changed snapshot
-// with one update, new holds and hold status changes with one statement each.
+// FlushTx writes what was staged: every entry with one insert, every changed wallet
+// and balance with one statement, new holds and hold status changes with one
+// statement each.
 // Postings may go on staging afterwards and be flushed again.
 func (s *Service) FlushTx(ctx context.Context, tx pgx.Tx, p *Postings) error {
 	if err := s.insertEntriesTx(ctx, tx, p.entries); err != nil {
@@ -228,35 +300,55 @@ func (s *Service) FlushTx(ctx context.Context, tx pgx.Tx, p *Postings) error {
 	}
 	p.newHolds = ledgerdb.InsertHoldsParams{}
 	clear(p.holdStatus)
-	if len(p.changed) == 0 {
+	if len(p.changed) == 0 && len(p.changedPot) == 0 {
 		return nil
 	}
-	var u ledgerdb.UpdateBalancesParams
+	var u ledgerdb.SaveHeadsParams
 	for user := range p.changed {
 		h := p.heads[user]
-		u.UserIds = append(u.UserIds, user)
-		u.Balances = append(u.Balances, h.balance.String())
-		u.Frozen = append(u.Frozen, h.frozen.String())
+		u.WalletUserIds = append(u.WalletUserIds, user)
 		u.LastSeqs = append(u.LastSeqs, h.seq)
 		u.LastHashes = append(u.LastHashes, h.hash)
 		u.Statuses = append(u.Statuses, h.status)
 	}
+	for k := range p.changedPot {
+		a := p.pots[k]
+		u.BalanceUserIds = append(u.BalanceUserIds, k.user)
+		u.Currencies = append(u.Currencies, k.currency)
+		u.Balances = append(u.Balances, a.balance.String())
+		u.Frozen = append(u.Frozen, a.frozen.String())
+	}
 	clear(p.changed)
-	return s.q.UpdateBalances(ctx, tx, u)
+	clear(p.changedPot)
+	return s.q.SaveHeads(ctx, tx, u)
 }
 
 // SetStatusTx sets userID's account status in the caller's transaction (Postings.
-// SetStatus: the event entry and the snapshot's status together) and reports whether
-// it changed. The accounts module calls it with the user's own row, so both say the
-// same.
-func (s *Service) SetStatusTx(ctx context.Context, tx pgx.Tx, userID, status string) (bool, error) {
+// SetStatus: the event entry and the wallet's status together) and returns the account
+// as it then is; setting the status it has changes nothing.
+func (s *Service) SetStatusTx(ctx context.Context, tx pgx.Tx, userID, status string) (account.State, error) {
 	p, err := s.LockTx(ctx, tx, userID)
 	if err != nil {
-		return false, err
+		return account.State{}, err
 	}
 	changed, err := p.SetStatus(userID, status)
-	if err != nil || !changed {
-		return false, err
+	if err != nil {
+		return account.State{}, err
 	}
-	return true, s.FlushTx(ctx, tx, p)
+	h := p.heads[userID]
+	state := account.State{Status: h.status, DefaultCurrency: h.defaultCurrency}
+	if !changed {
+		return state, nil
+	}
+	return state, s.FlushTx(ctx, tx, p)
+}
+
+// AccountTx reads userID's account status and default currency in the caller's
+// transaction (shard.ErrUserNotFound when it has no wallet).
+func (s *Service) AccountTx(ctx context.Context, tx pgx.Tx, userID string) (account.State, error) {
+	w, err := s.q.GetWallet(ctx, tx, userID)
+	if err != nil {
+		return account.State{}, pgdb.InterpretError(err, shard.ErrUserNotFound)
+	}
+	return account.State{Status: w.Status, DefaultCurrency: w.DefaultCurrency}, nil
 }

@@ -3,6 +3,7 @@ package ledger
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -26,8 +27,15 @@ func TestAccountStatusRules(t *testing.T) {
 	setStatus := func(status string) (bool, error) {
 		var changed bool
 		err := pgdb.InTx(ctx, f.pool(u), func(tx pgx.Tx) error {
-			var err error
-			changed, err = f.svc.SetStatusTx(ctx, tx, u, status)
+			before, err := f.svc.AccountTx(ctx, tx, u)
+			if err != nil {
+				return err
+			}
+			after, err := f.svc.SetStatusTx(ctx, tx, u, status)
+			changed = after != before
+			if err == nil && after.Status != status {
+				t.Errorf("SetStatusTx(%s) left the account %+v", status, after)
+			}
 			return err
 		})
 		return changed, err
@@ -45,7 +53,7 @@ func TestAccountStatusRules(t *testing.T) {
 		})
 	}
 	// A hold taken while active, to be captured once frozen.
-	if err := inTx(func(p *Postings) error { return p.Hold(u, "tr-before", money.MustParse("30")) }); err != nil {
+	if err := inTx(func(p *Postings) error { return p.Hold(u, "tr-before", "", money.MustParse("30")) }); err != nil {
 		t.Fatal(err)
 	}
 
@@ -58,7 +66,7 @@ func TestAccountStatusRules(t *testing.T) {
 	if _, err := f.move(t, u, KindWithdrawal, "1", "w1"); !errors.Is(err, account.ErrFrozen) {
 		t.Fatalf("withdrawal from a frozen account = %v", err)
 	}
-	if err := inTx(func(p *Postings) error { return p.Hold(u, "tr-after", money.MustParse("1")) }); !errors.Is(err, account.ErrFrozen) {
+	if err := inTx(func(p *Postings) error { return p.Hold(u, "tr-after", "", money.MustParse("1")) }); !errors.Is(err, account.ErrFrozen) {
 		t.Fatalf("a new hold on a frozen account = %v", err)
 	}
 	if _, err := f.move(t, u, KindDeposit, "5", "d2"); err != nil {
@@ -93,7 +101,7 @@ func TestAccountStatusRules(t *testing.T) {
 		t.Fatalf("reopening a closed account = %v", err)
 	}
 
-	page, err := f.svc.Entries(ctx, u, 0, 20, Window{})
+	page, err := f.svc.Entries(ctx, u, 0, 20, Window{}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,5 +123,67 @@ func TestAccountStatusRules(t *testing.T) {
 	}
 	if report, err := f.svc.Verify(ctx, f.shards.For(u).Name, u); err != nil || len(report.Drifts) != 0 {
 		t.Fatalf("verify = %+v, %v", report, err)
+	}
+}
+
+// TestBalancesPerCurrency: a user holds one balance per currency, each spent on its
+// own, in one history; an account closes only once every currency is empty.
+func TestBalancesPerCurrency(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	u := f.newUser(t)
+	move := func(kind, currency, amount, key string) error {
+		_, err := f.movements.Move(ctx, Movement{UserID: u, Kind: kind, Currency: currency, Amount: money.MustParse(amount), Key: key}, answerMoved(""))
+		return err
+	}
+	for i, m := range []struct{ kind, currency, amount string }{
+		{KindDeposit, "", "100"}, {KindDeposit, "USD", "50"}, {KindDeposit, "JPY", "7"}, {KindWithdrawal, "JPY", "7"},
+	} {
+		if err := move(m.kind, m.currency, m.amount, fmt.Sprint("k", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := move(KindWithdrawal, "USD", "60", "too-much"); !errors.Is(err, ErrInsufficientFunds) {
+		t.Fatalf("60 USD out of 50 USD and 100 EUR = %v, want ErrInsufficientFunds", err)
+	}
+	w, err := f.svc.Wallet(ctx, u)
+	if err != nil || w.DefaultCurrency != "EUR" || w.LedgerSeq != 4 || len(w.Balances) != 3 {
+		t.Fatalf("wallet = %+v, %v", w, err)
+	}
+	for i, want := range []struct{ currency, balance string }{{"EUR", "100"}, {"JPY", "0"}, {"USD", "50"}} {
+		if b := w.Balances[i]; b.Currency != want.currency || b.Balance.String() != want.balance || b.LedgerSeq != 4 {
+			t.Errorf("balance %d = %+v, want %s %s", i, b, want.balance, want.currency)
+		}
+	}
+	page, err := f.svc.Entries(ctx, u, 0, 10, Window{}, "JPY")
+	if err != nil || len(page.Entries) != 2 || page.Entries[0].Kind != KindWithdrawal || page.Entries[0].BalanceAfter.String() != "0" {
+		t.Fatalf("JPY statement = %+v, %v", page, err)
+	}
+
+	setStatus := func(status string) error {
+		return pgdb.InTx(ctx, f.pool(u), func(tx pgx.Tx) error {
+			_, err := f.svc.SetStatusTx(ctx, tx, u, status)
+			return err
+		})
+	}
+	if err := move(KindWithdrawal, "", "100", "empty-eur"); err != nil {
+		t.Fatal(err)
+	}
+	if err := setStatus(account.StatusClosed); !errors.Is(err, account.ErrNotEmpty) {
+		t.Fatalf("closing with 50 USD left = %v, want account.ErrNotEmpty", err)
+	}
+	if err := move(KindWithdrawal, "USD", "50", "empty-usd"); err != nil {
+		t.Fatal(err)
+	}
+	if err := setStatus(account.StatusClosed); err != nil {
+		t.Fatalf("closing with every currency empty = %v", err)
+	}
+	if err := move(KindDeposit, "USD", "1", "after-close"); !errors.Is(err, account.ErrClosed) {
+		t.Fatalf("a deposit to a closed account = %v, want account.ErrClosed", err)
+	}
+	r, err := f.svc.Verify(ctx, f.shards.For(u).Name, u)
+	if err != nil || len(r.Drifts) != 0 || r.Entries != 7 {
+		t.Fatalf("verify = %+v, %v", r, err)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 
 	"example.com/wallet/platform/account"
 
@@ -72,8 +74,8 @@ func (s *Service) Seal(ctx context.Context, shardName string) (Report, error) {
 	return s.walk(ctx, shardName, "", modeSeal)
 }
 
-// Rebuild rewrites every snapshot of shard from its entries and holds (balance,
-// frozen, last sequence, last hash), under the user's row lock. It reports what it found before rewriting;
+// Rebuild rewrites every wallet and balance of shard from its entries and holds
+// (balance and frozen per currency, last sequence, last hash), under the wallet's lock. It reports what it found before rewriting;
 // it cannot mend a broken hash chain, which stays in the report.
 func (s *Service) Rebuild(ctx context.Context, shardName string) (Report, error) {
 	return s.walk(ctx, shardName, "", modeRebuild)
@@ -99,7 +101,7 @@ func (s *Service) walk(ctx context.Context, shardName, userID string, mode walkM
 	for {
 		if userID == "" {
 			var err error
-			users, err = s.q.ListBalanceUsers(ctx, sh.Pool, ledgerdb.ListBalanceUsersParams{After: after, PageSize: 500})
+			users, err = s.q.ListWalletUsers(ctx, sh.Pool, ledgerdb.ListWalletUsersParams{After: after, PageSize: 500})
 			if err != nil {
 				return report, err
 			}
@@ -132,12 +134,12 @@ func (s *Service) walk(ctx context.Context, shardName, userID string, mode walkM
 func (s *Service) checkUser(ctx context.Context, tx pgx.Tx, userID string, mode walkMode, report *Report) error {
 	rebuild := mode == modeRebuild
 	if rebuild {
-		// Lock the snapshot so no write lands between reading history and rewriting it.
-		if _, err := s.q.GetBalanceForUpdate(ctx, tx, userID); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		// Lock the wallet so no write lands between reading history and rewriting it.
+		if _, err := s.q.GetWalletForUpdate(ctx, tx, userID); err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return err
 		}
 	}
-	snap, err := s.q.GetBalance(ctx, tx, userID)
+	snap, err := s.q.GetWallet(ctx, tx, userID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return shard.ErrUserNotFound
 	}
@@ -162,7 +164,11 @@ func (s *Service) checkUser(ctx context.Context, tx pgx.Tx, userID string, mode 
 	}
 	headSealed := false
 
-	var running money.Amount
+	snapBalances, err := s.q.BalancesOfUser(ctx, tx, userID)
+	if err != nil {
+		return err
+	}
+	running := map[string]money.Amount{} // by currency
 	status := account.StatusActive // what the history's account events say
 	seq, prev := int64(0), genesisHash
 	for {
@@ -171,7 +177,7 @@ func (s *Service) checkUser(ctx context.Context, tx pgx.Tx, userID string, mode 
 			return err
 		}
 		for _, row := range rows {
-			e, err := fromRow(row)
+			e, err := fromRow(ledgerdb.ListEntriesRow(row))
 			if err != nil {
 				return err
 			}
@@ -179,6 +185,12 @@ func (s *Service) checkUser(ctx context.Context, tx pgx.Tx, userID string, mode 
 			if e.Seq != seq+1 {
 				drift("sequence jumps from %d to %d", seq, e.Seq)
 			}
+			if e.HashVersion < 2 && e.Currency != snap.DefaultCurrency {
+				// Version 1 hashes do not cover the currency: every such entry was
+				// written before currencies, in what became the default.
+				drift("entry %d, written before currencies, is in %s, not the default %s", e.Seq, e.Currency, snap.DefaultCurrency)
+			}
+			balance := running[e.Currency]
 			switch e.Kind {
 			case KindAccountFrozen, KindAccountUnfrozen, KindAccountClosed:
 				if !e.Amount.IsZero() {
@@ -186,15 +198,16 @@ func (s *Service) checkUser(ctx context.Context, tx pgx.Tx, userID string, mode 
 				}
 				status = map[string]string{KindAccountFrozen: account.StatusFrozen, KindAccountUnfrozen: account.StatusActive, KindAccountClosed: account.StatusClosed}[e.Kind]
 			case KindDeposit, KindTransferCredit:
-				running = running.Add(e.Amount)
+				balance = balance.Add(e.Amount)
 			default:
 				var ok bool
-				if running, ok = running.Sub(e.Amount); !ok {
-					drift("entry %d takes the balance below zero", e.Seq)
+				if balance, ok = balance.Sub(e.Amount); !ok {
+					drift("entry %d takes the %s balance below zero", e.Seq, e.Currency)
 				}
 			}
-			if e.BalanceAfter.Cmp(running) != 0 {
-				drift("entry %d says balance_after %s, entries sum to %s", e.Seq, e.BalanceAfter, running)
+			running[e.Currency] = balance
+			if e.BalanceAfter.Cmp(balance) != 0 {
+				drift("entry %d says balance_after %s, its %s entries sum to %s", e.Seq, e.BalanceAfter, e.Currency, balance)
 			}
 			if !bytes.Equal(e.PrevHash, prev) {
 				drift("entry %d is not chained to entry %d", e.Seq, seq)
@@ -225,21 +238,44 @@ func (s *Service) checkUser(ctx context.Context, tx pgx.Tx, userID string, mode 
 	for sealed := range olderSeals {
 		drift("entry %d was sealed and is gone: the history was cut short", sealed)
 	}
-	if snap.Balance.Cmp(running) != 0 {
-		drift("snapshot balance %s, entries sum to %s", snap.Balance, running)
-	}
-	if snap.Status != status {
-		drift("snapshot status %s, the history's account events say %s", snap.Status, status)
-	}
-	if snap.LastSeq != seq || !bytes.Equal(snap.LastHash, prev) {
-		drift("snapshot ends at entry %d, history at entry %d", snap.LastSeq, seq)
-	}
-	held, err := s.q.SumActiveHolds(ctx, tx, userID)
+	held := map[string]money.Amount{}
+	heldRows, err := s.q.SumActiveHolds(ctx, tx, userID)
 	if err != nil {
 		return err
 	}
-	if snap.Frozen.Cmp(held) != 0 {
-		drift("snapshot frozen %s, active holds sum to %s", snap.Frozen, held)
+	for _, r := range heldRows {
+		held[r.Currency] = r.Frozen
+	}
+	snapshot := map[string]amounts{}
+	for _, b := range snapBalances {
+		snapshot[b.Currency] = amounts{balance: b.Balance, frozen: b.Frozen}
+	}
+	currencies := map[string]bool{}
+	for _, m := range []map[string]money.Amount{running, held} {
+		for c := range m {
+			currencies[c] = true
+		}
+	}
+	for c := range snapshot {
+		currencies[c] = true
+	}
+	snapshotRight := true
+	for _, c := range slices.Sorted(maps.Keys(currencies)) {
+		if snapshot[c].balance.Cmp(running[c]) != 0 {
+			drift("%s: snapshot balance %s, entries sum to %s", c, snapshot[c].balance, running[c])
+			snapshotRight = false
+		}
+		if snapshot[c].frozen.Cmp(held[c]) != 0 {
+			drift("%s: snapshot frozen %s, active holds sum to %s", c, snapshot[c].frozen, held[c])
+			snapshotRight = false
+		}
+	}
+	if snap.Status != status {
+		drift("wallet status %s, the history's account events say %s", snap.Status, status)
+	}
+	if snap.LastSeq != seq || !bytes.Equal(snap.LastHash, prev) {
+		drift("wallet ends at entry %d, history at entry %d", snap.LastSeq, seq)
+		snapshotRight = false
 	}
 	if s.sealKey != nil && seq > 0 && !headSealed {
 		if mode == modeSeal && len(report.Drifts) == drifts {
@@ -249,11 +285,16 @@ func (s *Service) checkUser(ctx context.Context, tx pgx.Tx, userID string, mode 
 		}
 		drift("entry %d, the newest, is not sealed: the history was rewritten, or predates sealing and `wallet ledger seal` has not run", seq)
 	}
-	if rebuild && (snap.Balance.Cmp(running) != 0 || snap.Frozen.Cmp(held) != 0 || snap.LastSeq != seq || !bytes.Equal(snap.LastHash, prev)) {
+	if rebuild && !snapshotRight {
 		report.Rebuilt++
-		return s.q.UpdateBalance(ctx, tx, ledgerdb.UpdateBalanceParams{
-			UserID: userID, Balance: running, Frozen: held, LastSeq: seq, LastHash: prev,
-		})
+		u := ledgerdb.SaveHeadsParams{WalletUserIds: []string{userID}, LastSeqs: []int64{seq}, LastHashes: [][]byte{prev}, Statuses: []string{snap.Status}}
+		for c := range currencies {
+			u.BalanceUserIds = append(u.BalanceUserIds, userID)
+			u.Currencies = append(u.Currencies, c)
+			u.Balances = append(u.Balances, running[c].String())
+			u.Frozen = append(u.Frozen, held[c].String())
+		}
+		return s.q.SaveHeads(ctx, tx, u)
 	}
 	return nil
 }

@@ -15,6 +15,7 @@ import (
 // needs to judge it and to say what a pending one waits for.
 type AuditTransfer struct {
 	ID, FromUserID, ToUserID string
+	Currency                 string
 	Amount                   money.Amount
 	Status, Reason           string
 	CreatedAt                time.Time
@@ -31,6 +32,7 @@ type AuditTransfer struct {
 type AuditBarrier struct {
 	TransferID, Branch   string
 	ToUserID, FromUserID string
+	Currency             string
 	Amount               money.Amount
 	Outcome, Reason      string
 }
@@ -76,7 +78,7 @@ func (s *Service) AuditTx(ctx context.Context, tx pgx.Tx, ids []string) (AuditRe
 	recs.Transfers = make([]AuditTransfer, len(transfers))
 	for i, t := range transfers {
 		recs.Transfers[i] = AuditTransfer{
-			ID: t.ID, FromUserID: t.FromUserID, ToUserID: t.ToUserID, Status: t.Status, Reason: t.Reason,
+			ID: t.ID, FromUserID: t.FromUserID, ToUserID: t.ToUserID, Currency: t.Currency, Status: t.Status, Reason: t.Reason,
 			CreatedAt: t.CreatedAt.UTC(), CancelRequestedAt: t.CancelRequestedAt, Attempts: int(t.Attempts),
 		}
 		if err := recs.Transfers[i].Amount.Scan(t.Amount); err != nil {
@@ -86,7 +88,7 @@ func (s *Service) AuditTx(ctx context.Context, tx pgx.Tx, ids []string) (AuditRe
 	recs.Barriers = make([]AuditBarrier, len(barriers))
 	for i, b := range barriers {
 		recs.Barriers[i] = AuditBarrier{
-			TransferID: b.TransferID, Branch: b.Branch, ToUserID: b.ToUserID, FromUserID: b.FromUserID,
+			TransferID: b.TransferID, Branch: b.Branch, ToUserID: b.ToUserID, FromUserID: b.FromUserID, Currency: b.Currency,
 			Outcome: b.Outcome, Reason: b.Reason,
 		}
 		// Amounts come as text (see sql/queries/transfers/audit.sql): a barrier's is

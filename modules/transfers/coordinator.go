@@ -206,7 +206,7 @@ func (s *Service) SweepOnce(ctx context.Context, shardName string) (int, error) 
 			if err != nil {
 				return err
 			}
-			msg := Message{Type: msgType, TransferID: t.ID, FromUserID: t.FromUserID, ToUserID: t.ToUserID, Amount: t.Amount.String()}
+			msg := Message{Type: msgType, TransferID: t.ID, FromUserID: t.FromUserID, ToUserID: t.ToUserID, Currency: t.Currency, Amount: t.Amount.String()}
 			if msgType == MsgCredit {
 				msg.Metadata = storedMetadata(t.Metadata)
 			}

@@ -50,8 +50,7 @@ func (s *Service) Create(ctx context.Context, req Request, answer Answer) (Creat
 		Gateway: req.Gateway,
 		Scope:   req.FromUserID,
 		Key:     req.Key,
-		Fingerprint: idempotency.Fingerprint("transfer", req.ToUserID, req.Amount.String(),
-			string(metadata.Canonical(req.Metadata))),
+		Fingerprint: fingerprint(req),
 	}}
 	res, err := s.creates[s.shards.For(req.FromUserID).Name].DoTraced(ctx, op)
 	if err == nil {
@@ -70,6 +69,18 @@ func (s *Service) Create(ctx context.Context, req Request, answer Answer) (Creat
 		return Created{}, pgdb.InterpretError(err, nil)
 	}
 	return res.created, nil
+}
+
+// fingerprint identifies a transfer request for its key. A currency counts only when
+// the request names one: the requests of before currencies, and today's that name
+// none, keep the fingerprint they always had; naming a currency, even the default, is
+// another request.
+func fingerprint(r Request) []byte {
+	fields := []string{r.ToUserID, r.Amount.String(), string(metadata.Canonical(r.Metadata))}
+	if r.Currency != "" {
+		fields = append(fields, r.Currency)
+	}
+	return idempotency.Fingerprint("transfer", fields...)
 }
 
 // createOp is one transfer request with its idempotency request.
@@ -180,6 +191,7 @@ func (r *createdRows) addTransfer(t Transfer, md []byte) {
 	r.transfers.Ids = append(r.transfers.Ids, t.ID)
 	r.transfers.FromUserIds = append(r.transfers.FromUserIds, t.FromUserID)
 	r.transfers.ToUserIds = append(r.transfers.ToUserIds, t.ToUserID)
+	r.transfers.Currencies = append(r.transfers.Currencies, t.Currency)
 	r.transfers.Amounts = append(r.transfers.Amounts, t.Amount.String())
 	r.transfers.Statuses = append(r.transfers.Statuses, t.Status)
 	r.transfers.Reasons = append(r.transfers.Reasons, t.Reason)
@@ -195,6 +207,7 @@ func (r *createdRows) addIncoming(t Transfer, md []byte) {
 	r.incoming.TransferIds = append(r.incoming.TransferIds, t.ID)
 	r.incoming.FromUserIds = append(r.incoming.FromUserIds, t.FromUserID)
 	r.incoming.ToUserIds = append(r.incoming.ToUserIds, t.ToUserID)
+	r.incoming.Currencies = append(r.incoming.Currencies, t.Currency)
 	r.incoming.Amounts = append(r.incoming.Amounts, t.Amount.String())
 	r.incoming.Metadata = append(r.incoming.Metadata, string(md))
 }
@@ -250,7 +263,11 @@ func (s *Service) decideCreate(p *ledger.Postings, rows *createdRows, r Request,
 	}
 	t := Transfer{
 		ID: shard.NewTransferID(s.router().Region(), r.FromUserID, s.buckets), FromUserID: r.FromUserID, ToUserID: r.ToUserID,
-		Amount: r.Amount, Metadata: r.Metadata, CreatedAt: now, UpdatedAt: now,
+		Currency: r.Currency, Amount: r.Amount, Metadata: r.Metadata, CreatedAt: now, UpdatedAt: now,
+	}
+	if t.Currency == "" {
+		// A request naming no currency moves the sender's default.
+		t.Currency = p.DefaultCurrency(r.FromUserID)
 	}
 	md := metadata.Canonical(r.Metadata)
 	toRegion, _ := shard.UserRegion(r.ToUserID)
@@ -269,8 +286,8 @@ func (s *Service) decideCreate(p *ledger.Postings, rows *createdRows, r Request,
 		t.Status, t.Reason, outcome, steps = StatusCancelled, ReasonReceiverClosed, "receiver_closed", []string{StatusCancelled}
 	case s.sameShard(r) && p.Has(r.ToUserID):
 		if _, err := p.Post(
-			ledger.EntryInput{UserID: r.FromUserID, Kind: ledger.KindTransferDebit, Amount: r.Amount, TransferID: t.ID},
-			ledger.EntryInput{UserID: r.ToUserID, Kind: ledger.KindTransferCredit, Amount: r.Amount, TransferID: t.ID},
+			ledger.EntryInput{UserID: r.FromUserID, Kind: ledger.KindTransferDebit, Currency: t.Currency, Amount: r.Amount, TransferID: t.ID},
+			ledger.EntryInput{UserID: r.ToUserID, Kind: ledger.KindTransferCredit, Currency: t.Currency, Amount: r.Amount, TransferID: t.ID},
 		); err != nil {
 			return Transfer{}, "", err
 		}
@@ -280,10 +297,10 @@ func (s *Service) decideCreate(p *ledger.Postings, rows *createdRows, r Request,
 	case s.sameShard(r) || !s.router().KnownRegion(toRegion):
 		t.Status, t.Reason, outcome, steps = StatusCancelled, ReasonReceiverNotFound, "receiver_not_found", []string{StatusCancelled}
 	default:
-		if err := p.Hold(r.FromUserID, t.ID, r.Amount); err != nil {
+		if err := p.Hold(r.FromUserID, t.ID, t.Currency, r.Amount); err != nil {
 			return Transfer{}, "", err
 		}
-		msg := Message{Type: MsgCredit, TransferID: t.ID, FromUserID: t.FromUserID, ToUserID: t.ToUserID, Amount: t.Amount.String(), Metadata: r.Metadata}
+		msg := Message{Type: MsgCredit, TransferID: t.ID, FromUserID: t.FromUserID, ToUserID: t.ToUserID, Currency: t.Currency, Amount: t.Amount.String(), Metadata: r.Metadata}
 		rows.credits = append(rows.credits, outbox.Message{Region: toRegion, Key: t.ID, Type: MsgCredit, Payload: msg.encode(), Trace: sc})
 		t.Status, outcome, steps = StatusPending, "held", []string{"held"}
 		// As writeTx records it: the first resend is due after resendAfter, or at the

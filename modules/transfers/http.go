@@ -11,6 +11,7 @@ import (
 
 	"example.com/wallet/modules/ledger"
 	"example.com/wallet/platform/config"
+	"example.com/wallet/platform/currency"
 	"example.com/wallet/platform/httpapi"
 	"example.com/wallet/platform/idempotency"
 	"example.com/wallet/platform/money"
@@ -24,11 +25,12 @@ type HTTP struct {
 	transfers *Service
 	forward   *httpapi.Forwarder
 	limiter   *ratelimit.Limiter
+	units     *currency.Catalogue
 }
 
-// NewHTTP builds the transfer handlers.
-func NewHTTP(transfers *Service, forward *httpapi.Forwarder, limiter *ratelimit.Limiter) *HTTP {
-	return &HTTP{transfers: transfers, forward: forward, limiter: limiter}
+// NewHTTP builds the transfer handlers; units is the region's catalogue of currencies.
+func NewHTTP(transfers *Service, forward *httpapi.Forwarder, limiter *ratelimit.Limiter, units *currency.Catalogue) *HTTP {
+	return &HTTP{transfers: transfers, forward: forward, limiter: limiter, units: units}
 }
 
 // Mount adds the routes to r (already behind authentication).
@@ -69,6 +71,7 @@ type createRequest struct {
 	FromUserID *string           `json:"from_user_id"`
 	ToUserID   *string           `json:"to_user_id"`
 	Amount     *string           `json:"amount"`
+	Currency   *string           `json:"currency"`
 	Metadata   map[string]string `json:"metadata"`
 }
 
@@ -114,6 +117,11 @@ func (h *HTTP) create(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
+	code, err := httpapi.CurrencyField(h.units, req.Currency)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
 	if err := httpapi.MetadataField(req.Metadata); err != nil {
 		fail(w, r, err)
 		return
@@ -121,7 +129,7 @@ func (h *HTTP) create(w http.ResponseWriter, r *http.Request) {
 	if !h.limiter.AllowRequest(w, r, from) {
 		return
 	}
-	created, err := h.transfers.Create(r.Context(), Request{FromUserID: from, ToUserID: to, Amount: amount,
+	created, err := h.transfers.Create(r.Context(), Request{FromUserID: from, ToUserID: to, Currency: code, Amount: amount,
 		Metadata: req.Metadata, Key: key, Gateway: httpapi.CallerFrom(r.Context()).Gateway}, answerTransfer)
 	if err != nil {
 		fail(w, r, err)
@@ -302,6 +310,7 @@ type transferJSON struct {
 	ID         string            `json:"id"`
 	FromUserID string            `json:"from_user_id"`
 	ToUserID   string            `json:"to_user_id"`
+	Currency   string            `json:"currency"`
 	Amount     money.Amount      `json:"amount"`
 	Status     string            `json:"status"`
 	Reason     string            `json:"reason,omitempty"`
@@ -332,7 +341,7 @@ type listJSON struct {
 
 func toJSON(t Transfer) transferJSON {
 	out := transferJSON{
-		ID: t.ID, FromUserID: t.FromUserID, ToUserID: t.ToUserID, Amount: t.Amount, Status: t.Status,
+		ID: t.ID, FromUserID: t.FromUserID, ToUserID: t.ToUserID, Currency: t.Currency, Amount: t.Amount, Status: t.Status,
 		Reason: t.Reason, Metadata: t.Metadata,
 		CreatedAt: t.CreatedAt.Format(time.RFC3339Nano), UpdatedAt: t.UpdatedAt.Format(time.RFC3339Nano),
 		Steps: make([]stepJSON, 0, len(t.Steps)),

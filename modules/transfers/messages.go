@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"example.com/wallet/platform/currency"
 	"example.com/wallet/platform/money"
 	"example.com/wallet/platform/shard"
 )
@@ -18,7 +19,10 @@ type Message struct {
 	TransferID string            `json:"transfer_id"`
 	FromUserID string            `json:"from_user_id"`
 	ToUserID   string            `json:"to_user_id"`
-	Amount     string            `json:"amount"`
+	// Currency of the transfer. Messages written before currencies have none: they
+	// are in the one unit every region then held, each region's default.
+	Currency string            `json:"currency,omitempty"`
+	Amount   string            `json:"amount"`
 	Metadata   map[string]string `json:"metadata,omitempty"`
 	Reason     string            `json:"reason,omitempty"`
 }
@@ -54,6 +58,9 @@ func DecodeMessage(b []byte) (Message, money.Amount, error) {
 	}
 	if _, err := shard.UserRegion(m.ToUserID); err != nil {
 		return Message{}, money.Amount{}, fmt.Errorf("%w: to_user_id %q", ErrMalformedMessage, m.ToUserID)
+	}
+	if m.Currency != "" && !currency.ValidCode(m.Currency) {
+		return Message{}, money.Amount{}, fmt.Errorf("%w: currency %q", ErrMalformedMessage, m.Currency)
 	}
 	amount, err := money.ParsePositive(m.Amount)
 	if err != nil {

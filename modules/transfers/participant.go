@@ -87,8 +87,17 @@ func (s *Service) participateTx(ctx context.Context, tx pgx.Tx, v participantVie
 		span := startStep(ctx, m.Trace, m.Type, m.TransferID)
 		b := v.known[m.TransferID]
 		decision := Participate(b, m.Type, postings.Has(m.ToUserID))
+		code := m.Currency
+		if code == "" {
+			// A message from before currencies: the unit every region then held, which
+			// became each one's default, and so the receiver's.
+			code = postings.DefaultCurrency(m.ToUserID)
+		}
+		if decision.Credit && !s.knownCurrency(code) {
+			decision = ParticipantDecision{WriteCredit: true, Outcome: MsgRefused, Reason: ReasonUnknownCurrency, Reply: MsgRefused}
+		}
 		if decision.Credit {
-			_, err := postings.Post(ledger.EntryInput{UserID: m.ToUserID, Kind: ledger.KindTransferCredit, Amount: m.Amount, TransferID: m.TransferID, Metadata: m.Metadata})
+			_, err := postings.Post(ledger.EntryInput{UserID: m.ToUserID, Kind: ledger.KindTransferCredit, Currency: code, Amount: m.Amount, TransferID: m.TransferID, Metadata: m.Metadata})
 			switch {
 			case errors.Is(err, ledger.ErrBalanceLimit):
 				// The receiver cannot hold more: refuse, and the sender's hold is released.
@@ -113,12 +122,13 @@ func (s *Service) participateTx(ctx context.Context, tx pgx.Tx, v participantVie
 			barriers.Branches = append(barriers.Branches, branch)
 			barriers.ToUserIds = append(barriers.ToUserIds, m.ToUserID)
 			barriers.FromUserIds = append(barriers.FromUserIds, m.FromUserID)
+			barriers.Currencies = append(barriers.Currencies, code)
 			barriers.Amounts = append(barriers.Amounts, m.Amount.String())
 			barriers.Outcomes = append(barriers.Outcomes, decision.Outcome)
 			barriers.Reasons = append(barriers.Reasons, decision.Reason)
 			barriers.Metadata = append(barriers.Metadata, string(metadata.Canonical(m.Metadata)))
 		}
-		reply := Message{Type: decision.Reply, TransferID: m.TransferID, FromUserID: m.FromUserID, ToUserID: m.ToUserID, Amount: m.Amount.String(), Reason: decision.Reason}
+		reply := Message{Type: decision.Reply, TransferID: m.TransferID, FromUserID: m.FromUserID, ToUserID: m.ToUserID, Currency: m.Currency, Amount: m.Amount.String(), Reason: decision.Reason}
 		senderRegion, _ := shard.TransferRegion(m.TransferID)
 		replies = append(replies, outbox.Message{Region: senderRegion, Key: m.TransferID, Type: reply.Type, Payload: reply.encode(), Trace: span.SpanContext()})
 		outcome := decision.Reply

@@ -37,7 +37,7 @@ func newFixture(t *testing.T) *fixture {
 	l := ledger.NewService(shards, nil)
 	svc := NewService(Config{Buckets: 256, TTL: time.Minute, ResendAfter: time.Minute, ResendMax: time.Minute, MaxWaiters: 10},
 		shards, l, idempotency.NewStore(time.Hour), NewMetrics(prometheus.NewRegistry()))
-	return &fixture{shards: shards, ledger: l, accounts: accounts.NewService(shards, l), svc: svc}
+	return &fixture{shards: shards, ledger: l, accounts: accounts.NewService(shards, l, pgtest.DefaultCurrency), svc: svc}
 }
 
 // user creates a user of region eu on shard, holding amount.
@@ -68,7 +68,7 @@ func (f *fixture) user(t *testing.T, onShard, amount string) string {
 
 func (f *fixture) balance(t *testing.T, user string) (balance, frozen string) {
 	t.Helper()
-	b, err := f.ledger.Balance(context.Background(), user)
+	b, err := f.ledger.Balance(context.Background(), user, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,8 +223,8 @@ func TestAnUnreachableShardIsUnavailable(t *testing.T) {
 	_, errs["Get"] = svc.Get(context.Background(), shard.NewTransferID("eu", user, 256))
 	_, errs["List"] = svc.List(context.Background(), user, "out", "", "", 10)
 	_, errs["Create"] = svc.Create(context.Background(), Request{FromUserID: user, ToUserID: shard.NewUserID("eu"), Amount: money.MustParse("1"), Key: "k"}, answerLine)
-	_, errs["Balance"] = l.Balance(context.Background(), user)
-	_, errs["accounts.Get"] = accounts.NewService(shards, l).Get(context.Background(), user)
+	_, errs["Balance"] = l.Balance(context.Background(), user, "")
+	_, errs["accounts.Get"] = accounts.NewService(shards, l, pgtest.DefaultCurrency).Get(context.Background(), user)
 	for op, err := range errs {
 		if !errors.As(err, &unavailable) || !unavailable.Unavailable() {
 			t.Errorf("%s = %v, want an error that reports Unavailable", op, err)
@@ -312,4 +312,94 @@ func TestPendingTransferSaysWhatItWaitsFor(t *testing.T) {
 func sameWaiting(a, b Waiting) bool {
 	return a.For == b.For && a.Since.Equal(b.Since) && a.Attempts == b.Attempts && a.NextAttemptAt.Equal(b.NextAttemptAt) &&
 		a.ExpiresAt.Equal(b.ExpiresAt) && a.CancelRequestedAt.Equal(b.CancelRequestedAt)
+}
+
+// TestTransfersMoveOneCurrency: a transfer moves the currency it names, on one shard
+// and across shards, and nothing converts: the sender's other currencies are
+// untouched and cannot pay for it, and the receiver is credited in the same currency,
+// which it need not have held before.
+func TestTransfersMoveOneCurrency(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	from, to, far := f.user(t, "eu0", "100"), f.user(t, "eu0", "0"), f.user(t, "eu1", "0")
+	_, err := ledger.NewMovements(f.ledger, idempotency.NewStore(time.Hour)).Move(ctx,
+		ledger.Movement{UserID: from, Kind: ledger.KindDeposit, Currency: "USD", Amount: money.MustParse("50"), Key: "usd"},
+		func(ledger.Moved) (idempotency.Response, error) { return idempotency.Response{Status: 1, Body: []byte("seeded")}, nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	holds := func(user, currency, balance, frozen string) {
+		t.Helper()
+		b, err := f.ledger.Balance(ctx, user, currency)
+		if err != nil || b.Currency != currency || b.Balance.String() != balance || b.Frozen.String() != frozen {
+			t.Fatalf("%s's %s = %+v, %v; want %s with %s frozen", user, currency, b, err, balance, frozen)
+		}
+	}
+
+	req := Request{FromUserID: from, ToUserID: to, Currency: "USD", Amount: money.MustParse("30"), Key: "same", Gateway: "gw"}
+	created, err := f.svc.Create(ctx, req, answerLine)
+	if err != nil || created.Transfer.Status != StatusCompleted || created.Transfer.Currency != "USD" {
+		t.Fatalf("same-shard USD transfer = %+v, %v", created, err)
+	}
+	holds(from, "USD", "20", "0")
+	holds(from, "EUR", "100", "0")
+	holds(to, "USD", "30", "0")
+	holds(to, "EUR", "0", "0")
+
+	// The same key naming another currency is another request.
+	other := req
+	other.Currency = "EUR"
+	if _, err := f.svc.Create(ctx, other, answerLine); !errors.Is(err, idempotency.ErrReused) {
+		t.Fatalf("the key with another currency = %v, want idempotency.ErrReused", err)
+	}
+	// 100 EUR do not pay for 30 USD.
+	short := Request{FromUserID: from, ToUserID: to, Currency: "USD", Amount: money.MustParse("30"), Key: "short", Gateway: "gw"}
+	if _, err := f.svc.Create(ctx, short, answerLine); !errors.Is(err, ledger.ErrInsufficientFunds) {
+		t.Fatalf("30 USD from 20 USD and 100 EUR = %v, want ledger.ErrInsufficientFunds", err)
+	}
+	// Naming no currency moves the sender's default.
+	if c, err := f.svc.Create(ctx, Request{FromUserID: from, ToUserID: to, Amount: money.MustParse("5"), Key: "dflt"}, answerLine); err != nil || c.Transfer.Currency != "EUR" {
+		t.Fatalf("a transfer naming no currency = %+v, %v; want EUR", c, err)
+	}
+
+	// Across shards the hold, the message and the credit are all in USD.
+	created, err = f.svc.Create(ctx, Request{FromUserID: from, ToUserID: far, Currency: "USD", Amount: money.MustParse("20"), Key: "far"}, answerLine)
+	if err != nil || created.Transfer.Status != StatusPending || created.Transfer.Currency != "USD" {
+		t.Fatalf("cross-shard USD transfer = %+v, %v", created, err)
+	}
+	holds(from, "USD", "20", "20")
+	holds(from, "EUR", "95", "0")
+	var payload []byte
+	if err := f.shards.For(from).Pool.QueryRow(ctx, `SELECT payload FROM outbox WHERE key = $1`, created.Transfer.ID).Scan(&payload); err != nil {
+		t.Fatal(err)
+	}
+	m, amount, err := DecodeMessage(payload)
+	if err != nil || m.Currency != "USD" {
+		t.Fatalf("the credit message = %+v, %v", m, err)
+	}
+	if err := f.svc.ApplyInbound(ctx, "eu1", []Inbound{{Message: m, Amount: amount}}); err != nil {
+		t.Fatal(err)
+	}
+	holds(far, "USD", "20", "0")
+	holds(far, "EUR", "0", "0")
+	// The receiver's reply captures the sender's USD hold.
+	if err := f.shards.For(far).Pool.QueryRow(ctx, `SELECT payload FROM outbox WHERE key = $1`, created.Transfer.ID).Scan(&payload); err != nil {
+		t.Fatal(err)
+	}
+	if m, amount, err = DecodeMessage(payload); err != nil || m.Type != MsgCredited || m.Currency != "USD" {
+		t.Fatalf("the reply = %+v, %v", m, err)
+	}
+	if err := f.svc.ApplyInbound(ctx, "eu0", []Inbound{{Message: m, Amount: amount}}); err != nil {
+		t.Fatal(err)
+	}
+	holds(from, "USD", "0", "0")
+	holds(from, "EUR", "95", "0")
+	if tr, err := f.svc.Get(ctx, created.Transfer.ID); err != nil || tr.Status != StatusCompleted || tr.Currency != "USD" {
+		t.Fatalf("the transfer = %+v, %v", tr, err)
+	}
+	page, err := f.svc.List(ctx, far, "in", "", "", 10)
+	if err != nil || len(page.Transfers) != 1 || page.Transfers[0].Currency != "USD" {
+		t.Fatalf("the receiver's incoming transfers = %+v, %v", page, err)
+	}
 }

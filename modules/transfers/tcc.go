@@ -14,6 +14,9 @@ const (
 	ReasonReceiverNotFound = "receiver_not_found"
 	// ReasonReceiverClosed: the receiver's account is closed; the money never moved.
 	ReasonReceiverClosed = "receiver_closed"
+	// ReasonUnknownCurrency: the receiver's region does not know the transfer's
+	// currency (an asset configured in the sender's region only).
+	ReasonUnknownCurrency = "unknown_currency"
 	ReasonExpired        = "expired"
 )
 

@@ -12,6 +12,7 @@ import (
 
 	"example.com/wallet/modules/ledger"
 	"example.com/wallet/modules/transfers/internal/transfersdb"
+	"example.com/wallet/platform/currency"
 	"example.com/wallet/platform/idempotency"
 	"example.com/wallet/platform/metadata"
 	"example.com/wallet/platform/money"
@@ -41,8 +42,9 @@ type Ledger interface {
 	FlushTx(ctx context.Context, tx pgx.Tx, p *ledger.Postings) error
 	// LockHoldsTx locks the holds of transfers (before any snapshot).
 	LockHoldsTx(ctx context.Context, tx pgx.Tx, transferIDs []string) (map[string]ledger.Hold, error)
-	// Balance reads a user's snapshot, or shard.ErrUserNotFound.
-	Balance(ctx context.Context, userID string) (ledger.Balance, error)
+	// Balance reads a user's snapshot in a currency ("" for the default), or
+	// shard.ErrUserNotFound.
+	Balance(ctx context.Context, userID, currency string) (ledger.Balance, error)
 }
 
 // Step is one protocol step on the sender's side, with when it happened.
@@ -57,6 +59,7 @@ type Transfer struct {
 	ID         string
 	FromUserID string
 	ToUserID   string
+	Currency   string
 	Amount     money.Amount
 	Status     string
 	Reason     string
@@ -153,6 +156,7 @@ type Service struct {
 	maxWaiters int
 	// messageKeys verify the signatures of inbound TCC messages, by sending region.
 	messageKeys map[string][]byte
+	units       *currency.Catalogue
 }
 
 // Config is what the service needs beyond its collaborators.
@@ -174,17 +178,29 @@ type Config struct {
 	// MessageKeys holds the key of TCC messages exchanged with each region, this one
 	// included (config.MessageKey). A message from a region without a key is refused.
 	MessageKeys map[string][]byte
+	// Currencies is the region's catalogue: a credit in a currency it does not know is
+	// refused (ReasonUnknownCurrency). Nil knows every currency.
+	Currencies *currency.Catalogue
 }
 
 // NewService builds the transfers service of a region.
 func NewService(cfg Config, shards *pgdb.Shards, ledger Ledger, idem *idempotency.Store, metrics *Metrics) *Service {
 	s := &Service{shards: shards, buckets: cfg.Buckets, ledger: ledger, idem: idem, ttl: cfg.TTL,
 		resendAfter: cfg.ResendAfter, resendMax: cfg.ResendMax, backlogged: cfg.Backlogged, maxWaiters: cfg.MaxWaiters,
-		messageKeys: cfg.MessageKeys, q: transfersdb.New(), metrics: metrics, creates: map[string]*pgdb.Batcher[createOp, createResult]{}, waiters: newWaiters()}
+		messageKeys: cfg.MessageKeys, units: cfg.Currencies, q: transfersdb.New(), metrics: metrics, creates: map[string]*pgdb.Batcher[createOp, createResult]{}, waiters: newWaiters()}
 	for _, sh := range shards.All() {
 		s.creates[sh.Name] = pgdb.NewBatcher(sh.Pool, s.applyCreates)
 	}
 	return s
+}
+
+// knownCurrency reports whether the region knows code (every code, with no catalogue).
+func (s *Service) knownCurrency(code string) bool {
+	if s.units == nil {
+		return true
+	}
+	_, ok := s.units.Lookup(code)
+	return ok
 }
 
 // router places users and transfers on regions and shards.
@@ -200,7 +216,10 @@ func (s *Service) shard(name string) *pgdb.Shard {
 type Request struct {
 	FromUserID string
 	ToUserID   string
-	Amount     money.Amount
+	// Currency moved; "" is the sender's default currency. Nothing converts: the
+	// receiver is credited in the same currency.
+	Currency string
+	Amount   money.Amount
 	Metadata   map[string]string
 	Key        string
 	Gateway    string // the gateway that sent it: keys belong to a (gateway, sender) pair
@@ -261,7 +280,7 @@ func (s *Service) List(ctx context.Context, userID, direction, status, before st
 
 func (s *Service) list(ctx context.Context, userID, direction, status, before string, limit int) (Page, error) {
 	db := s.shards.For(userID).Pool
-	if _, err := s.ledger.Balance(ctx, userID); err != nil {
+	if _, err := s.ledger.Balance(ctx, userID, ""); err != nil {
 		return Page{}, err
 	}
 	if before == "" {
@@ -277,7 +296,7 @@ func (s *Service) list(ctx context.Context, userID, direction, status, before st
 			return Page{}, err
 		}
 		for _, r := range rows {
-			t := Transfer{ID: r.TransferID, FromUserID: r.FromUserID, ToUserID: r.ToUserID, Amount: r.Amount,
+			t := Transfer{ID: r.TransferID, FromUserID: r.FromUserID, ToUserID: r.ToUserID, Currency: r.Currency, Amount: r.Amount,
 				Status: StatusCompleted, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.CreatedAt.UTC(),
 				Metadata: storedMetadata(r.Metadata), Steps: []Step{{Step: "credited", At: r.CreatedAt.UTC()}}}
 			ts = append(ts, t)
@@ -310,7 +329,7 @@ func (s *Service) list(ctx context.Context, userID, direction, status, before st
 
 func fromRow(r transfersdb.Transfer) Transfer {
 	t := Transfer{
-		ID: r.ID, FromUserID: r.FromUserID, ToUserID: r.ToUserID, Amount: r.Amount, Status: r.Status,
+		ID: r.ID, FromUserID: r.FromUserID, ToUserID: r.ToUserID, Currency: r.Currency, Amount: r.Amount, Status: r.Status,
 		Metadata: storedMetadata(r.Metadata), CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 	}
 	if r.Reason != nil {

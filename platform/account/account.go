@@ -24,3 +24,11 @@ var (
 	// transfer out is pending).
 	ErrNotEmpty = errors.New("account: still holds money")
 )
+
+// State is what the ledger keeps of an account beside its money: its status and its
+// default currency (the one requests that name none mean, set when the user is
+// created from the region's default).
+type State struct {
+	Status          string
+	DefaultCurrency string
+}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"example.com/wallet/platform/currency"
 	"example.com/wallet/platform/metadata"
 	"example.com/wallet/platform/money"
 )
@@ -29,6 +30,40 @@ func AmountField(s *string) (money.Amount, error) {
 		return money.Amount{}, NewProblem(http.StatusBadRequest, CodeInvalidAmount, "amount: %s", strings.TrimPrefix(err.Error(), "invalid amount: "))
 	}
 	return a, nil
+}
+
+// CodeUnknownCurrency is the code of a currency the region does not know: neither an
+// ISO 4217 currency with minor units nor one of its configured assets.
+const CodeUnknownCurrency = "unknown_currency"
+
+// CurrencyField reads the JSON "currency": "" when absent (the user's default
+// currency), else a code units knows, or a 422 unknown_currency problem.
+func CurrencyField(units *currency.Catalogue, code *string) (string, error) {
+	if code == nil {
+		return "", nil
+	}
+	return knownCurrency(units, "currency", *code)
+}
+
+// CurrencyParam reads ?currency= as CurrencyField reads the JSON field: "" when
+// absent; present but empty is unknown.
+func CurrencyParam(r *http.Request, units *currency.Catalogue) (string, error) {
+	q := r.URL.Query()
+	if !q.Has("currency") {
+		return "", nil
+	}
+	return knownCurrency(units, "currency", q.Get("currency"))
+}
+
+func knownCurrency(units *currency.Catalogue, name, code string) (string, error) {
+	if _, ok := units.Lookup(code); !ok {
+		if len(code) > 16 {
+			code = code[:16] + "..." // a detail quotes the input, never all of it
+		}
+		return "", NewProblem(http.StatusUnprocessableEntity, CodeUnknownCurrency,
+			"%s: %q is not a currency of this region (GET /v1/currencies lists them)", name, code)
+	}
+	return code, nil
 }
 
 // MetadataField checks the JSON "metadata" against metadata.Validate, or is a 400

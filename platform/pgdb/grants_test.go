@@ -28,12 +28,13 @@ func TestApplicationRoleCannotRewriteTheLedger(t *testing.T) {
 	defer conn.Close(ctx)
 	for _, sql := range []string{
 		`INSERT INTO users (id, region) VALUES ('eu_app', 'eu')`,
-		`INSERT INTO balances (user_id) VALUES ('eu_app')`,
-		`INSERT INTO ledger_entries (user_id, seq, kind, amount, balance_after, created_at, prev_hash, hash) VALUES ('eu_app', 1, 'deposit', 5, 5, now(), '\x00', '\x00')`,
-		`UPDATE balances SET balance = 5, last_seq = 1 WHERE user_id = 'eu_app'`,
+		`INSERT INTO wallets (user_id, default_currency) VALUES ('eu_app', 'EUR')`,
+		`INSERT INTO balances (user_id, currency) VALUES ('eu_app', 'EUR')`,
+		`INSERT INTO ledger_entries (user_id, seq, kind, currency, amount, balance_after, created_at, prev_hash, hash, hash_version) VALUES ('eu_app', 1, 'deposit', 'EUR', 5, 5, now(), '\x00', '\x00', 2)`,
+		`UPDATE balances SET balance = 5 WHERE user_id = 'eu_app'`,
+		`UPDATE wallets SET last_seq = 1, status = 'frozen' WHERE user_id = 'eu_app'`,
 		`SELECT count(*) FROM ledger_entries`,
 		`INSERT INTO ledger_seals (user_id, seq, seal) VALUES ('eu_app', 1, '\x00')`,
-		`UPDATE users SET status = 'frozen' WHERE id = 'eu_app'`,
 	} {
 		if _, err := conn.Exec(ctx, sql); err != nil {
 			t.Fatalf("the application role could not %s: %v", strings.Fields(sql)[0], err)
@@ -50,6 +51,7 @@ func TestApplicationRoleCannotRewriteTheLedger(t *testing.T) {
 		`DROP TABLE ledger_entries`,
 		`DELETE FROM users WHERE id = 'eu_app'`,
 		`UPDATE users SET region = 'us' WHERE id = 'eu_app'`,
+		`UPDATE wallets SET user_id = 'eu_other' WHERE user_id = 'eu_app'`,
 		`CREATE TABLE shadow (id int)`,
 	} {
 		_, err := conn.Exec(ctx, sql)

@@ -45,13 +45,15 @@ type Migrator struct {
 }
 
 // NewMigrator prepares migrations for the database at dsn (a postgres:// URL or a
-// key=value DSN is accepted).
-func NewMigrator(dsn string) (*Migrator, error) {
+// key=value DSN is accepted). defaultCurrency is the region's default currency
+// (currencies.default): the migration to balances per currency moves existing money
+// to it, reading it from the session setting wallet.default_currency.
+func NewMigrator(dsn, defaultCurrency string) (*Migrator, error) {
 	src, err := iofs.New(schema.Migrations, ".")
 	if err != nil {
 		return nil, err
 	}
-	m, err := migrate.NewWithSourceInstance("iofs", src, migrateURL(dsn))
+	m, err := migrate.NewWithSourceInstance("iofs", src, withDefaultCurrency(migrateURL(dsn), defaultCurrency))
 	if err != nil {
 		return nil, fmt.Errorf("connect: %w", redact(err))
 	}
@@ -61,6 +63,15 @@ func NewMigrator(dsn string) (*Migrator, error) {
 // Up applies every pending migration; it is a no-op when the schema is current.
 func (mg *Migrator) Up() error {
 	if err := mg.m.Up(); err != nil && !errors.Is(err, migrate.ErrNoChange) {
+		return err
+	}
+	return nil
+}
+
+// To migrates up or down to version exactly; it is a no-op at that version. Tests
+// use it to fill a database with an older schema's data before migrating it forward.
+func (mg *Migrator) To(version uint) error {
+	if err := mg.m.Migrate(version); err != nil && !errors.Is(err, migrate.ErrNoChange) {
 		return err
 	}
 	return nil
@@ -122,6 +133,20 @@ func migrateURL(dsn string) string {
 	if cfg.User != "" {
 		u.User = url.UserPassword(cfg.User, cfg.Password)
 	}
+	return u.String()
+}
+
+// withDefaultCurrency adds the session setting wallet.default_currency to a pgx5://
+// URL: pgx sends parameters it does not know in the start-up message, where
+// PostgreSQL takes them as settings of the session.
+func withDefaultCurrency(migrateURL, code string) string {
+	u, err := url.Parse(migrateURL)
+	if err != nil {
+		return migrateURL
+	}
+	q := u.Query()
+	q.Set("wallet.default_currency", code)
+	u.RawQuery = q.Encode()
 	return u.String()
 }
 

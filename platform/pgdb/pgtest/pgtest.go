@@ -97,6 +97,10 @@ func NewShards(t testing.TB, names ...string) (map[string]*pgdb.Shard, []config.
 // connects as (it may read and append to the ledger, not rewrite it).
 const AppRole = "wallet_app"
 
+// DefaultCurrency is the default currency the test databases are migrated with, the
+// one the local regions and the tests' configurations name.
+const DefaultCurrency = "EUR"
+
 // AppDSN is dsn (a database of NewDatabase) as the application role, which the
 // migrated template granted what the server needs. The test fails when the server
 // has no such role.
@@ -155,7 +159,7 @@ func ensureTemplate(ctx context.Context, server string) (string, error) {
 		if _, err := conn.Exec(ctx, fmt.Sprintf(`CREATE DATABASE %s`, building)); err != nil {
 			return err
 		}
-		m, err := pgdb.NewMigrator(WithDatabase(server, building))
+		m, err := pgdb.NewMigrator(WithDatabase(server, building), DefaultCurrency)
 		if err != nil {
 			return err
 		}

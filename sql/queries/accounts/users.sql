@@ -4,12 +4,7 @@
 INSERT INTO users (id, region, created_at)
 VALUES (@id, @region, @created_at)
 ON CONFLICT (id) DO NOTHING
-RETURNING id, region, status, created_at;
+RETURNING id, region, created_at;
 
 -- name: GetUser :one
-SELECT id, region, status, created_at FROM users WHERE id = @id;
-
--- name: SetUserStatus :one
--- The user's status as the ledger's snapshot now says (same transaction).
-UPDATE users SET status = @status WHERE id = @id
-RETURNING id, region, status, created_at;
+SELECT id, region, created_at FROM users WHERE id = @id;

@@ -1,13 +1,13 @@
 -- name: InsertBarriers :exec
 -- Barriers written by one batch: element i of every array is barrier i; empty
 -- reasons and metadata are NULL.
-INSERT INTO tcc_barriers (transfer_id, branch, to_user_id, from_user_id, amount, outcome, reason, metadata)
-SELECT b.transfer_id, b.branch, b.to_user_id, b.from_user_id, b.amount::numeric, b.outcome,
+INSERT INTO tcc_barriers (transfer_id, branch, to_user_id, from_user_id, currency, amount, outcome, reason, metadata)
+SELECT b.transfer_id, b.branch, b.to_user_id, b.from_user_id, b.currency, b.amount::numeric, b.outcome,
        NULLIF(b.reason, ''), NULLIF(b.metadata, '')::jsonb
 FROM ROWS FROM (unnest(@transfer_ids::text[]), unnest(@branches::text[]), unnest(@to_user_ids::text[]),
-                unnest(@from_user_ids::text[]), unnest(@amounts::text[]), unnest(@outcomes::text[]),
+                unnest(@from_user_ids::text[]), unnest(@currencies::text[]), unnest(@amounts::text[]), unnest(@outcomes::text[]),
                 unnest(@reasons::text[]), unnest(@metadata::text[]))
-     AS b(transfer_id, branch, to_user_id, from_user_id, amount, outcome, reason, metadata);
+     AS b(transfer_id, branch, to_user_id, from_user_id, currency, amount, outcome, reason, metadata);
 
 -- name: GetBarriers :many
 SELECT transfer_id, branch, outcome, reason FROM tcc_barriers WHERE transfer_id = ANY(@transfer_ids::text[]);
@@ -20,7 +20,7 @@ SELECT pg_advisory_xact_lock(hashtextextended(k.id, 7153))
 FROM (SELECT unnest(@transfer_ids::text[]) AS id ORDER BY 1) AS k;
 
 -- name: ListIncoming :many
-SELECT transfer_id, branch, to_user_id, from_user_id, amount, outcome, reason, metadata, created_at
+SELECT transfer_id, branch, to_user_id, from_user_id, currency, amount, outcome, reason, metadata, created_at
 FROM tcc_barriers
 WHERE to_user_id = @user_id AND branch = 'credit' AND outcome = 'credited' AND transfer_id < @before_id
 ORDER BY transfer_id DESC
@@ -29,8 +29,8 @@ LIMIT @page_size;
 -- name: RecordIncoming :exec
 -- The receivers' records of same-shard transfers, as a participant's credit barrier
 -- would have recorded them: element i of every array is transfer i.
-INSERT INTO tcc_barriers (transfer_id, branch, to_user_id, from_user_id, amount, outcome, metadata)
-SELECT b.transfer_id, 'credit', b.to_user_id, b.from_user_id, b.amount::numeric, 'credited', NULLIF(b.metadata, '')::jsonb
+INSERT INTO tcc_barriers (transfer_id, branch, to_user_id, from_user_id, currency, amount, outcome, metadata)
+SELECT b.transfer_id, 'credit', b.to_user_id, b.from_user_id, b.currency, b.amount::numeric, 'credited', NULLIF(b.metadata, '')::jsonb
 FROM ROWS FROM (unnest(@transfer_ids::text[]), unnest(@to_user_ids::text[]), unnest(@from_user_ids::text[]),
-                unnest(@amounts::text[]), unnest(@metadata::text[]))
-     AS b(transfer_id, to_user_id, from_user_id, amount, metadata);
+                unnest(@currencies::text[]), unnest(@amounts::text[]), unnest(@metadata::text[]))
+     AS b(transfer_id, to_user_id, from_user_id, currency, amount, metadata);

@@ -2,21 +2,21 @@
 -- The transfers created by one batch, in one statement: element i of every array is
 -- transfer i. Empty strings stand for NULL reason and metadata. Pending ones are due
 -- for the recovery sweep at @first_attempt_at.
-INSERT INTO transfers (id, from_user_id, to_user_id, amount, status, reason, metadata, created_at, updated_at, expires_at, next_attempt_at)
-SELECT t.id, t.from_user_id, t.to_user_id, t.amount::numeric, t.status, NULLIF(t.reason, ''),
+INSERT INTO transfers (id, from_user_id, to_user_id, currency, amount, status, reason, metadata, created_at, updated_at, expires_at, next_attempt_at)
+SELECT t.id, t.from_user_id, t.to_user_id, t.currency, t.amount::numeric, t.status, NULLIF(t.reason, ''),
        NULLIF(t.metadata, '')::jsonb, @created_at, @created_at, @expires_at,
        CASE WHEN t.status = 'pending' THEN @first_attempt_at::timestamptz END
-FROM ROWS FROM (unnest(@ids::text[]), unnest(@from_user_ids::text[]), unnest(@to_user_ids::text[]),
+FROM ROWS FROM (unnest(@ids::text[]), unnest(@from_user_ids::text[]), unnest(@to_user_ids::text[]), unnest(@currencies::text[]),
                 unnest(@amounts::text[]), unnest(@statuses::text[]), unnest(@reasons::text[]), unnest(@metadata::text[]))
-     AS t(id, from_user_id, to_user_id, amount, status, reason, metadata);
+     AS t(id, from_user_id, to_user_id, currency, amount, status, reason, metadata);
 
 -- name: GetTransfer :one
-SELECT id, from_user_id, to_user_id, amount, status, reason, metadata, created_at, updated_at, expires_at, cancel_requested_at, next_attempt_at, attempts
+SELECT id, from_user_id, to_user_id, amount, status, reason, metadata, created_at, updated_at, expires_at, cancel_requested_at, next_attempt_at, attempts, currency
 FROM transfers WHERE id = @id;
 
 -- name: LockTransfers :many
 -- Several transfers, locked in id order.
-SELECT id, from_user_id, to_user_id, amount, status, reason, metadata, created_at, updated_at, expires_at, cancel_requested_at, next_attempt_at, attempts
+SELECT id, from_user_id, to_user_id, amount, status, reason, metadata, created_at, updated_at, expires_at, cancel_requested_at, next_attempt_at, attempts, currency
 FROM transfers WHERE id = ANY(@ids::text[])
 ORDER BY id
 FOR UPDATE;
@@ -35,7 +35,7 @@ SELECT pg_notify('wallet_transfer_final', id) FROM unnest(@ids::text[]) AS id;
 -- name: DueTransfers :many
 -- Pending transfers due for another attempt; SKIP LOCKED lets replicas sweep the same
 -- shard without waiting on each other or on a lane applying a reply.
-SELECT id, from_user_id, to_user_id, amount, metadata, expires_at, cancel_requested_at, attempts FROM transfers
+SELECT id, from_user_id, to_user_id, currency, amount, metadata, expires_at, cancel_requested_at, attempts FROM transfers
 WHERE status = 'pending' AND next_attempt_at <= now()
 ORDER BY next_attempt_at
 LIMIT @batch
@@ -52,7 +52,7 @@ FROM ROWS FROM (unnest(@ids::text[]), unnest(@next_attempt_ats::timestamptz[]), 
 WHERE t.id = v.id;
 
 -- name: ListOutgoing :many
-SELECT id, from_user_id, to_user_id, amount, status, reason, metadata, created_at, updated_at, expires_at, cancel_requested_at, next_attempt_at, attempts
+SELECT id, from_user_id, to_user_id, amount, status, reason, metadata, created_at, updated_at, expires_at, cancel_requested_at, next_attempt_at, attempts, currency
 FROM transfers
 WHERE from_user_id = @user_id AND id < @before_id AND (sqlc.narg(status)::text IS NULL OR status = sqlc.narg(status))
 ORDER BY id DESC

@@ -11,6 +11,5 @@ import (
 type User struct {
 	ID        string
 	Region    string
-	Status    string
 	CreatedAt time.Time
 }

@@ -11,18 +11,13 @@ import (
 )
 
 const getUser = `-- name: GetUser :one
-SELECT id, region, status, created_at FROM users WHERE id = $1
+SELECT id, region, created_at FROM users WHERE id = $1
 `
 
 func (q *Queries) GetUser(ctx context.Context, db DBTX, id string) (User, error) {
 	row := db.QueryRow(ctx, getUser, id)
 	var i User
-	err := row.Scan(
-		&i.ID,
-		&i.Region,
-		&i.Status,
-		&i.CreatedAt,
-	)
+	err := row.Scan(&i.ID, &i.Region, &i.CreatedAt)
 	return i, err
 }
 
@@ -30,7 +25,7 @@ const insertUser = `-- name: InsertUser :one
 INSERT INTO users (id, region, created_at)
 VALUES ($1, $2, $3)
 ON CONFLICT (id) DO NOTHING
-RETURNING id, region, status, created_at
+RETURNING id, region, created_at
 `
 
 type InsertUserParams struct {
@@ -44,34 +39,6 @@ type InsertUserParams struct {
 func (q *Queries) InsertUser(ctx context.Context, db DBTX, arg InsertUserParams) (User, error) {
 	row := db.QueryRow(ctx, insertUser, arg.ID, arg.Region, arg.CreatedAt)
 	var i User
-	err := row.Scan(
-		&i.ID,
-		&i.Region,
-		&i.Status,
-		&i.CreatedAt,
-	)
-	return i, err
-}
-
-const setUserStatus = `-- name: SetUserStatus :one
-UPDATE users SET status = $1 WHERE id = $2
-RETURNING id, region, status, created_at
-`
-
-type SetUserStatusParams struct {
-	Status string
-	ID     string
-}
-
-// The user's status as the ledger's snapshot now says (same transaction).
-func (q *Queries) SetUserStatus(ctx context.Context, db DBTX, arg SetUserStatusParams) (User, error) {
-	row := db.QueryRow(ctx, setUserStatus, arg.Status, arg.ID)
-	var i User
-	err := row.Scan(
-		&i.ID,
-		&i.Region,
-		&i.Status,
-		&i.CreatedAt,
-	)
+	err := row.Scan(&i.ID, &i.Region, &i.CreatedAt)
 	return i, err
 }

@@ -13,12 +13,13 @@ import (
 
 const auditBalanceDrifts = `-- name: AuditBalanceDrifts :many
 SELECT coalesce(b.user_id, e.user_id)::text AS user_id,
+       coalesce(b.currency, e.currency)::text AS currency,
        coalesce(b.balance, 0)::text AS balance,
        coalesce(e.total, 0)::text AS entries_total
 FROM balances b
-FULL JOIN (SELECT user_id, sum(CASE WHEN kind IN ('deposit', 'transfer_credit') THEN amount ELSE -amount END) AS total
-           FROM ledger_entries GROUP BY user_id) e
-       ON e.user_id = b.user_id
+FULL JOIN (SELECT user_id, currency, sum(CASE WHEN kind IN ('deposit', 'transfer_credit') THEN amount ELSE -amount END) AS total
+           FROM ledger_entries GROUP BY user_id, currency) e
+       ON e.user_id = b.user_id AND e.currency = b.currency
 WHERE coalesce(b.balance, 0) <> coalesce(e.total, 0)
 ORDER BY 1
 LIMIT $1
@@ -26,12 +27,13 @@ LIMIT $1
 
 type AuditBalanceDriftsRow struct {
 	UserID       string
+	Currency     string
 	Balance      string
 	EntriesTotal string
 }
 
-// Users whose snapshot balance is not the sum of their entries (signed, so as text).
-// Read only when the shard's totals disagree, to name the users.
+// Users whose snapshot balance in a currency is not the sum of their entries in it
+// (signed, so as text). Read only when the shard's totals disagree, to name the users.
 func (q *Queries) AuditBalanceDrifts(ctx context.Context, db DBTX, maxRows int32) ([]AuditBalanceDriftsRow, error) {
 	rows, err := db.Query(ctx, auditBalanceDrifts, maxRows)
 	if err != nil {
@@ -41,7 +43,12 @@ func (q *Queries) AuditBalanceDrifts(ctx context.Context, db DBTX, maxRows int32
 	var items []AuditBalanceDriftsRow
 	for rows.Next() {
 		var i AuditBalanceDriftsRow
-		if err := rows.Scan(&i.UserID, &i.Balance, &i.EntriesTotal); err != nil {
+		if err := rows.Scan(
+			&i.UserID,
+			&i.Currency,
+			&i.Balance,
+			&i.EntriesTotal,
+		); err != nil {
 			return nil, err
 		}
 		items = append(items, i)
@@ -54,16 +61,17 @@ func (q *Queries) AuditBalanceDrifts(ctx context.Context, db DBTX, maxRows int32
 
 const auditEntryTotals = `-- name: AuditEntryTotals :many
 
-SELECT kind, count(*)::bigint AS entries, coalesce(sum(amount), 0)::numeric AS total
+SELECT currency, kind, count(*)::bigint AS entries, coalesce(sum(amount), 0)::numeric AS total
 FROM ledger_entries
-GROUP BY kind
-ORDER BY kind
+GROUP BY currency, kind
+ORDER BY currency, kind
 `
 
 type AuditEntryTotalsRow struct {
-	Kind    string
-	Entries int64
-	Total   money.Amount
+	Currency string
+	Kind     string
+	Entries  int64
+	Total    money.Amount
 }
 
 // Read-only queries of `wallet audit`, run in the audit's one REPEATABLE READ
@@ -71,7 +79,7 @@ type AuditEntryTotalsRow struct {
 // the entries and no rows leave the database; only transfer entries and holds, which
 // the audit matches against other shards, are returned row by row, their amounts as
 // text: decoding NUMERIC's binary form took most of the audit's time.
-// The shard's whole ledger summed per kind.
+// The shard's whole ledger summed per currency and kind.
 func (q *Queries) AuditEntryTotals(ctx context.Context, db DBTX) ([]AuditEntryTotalsRow, error) {
 	rows, err := db.Query(ctx, auditEntryTotals)
 	if err != nil {
@@ -81,7 +89,12 @@ func (q *Queries) AuditEntryTotals(ctx context.Context, db DBTX) ([]AuditEntryTo
 	var items []AuditEntryTotalsRow
 	for rows.Next() {
 		var i AuditEntryTotalsRow
-		if err := rows.Scan(&i.Kind, &i.Entries, &i.Total); err != nil {
+		if err := rows.Scan(
+			&i.Currency,
+			&i.Kind,
+			&i.Entries,
+			&i.Total,
+		); err != nil {
 			return nil, err
 		}
 		items = append(items, i)
@@ -94,24 +107,26 @@ func (q *Queries) AuditEntryTotals(ctx context.Context, db DBTX) ([]AuditEntryTo
 
 const auditFrozenMismatches = `-- name: AuditFrozenMismatches :many
 SELECT coalesce(b.user_id, h.user_id)::text AS user_id,
+       coalesce(b.currency, h.currency)::text AS currency,
        coalesce(b.frozen, 0)::numeric AS frozen,
        coalesce(h.held, 0)::numeric AS held
-FROM (SELECT user_id, frozen FROM balances WHERE frozen > 0) b
-FULL JOIN (SELECT user_id, sum(amount) AS held FROM holds WHERE status = 'active' GROUP BY user_id) h
-       ON h.user_id = b.user_id
+FROM (SELECT user_id, currency, frozen FROM balances WHERE frozen > 0) b
+FULL JOIN (SELECT user_id, currency, sum(amount) AS held FROM holds WHERE status = 'active' GROUP BY user_id, currency) h
+       ON h.user_id = b.user_id AND h.currency = b.currency
 WHERE coalesce(b.frozen, 0) <> coalesce(h.held, 0)
 ORDER BY 1
 LIMIT $1
 `
 
 type AuditFrozenMismatchesRow struct {
-	UserID string
-	Frozen money.Amount
-	Held   money.Amount
+	UserID   string
+	Currency string
+	Frozen   money.Amount
+	Held     money.Amount
 }
 
-// Users whose snapshot's frozen is not the sum of their active holds, including active
-// holds of users without a snapshot.
+// Users whose snapshot's frozen in a currency is not the sum of their active holds in
+// it, including active holds of users without a snapshot in their currency.
 func (q *Queries) AuditFrozenMismatches(ctx context.Context, db DBTX, maxRows int32) ([]AuditFrozenMismatchesRow, error) {
 	rows, err := db.Query(ctx, auditFrozenMismatches, maxRows)
 	if err != nil {
@@ -121,7 +136,12 @@ func (q *Queries) AuditFrozenMismatches(ctx context.Context, db DBTX, maxRows in
 	var items []AuditFrozenMismatchesRow
 	for rows.Next() {
 		var i AuditFrozenMismatchesRow
-		if err := rows.Scan(&i.UserID, &i.Frozen, &i.Held); err != nil {
+		if err := rows.Scan(
+			&i.UserID,
+			&i.Currency,
+			&i.Frozen,
+			&i.Held,
+		); err != nil {
 			return nil, err
 		}
 		items = append(items, i)
@@ -133,12 +153,13 @@ func (q *Queries) AuditFrozenMismatches(ctx context.Context, db DBTX, maxRows in
 }
 
 const auditHolds = `-- name: AuditHolds :many
-SELECT transfer_id, user_id, amount::text AS amount, status FROM holds
+SELECT transfer_id, user_id, currency, amount::text AS amount, status FROM holds
 `
 
 type AuditHoldsRow struct {
 	TransferID string
 	UserID     string
+	Currency   string
 	Amount     string
 	Status     string
 }
@@ -156,6 +177,7 @@ func (q *Queries) AuditHolds(ctx context.Context, db DBTX) ([]AuditHoldsRow, err
 		if err := rows.Scan(
 			&i.TransferID,
 			&i.UserID,
+			&i.Currency,
 			&i.Amount,
 			&i.Status,
 		); err != nil {
@@ -170,12 +192,13 @@ func (q *Queries) AuditHolds(ctx context.Context, db DBTX) ([]AuditHoldsRow, err
 }
 
 const auditHoldsOf = `-- name: AuditHoldsOf :many
-SELECT transfer_id, user_id, amount::text AS amount, status FROM holds WHERE transfer_id = ANY($1::text[])
+SELECT transfer_id, user_id, currency, amount::text AS amount, status FROM holds WHERE transfer_id = ANY($1::text[])
 `
 
 type AuditHoldsOfRow struct {
 	TransferID string
 	UserID     string
+	Currency   string
 	Amount     string
 	Status     string
 }
@@ -193,6 +216,7 @@ func (q *Queries) AuditHoldsOf(ctx context.Context, db DBTX, transferIds []strin
 		if err := rows.Scan(
 			&i.TransferID,
 			&i.UserID,
+			&i.Currency,
 			&i.Amount,
 			&i.Status,
 		); err != nil {
@@ -206,27 +230,42 @@ func (q *Queries) AuditHoldsOf(ctx context.Context, db DBTX, transferIds []strin
 	return items, nil
 }
 
-const auditSnapshotTotals = `-- name: AuditSnapshotTotals :one
-SELECT count(*)::bigint AS users, coalesce(sum(balance), 0)::numeric AS balance, coalesce(sum(frozen), 0)::numeric AS frozen
+const auditSnapshotTotals = `-- name: AuditSnapshotTotals :many
+SELECT currency, coalesce(sum(balance), 0)::numeric AS balance, coalesce(sum(frozen), 0)::numeric AS frozen
 FROM balances
+GROUP BY currency
+ORDER BY currency
 `
 
 type AuditSnapshotTotalsRow struct {
-	Users   int64
-	Balance money.Amount
-	Frozen  money.Amount
+	Currency string
+	Balance  money.Amount
+	Frozen   money.Amount
 }
 
-// The shard's snapshots summed: what its users hold and have frozen.
-func (q *Queries) AuditSnapshotTotals(ctx context.Context, db DBTX) (AuditSnapshotTotalsRow, error) {
-	row := db.QueryRow(ctx, auditSnapshotTotals)
-	var i AuditSnapshotTotalsRow
-	err := row.Scan(&i.Users, &i.Balance, &i.Frozen)
-	return i, err
+// The shard's snapshots summed per currency: what its users hold and have frozen.
+func (q *Queries) AuditSnapshotTotals(ctx context.Context, db DBTX) ([]AuditSnapshotTotalsRow, error) {
+	rows, err := db.Query(ctx, auditSnapshotTotals)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []AuditSnapshotTotalsRow
+	for rows.Next() {
+		var i AuditSnapshotTotalsRow
+		if err := rows.Scan(&i.Currency, &i.Balance, &i.Frozen); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const auditTransferEntries = `-- name: AuditTransferEntries :many
-SELECT coalesce(transfer_id, '')::text AS transfer_id, kind, user_id, amount::text AS amount
+SELECT coalesce(transfer_id, '')::text AS transfer_id, kind, user_id, currency, amount::text AS amount
 FROM ledger_entries
 WHERE transfer_id IS NOT NULL
 `
@@ -235,6 +274,7 @@ type AuditTransferEntriesRow struct {
 	TransferID string
 	Kind       string
 	UserID     string
+	Currency   string
 	Amount     string
 }
 
@@ -252,6 +292,7 @@ func (q *Queries) AuditTransferEntries(ctx context.Context, db DBTX) ([]AuditTra
 			&i.TransferID,
 			&i.Kind,
 			&i.UserID,
+			&i.Currency,
 			&i.Amount,
 		); err != nil {
 			return nil, err
@@ -265,7 +306,7 @@ func (q *Queries) AuditTransferEntries(ctx context.Context, db DBTX) ([]AuditTra
 }
 
 const auditTransferEntriesOf = `-- name: AuditTransferEntriesOf :many
-SELECT coalesce(transfer_id, '')::text AS transfer_id, kind, user_id, amount::text AS amount
+SELECT coalesce(transfer_id, '')::text AS transfer_id, kind, user_id, currency, amount::text AS amount
 FROM ledger_entries
 WHERE transfer_id = ANY($1::text[])
 `
@@ -274,6 +315,7 @@ type AuditTransferEntriesOfRow struct {
 	TransferID string
 	Kind       string
 	UserID     string
+	Currency   string
 	Amount     string
 }
 
@@ -291,6 +333,7 @@ func (q *Queries) AuditTransferEntriesOf(ctx context.Context, db DBTX, transferI
 			&i.TransferID,
 			&i.Kind,
 			&i.UserID,
+			&i.Currency,
 			&i.Amount,
 		); err != nil {
 			return nil, err
@@ -301,4 +344,16 @@ func (q *Queries) AuditTransferEntriesOf(ctx context.Context, db DBTX, transferI
 		return nil, err
 	}
 	return items, nil
+}
+
+const auditWallets = `-- name: AuditWallets :one
+SELECT count(*)::bigint AS users FROM wallets
+`
+
+// The shard's users.
+func (q *Queries) AuditWallets(ctx context.Context, db DBTX) (int64, error) {
+	row := db.QueryRow(ctx, auditWallets)
+	var users int64
+	err := row.Scan(&users)
+	return users, err
 }

@@ -11,73 +11,141 @@ import (
 	"example.com/wallet/platform/money"
 )
 
-const getBalance = `-- name: GetBalance :one
-SELECT user_id, balance, frozen, last_seq, last_hash, status FROM balances WHERE user_id = $1
+const balancesOf = `-- name: BalancesOf :many
+SELECT user_id, currency, balance, frozen FROM balances WHERE user_id = ANY($1::text[])
 `
 
-type GetBalanceRow struct {
+type BalancesOfRow struct {
 	UserID   string
+	Currency string
 	Balance  money.Amount
 	Frozen   money.Amount
-	LastSeq  int64
-	LastHash []byte
-	Status   string
 }
 
-func (q *Queries) GetBalance(ctx context.Context, db DBTX, userID string) (GetBalanceRow, error) {
-	row := db.QueryRow(ctx, getBalance, userID)
-	var i GetBalanceRow
+// Every balance of some users. Read after LockWallets, in a statement of its own: in
+// READ COMMITTED a new statement sees every transaction that committed before the
+// locks were granted, where a join in the locking statement could return a balance
+// row as it was before the lock holder changed it.
+func (q *Queries) BalancesOf(ctx context.Context, db DBTX, userIds []string) ([]BalancesOfRow, error) {
+	rows, err := db.Query(ctx, balancesOf, userIds)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []BalancesOfRow
+	for rows.Next() {
+		var i BalancesOfRow
+		if err := rows.Scan(
+			&i.UserID,
+			&i.Currency,
+			&i.Balance,
+			&i.Frozen,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const balancesOfUser = `-- name: BalancesOfUser :many
+SELECT currency, balance, frozen FROM balances WHERE user_id = $1 ORDER BY currency
+`
+
+type BalancesOfUserRow struct {
+	Currency string
+	Balance  money.Amount
+	Frozen   money.Amount
+}
+
+// One user's balances, for verify and rebuild (under the wallet's lock or snapshot).
+func (q *Queries) BalancesOfUser(ctx context.Context, db DBTX, userID string) ([]BalancesOfUserRow, error) {
+	rows, err := db.Query(ctx, balancesOfUser, userID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []BalancesOfUserRow
+	for rows.Next() {
+		var i BalancesOfUserRow
+		if err := rows.Scan(&i.Currency, &i.Balance, &i.Frozen); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const getWallet = `-- name: GetWallet :one
+SELECT user_id, default_currency, status, last_seq, last_hash FROM wallets WHERE user_id = $1
+`
+
+type GetWalletRow struct {
+	UserID          string
+	DefaultCurrency string
+	Status          string
+	LastSeq         int64
+	LastHash        []byte
+}
+
+func (q *Queries) GetWallet(ctx context.Context, db DBTX, userID string) (GetWalletRow, error) {
+	row := db.QueryRow(ctx, getWallet, userID)
+	var i GetWalletRow
 	err := row.Scan(
 		&i.UserID,
-		&i.Balance,
-		&i.Frozen,
+		&i.DefaultCurrency,
+		&i.Status,
 		&i.LastSeq,
 		&i.LastHash,
-		&i.Status,
 	)
 	return i, err
 }
 
-const getBalanceForUpdate = `-- name: GetBalanceForUpdate :one
-SELECT user_id, balance, frozen, last_seq, last_hash, status FROM balances WHERE user_id = $1 FOR UPDATE
+const getWalletForUpdate = `-- name: GetWalletForUpdate :one
+SELECT user_id, default_currency, status, last_seq, last_hash FROM wallets WHERE user_id = $1 FOR UPDATE
 `
 
-type GetBalanceForUpdateRow struct {
-	UserID   string
-	Balance  money.Amount
-	Frozen   money.Amount
-	LastSeq  int64
-	LastHash []byte
-	Status   string
+type GetWalletForUpdateRow struct {
+	UserID          string
+	DefaultCurrency string
+	Status          string
+	LastSeq         int64
+	LastHash        []byte
 }
 
-// Locks the user's snapshot row: every change to a user's money is serialized here.
-func (q *Queries) GetBalanceForUpdate(ctx context.Context, db DBTX, userID string) (GetBalanceForUpdateRow, error) {
-	row := db.QueryRow(ctx, getBalanceForUpdate, userID)
-	var i GetBalanceForUpdateRow
+// Locks the user's wallet row: every change to a user's money, in any currency, is
+// serialized here.
+func (q *Queries) GetWalletForUpdate(ctx context.Context, db DBTX, userID string) (GetWalletForUpdateRow, error) {
+	row := db.QueryRow(ctx, getWalletForUpdate, userID)
+	var i GetWalletForUpdateRow
 	err := row.Scan(
 		&i.UserID,
-		&i.Balance,
-		&i.Frozen,
+		&i.DefaultCurrency,
+		&i.Status,
 		&i.LastSeq,
 		&i.LastHash,
-		&i.Status,
 	)
 	return i, err
 }
 
-const listBalanceUsers = `-- name: ListBalanceUsers :many
-SELECT user_id FROM balances WHERE user_id > $1 ORDER BY user_id LIMIT $2
+const listWalletUsers = `-- name: ListWalletUsers :many
+SELECT user_id FROM wallets WHERE user_id > $1 ORDER BY user_id LIMIT $2
 `
 
-type ListBalanceUsersParams struct {
+type ListWalletUsersParams struct {
 	After    string
 	PageSize int32
 }
 
 // For verify and rebuild: every user of the shard, in id order, in pages.
-func (q *Queries) ListBalanceUsers(ctx context.Context, db DBTX, arg ListBalanceUsersParams) ([]string, error) {
-	rows, err := db.Query(ctx, listBalanceUsers, arg.After, arg.PageSize)
+func (q *Queries) ListWalletUsers(ctx context.Context, db DBTX, arg ListWalletUsersParams) ([]string, error) {
+	rows, err := db.Query(ctx, listWalletUsers, arg.After, arg.PageSize)
 	if err != nil {
 		return nil, err
 	}
@@ -96,40 +164,38 @@ func (q *Queries) ListBalanceUsers(ctx context.Context, db DBTX, arg ListBalance
 	return items, nil
 }
 
-const lockBalances = `-- name: LockBalances :many
-SELECT user_id, balance, frozen, last_seq, last_hash, status FROM balances
+const lockWallets = `-- name: LockWallets :many
+SELECT user_id, default_currency, status, last_seq, last_hash FROM wallets
 WHERE user_id = ANY($1::text[])
 ORDER BY user_id
 FOR UPDATE
 `
 
-type LockBalancesRow struct {
-	UserID   string
-	Balance  money.Amount
-	Frozen   money.Amount
-	LastSeq  int64
-	LastHash []byte
-	Status   string
+type LockWalletsRow struct {
+	UserID          string
+	DefaultCurrency string
+	Status          string
+	LastSeq         int64
+	LastHash        []byte
 }
 
-// Locks several users' snapshot rows in user id order, the order every transaction that
+// Locks several users' wallet rows in user id order, the order every transaction that
 // locks more than one takes them in, so none can deadlock another.
-func (q *Queries) LockBalances(ctx context.Context, db DBTX, userIds []string) ([]LockBalancesRow, error) {
-	rows, err := db.Query(ctx, lockBalances, userIds)
+func (q *Queries) LockWallets(ctx context.Context, db DBTX, userIds []string) ([]LockWalletsRow, error) {
+	rows, err := db.Query(ctx, lockWallets, userIds)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []LockBalancesRow
+	var items []LockWalletsRow
 	for rows.Next() {
-		var i LockBalancesRow
+		var i LockWalletsRow
 		if err := rows.Scan(
 			&i.UserID,
-			&i.Balance,
-			&i.Frozen,
+			&i.DefaultCurrency,
+			&i.Status,
 			&i.LastSeq,
 			&i.LastHash,
-			&i.Status,
 		); err != nil {
 			return nil, err
 		}
@@ -141,65 +207,147 @@ func (q *Queries) LockBalances(ctx context.Context, db DBTX, userIds []string) (
 	return items, nil
 }
 
-const openBalance = `-- name: OpenBalance :exec
-INSERT INTO balances (user_id) VALUES ($1) ON CONFLICT (user_id) DO NOTHING
+const openWallet = `-- name: OpenWallet :exec
+INSERT INTO wallets (user_id, default_currency) VALUES ($1, $2)
+ON CONFLICT (user_id) DO NOTHING
 `
 
-func (q *Queries) OpenBalance(ctx context.Context, db DBTX, userID string) error {
-	_, err := db.Exec(ctx, openBalance, userID)
+type OpenWalletParams struct {
+	UserID          string
+	DefaultCurrency string
+}
+
+// A new user's wallet: the head of its hash chain and its account status. It holds no
+// balance row yet: a currency the user never held reads as zero.
+func (q *Queries) OpenWallet(ctx context.Context, db DBTX, arg OpenWalletParams) error {
+	_, err := db.Exec(ctx, openWallet, arg.UserID, arg.DefaultCurrency)
 	return err
 }
 
-const updateBalance = `-- name: UpdateBalance :exec
-UPDATE balances
-SET balance = $1, frozen = $2, last_seq = $3, last_hash = $4, updated_at = now()
-WHERE user_id = $5
+const readBalance = `-- name: ReadBalance :one
+SELECT w.default_currency, w.status, w.last_seq,
+       coalesce(nullif($1::text, ''), w.default_currency)::text AS currency,
+       coalesce(b.balance, 0)::numeric(78,0) AS balance, coalesce(b.frozen, 0)::numeric(78,0) AS frozen
+FROM wallets w
+LEFT JOIN balances b ON b.user_id = w.user_id AND b.currency = coalesce(nullif($1::text, ''), w.default_currency)
+WHERE w.user_id = $2
 `
 
-type UpdateBalanceParams struct {
-	Balance  money.Amount
-	Frozen   money.Amount
-	LastSeq  int64
-	LastHash []byte
+type ReadBalanceParams struct {
+	Currency string
 	UserID   string
 }
 
-func (q *Queries) UpdateBalance(ctx context.Context, db DBTX, arg UpdateBalanceParams) error {
-	_, err := db.Exec(ctx, updateBalance,
-		arg.Balance,
-		arg.Frozen,
-		arg.LastSeq,
-		arg.LastHash,
-		arg.UserID,
-	)
-	return err
+type ReadBalanceRow struct {
+	DefaultCurrency string
+	Status          string
+	LastSeq         int64
+	Currency        string
+	Balance         money.Amount
+	Frozen          money.Amount
 }
 
-const updateBalances = `-- name: UpdateBalances :exec
-UPDATE balances b
-SET balance = v.balance::numeric, frozen = v.frozen::numeric, last_seq = v.last_seq, last_hash = v.last_hash,
-    status = v.status, updated_at = now()
-FROM ROWS FROM (unnest($1::text[]), unnest($2::text[]), unnest($3::text[]),
-                unnest($4::bigint[]), unnest($5::bytea[]), unnest($6::text[]))
-     AS v(user_id, balance, frozen, last_seq, last_hash, status)
-WHERE b.user_id = v.user_id
+// A user's balance in one currency (its default when currency is ”), with the wallet
+// it belongs to, in one statement: one snapshot. No balance row reads as zero.
+func (q *Queries) ReadBalance(ctx context.Context, db DBTX, arg ReadBalanceParams) (ReadBalanceRow, error) {
+	row := db.QueryRow(ctx, readBalance, arg.Currency, arg.UserID)
+	var i ReadBalanceRow
+	err := row.Scan(
+		&i.DefaultCurrency,
+		&i.Status,
+		&i.LastSeq,
+		&i.Currency,
+		&i.Balance,
+		&i.Frozen,
+	)
+	return i, err
+}
+
+const readBalances = `-- name: ReadBalances :many
+SELECT w.default_currency, w.status, w.last_seq, coalesce(b.currency, '')::text AS currency,
+       coalesce(b.balance, 0)::numeric(78,0) AS balance, coalesce(b.frozen, 0)::numeric(78,0) AS frozen
+FROM wallets w
+LEFT JOIN balances b ON b.user_id = w.user_id
+WHERE w.user_id = $1
+ORDER BY b.currency
 `
 
-type UpdateBalancesParams struct {
-	UserIds    []string
-	Balances   []string
-	Frozen     []string
-	LastSeqs   []int64
-	LastHashes [][]byte
-	Statuses   []string
+type ReadBalancesRow struct {
+	DefaultCurrency string
+	Status          string
+	LastSeq         int64
+	Currency        string
+	Balance         money.Amount
+	Frozen          money.Amount
 }
 
-// Several snapshots in one statement: element i of every array is user i's new head.
-func (q *Queries) UpdateBalances(ctx context.Context, db DBTX, arg UpdateBalancesParams) error {
-	_, err := db.Exec(ctx, updateBalances,
-		arg.UserIds,
+// Every balance of a user, by currency, with its wallet, in one statement; one row
+// with currency ” when the user holds none yet.
+func (q *Queries) ReadBalances(ctx context.Context, db DBTX, userID string) ([]ReadBalancesRow, error) {
+	rows, err := db.Query(ctx, readBalances, userID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ReadBalancesRow
+	for rows.Next() {
+		var i ReadBalancesRow
+		if err := rows.Scan(
+			&i.DefaultCurrency,
+			&i.Status,
+			&i.LastSeq,
+			&i.Currency,
+			&i.Balance,
+			&i.Frozen,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const saveHeads = `-- name: SaveHeads :exec
+WITH heads AS (
+    UPDATE wallets w
+    SET last_seq = v.last_seq, last_hash = v.last_hash, status = v.status, updated_at = now()
+    FROM ROWS FROM (unnest($5::text[]), unnest($6::bigint[]), unnest($7::bytea[]),
+                    unnest($8::text[]))
+         AS v(user_id, last_seq, last_hash, status)
+    WHERE w.user_id = v.user_id
+)
+INSERT INTO balances (user_id, currency, balance, frozen, updated_at)
+SELECT b.user_id, b.currency, b.balance::numeric, b.frozen::numeric, now()
+FROM ROWS FROM (unnest($1::text[]), unnest($2::text[]), unnest($3::text[]),
+                unnest($4::text[]))
+     AS b(user_id, currency, balance, frozen)
+ON CONFLICT (user_id, currency) DO UPDATE SET balance = excluded.balance, frozen = excluded.frozen, updated_at = excluded.updated_at
+`
+
+type SaveHeadsParams struct {
+	BalanceUserIds []string
+	Currencies     []string
+	Balances       []string
+	Frozen         []string
+	WalletUserIds  []string
+	LastSeqs       []int64
+	LastHashes     [][]byte
+	Statuses       []string
+}
+
+// Several wallet heads and balances in one statement: element i of the wallet arrays
+// is wallet i's new head; element j of the balance arrays is balance j, inserted the
+// first time a user holds its currency. Both are written under the wallets' locks.
+func (q *Queries) SaveHeads(ctx context.Context, db DBTX, arg SaveHeadsParams) error {
+	_, err := db.Exec(ctx, saveHeads,
+		arg.BalanceUserIds,
+		arg.Currencies,
 		arg.Balances,
 		arg.Frozen,
+		arg.WalletUserIds,
 		arg.LastSeqs,
 		arg.LastHashes,
 		arg.Statuses,

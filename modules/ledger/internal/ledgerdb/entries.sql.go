@@ -14,14 +14,15 @@ import (
 
 const balanceAt = `-- name: BalanceAt :one
 SELECT seq, balance_after FROM ledger_entries
-WHERE user_id = $1 AND created_at <= $2
+WHERE user_id = $1 AND created_at <= $2 AND currency = $3
 ORDER BY created_at DESC, seq DESC
 LIMIT 1
 `
 
 type BalanceAtParams struct {
-	UserID string
-	At     time.Time
+	UserID   string
+	At       time.Time
+	Currency string
 }
 
 type BalanceAtRow struct {
@@ -29,9 +30,10 @@ type BalanceAtRow struct {
 	BalanceAfter money.Amount
 }
 
-// The newest entry created at or before an instant (ledger_entries_user_time).
+// The newest entry of a currency created at or before an instant
+// (ledger_entries_user_time, walked back past the other currencies' entries).
 func (q *Queries) BalanceAt(ctx context.Context, db DBTX, arg BalanceAtParams) (BalanceAtRow, error) {
-	row := db.QueryRow(ctx, balanceAt, arg.UserID, arg.At)
+	row := db.QueryRow(ctx, balanceAt, arg.UserID, arg.At, arg.Currency)
 	var i BalanceAtRow
 	err := row.Scan(&i.Seq, &i.BalanceAfter)
 	return i, err
@@ -39,11 +41,11 @@ func (q *Queries) BalanceAt(ctx context.Context, db DBTX, arg BalanceAtParams) (
 
 const entriesWithoutWallet = `-- name: EntriesWithoutWallet :many
 SELECT DISTINCT e.user_id FROM ledger_entries e
-WHERE NOT EXISTS (SELECT 1 FROM balances b WHERE b.user_id = e.user_id)
+WHERE NOT EXISTS (SELECT 1 FROM wallets w WHERE w.user_id = e.user_id)
 LIMIT 100
 `
 
-// For verify: users with entries but no snapshot row (the writers' lock discipline
+// For verify: users with entries but no wallet row (the writers' lock discipline
 // makes this impossible; verify checks it).
 func (q *Queries) EntriesWithoutWallet(ctx context.Context, db DBTX) ([]string, error) {
 	rows, err := db.Query(ctx, entriesWithoutWallet)
@@ -66,21 +68,22 @@ func (q *Queries) EntriesWithoutWallet(ctx context.Context, db DBTX) ([]string, 
 }
 
 const insertEntries = `-- name: InsertEntries :exec
-INSERT INTO ledger_entries (user_id, seq, kind, amount, balance_after, transfer_id, idempotency_key, gateway, metadata, created_at, prev_hash, hash, seal)
-SELECT e.user_id, e.seq, e.kind, e.amount::numeric, e.balance_after::numeric,
+INSERT INTO ledger_entries (user_id, seq, kind, currency, amount, balance_after, transfer_id, idempotency_key, gateway, metadata, created_at, prev_hash, hash, seal, hash_version)
+SELECT e.user_id, e.seq, e.kind, e.currency, e.amount::numeric, e.balance_after::numeric,
        NULLIF(e.transfer_id, ''), NULLIF(e.idempotency_key, ''), NULLIF(e.gateway, ''), NULLIF(e.metadata, '')::jsonb,
-       e.created_at, e.prev_hash, e.hash, NULLIF(e.seal, ''::bytea)
-FROM ROWS FROM (unnest($1::text[]), unnest($2::bigint[]), unnest($3::text[]), unnest($4::text[]),
-                unnest($5::text[]), unnest($6::text[]), unnest($7::text[]),
-                unnest($8::text[]), unnest($9::text[]), unnest($10::timestamptz[]), unnest($11::bytea[]),
-                unnest($12::bytea[]), unnest($13::bytea[]))
-     AS e(user_id, seq, kind, amount, balance_after, transfer_id, idempotency_key, gateway, metadata, created_at, prev_hash, hash, seal)
+       e.created_at, e.prev_hash, e.hash, NULLIF(e.seal, ''::bytea), 2
+FROM ROWS FROM (unnest($1::text[]), unnest($2::bigint[]), unnest($3::text[]), unnest($4::text[]), unnest($5::text[]),
+                unnest($6::text[]), unnest($7::text[]), unnest($8::text[]),
+                unnest($9::text[]), unnest($10::text[]), unnest($11::timestamptz[]), unnest($12::bytea[]),
+                unnest($13::bytea[]), unnest($14::bytea[]))
+     AS e(user_id, seq, kind, currency, amount, balance_after, transfer_id, idempotency_key, gateway, metadata, created_at, prev_hash, hash, seal)
 `
 
 type InsertEntriesParams struct {
 	UserIds         []string
 	Seqs            []int64
 	Kinds           []string
+	Currencies      []string
 	Amounts         []string
 	BalancesAfter   []string
 	TransferIds     []string
@@ -101,6 +104,7 @@ func (q *Queries) InsertEntries(ctx context.Context, db DBTX, arg InsertEntriesP
 		arg.UserIds,
 		arg.Seqs,
 		arg.Kinds,
+		arg.Currencies,
 		arg.Amounts,
 		arg.BalancesAfter,
 		arg.TransferIds,
@@ -132,11 +136,12 @@ func (q *Queries) InsertSeal(ctx context.Context, db DBTX, arg InsertSealParams)
 }
 
 const listEntries = `-- name: ListEntries :many
-SELECT user_id, seq, kind, amount, balance_after, transfer_id, idempotency_key, metadata, created_at, prev_hash, hash, gateway, seal
+SELECT user_id, seq, kind, currency, amount, balance_after, transfer_id, idempotency_key, metadata, created_at, prev_hash, hash, gateway, seal, hash_version
 FROM ledger_entries
 WHERE user_id = $1 AND seq < $2 AND created_at >= $3 AND created_at < $4
+  AND ($5::text = '' OR currency = $5)
 ORDER BY seq DESC
-LIMIT $5
+LIMIT $6
 `
 
 type ListEntriesParams struct {
@@ -144,30 +149,51 @@ type ListEntriesParams struct {
 	BeforeSeq int64
 	FromTime  time.Time
 	ToTime    time.Time
+	Currency  string
 	PageSize  int32
 }
 
+type ListEntriesRow struct {
+	UserID         string
+	Seq            int64
+	Kind           string
+	Currency       string
+	Amount         money.Amount
+	BalanceAfter   money.Amount
+	TransferID     *string
+	IdempotencyKey *string
+	Metadata       []byte
+	CreatedAt      time.Time
+	PrevHash       []byte
+	Hash           []byte
+	Gateway        *string
+	Seal           []byte
+	HashVersion    int16
+}
+
 // Newest first; before_seq pages backwards through the history, within the window
-// [from_time, to_time) of creation times.
-func (q *Queries) ListEntries(ctx context.Context, db DBTX, arg ListEntriesParams) ([]LedgerEntry, error) {
+// [from_time, to_time) of creation times, of one currency or (currency ”) of all.
+func (q *Queries) ListEntries(ctx context.Context, db DBTX, arg ListEntriesParams) ([]ListEntriesRow, error) {
 	rows, err := db.Query(ctx, listEntries,
 		arg.UserID,
 		arg.BeforeSeq,
 		arg.FromTime,
 		arg.ToTime,
+		arg.Currency,
 		arg.PageSize,
 	)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []LedgerEntry
+	var items []ListEntriesRow
 	for rows.Next() {
-		var i LedgerEntry
+		var i ListEntriesRow
 		if err := rows.Scan(
 			&i.UserID,
 			&i.Seq,
 			&i.Kind,
+			&i.Currency,
 			&i.Amount,
 			&i.BalanceAfter,
 			&i.TransferID,
@@ -178,6 +204,7 @@ func (q *Queries) ListEntries(ctx context.Context, db DBTX, arg ListEntriesParam
 			&i.Hash,
 			&i.Gateway,
 			&i.Seal,
+			&i.HashVersion,
 		); err != nil {
 			return nil, err
 		}
@@ -190,7 +217,7 @@ func (q *Queries) ListEntries(ctx context.Context, db DBTX, arg ListEntriesParam
 }
 
 const listEntriesAscending = `-- name: ListEntriesAscending :many
-SELECT user_id, seq, kind, amount, balance_after, transfer_id, idempotency_key, metadata, created_at, prev_hash, hash, gateway, seal
+SELECT user_id, seq, kind, currency, amount, balance_after, transfer_id, idempotency_key, metadata, created_at, prev_hash, hash, gateway, seal, hash_version
 FROM ledger_entries
 WHERE user_id = $1 AND seq > $2
 ORDER BY seq
@@ -203,20 +230,39 @@ type ListEntriesAscendingParams struct {
 	PageSize int32
 }
 
+type ListEntriesAscendingRow struct {
+	UserID         string
+	Seq            int64
+	Kind           string
+	Currency       string
+	Amount         money.Amount
+	BalanceAfter   money.Amount
+	TransferID     *string
+	IdempotencyKey *string
+	Metadata       []byte
+	CreatedAt      time.Time
+	PrevHash       []byte
+	Hash           []byte
+	Gateway        *string
+	Seal           []byte
+	HashVersion    int16
+}
+
 // Oldest first, for verify and rebuild.
-func (q *Queries) ListEntriesAscending(ctx context.Context, db DBTX, arg ListEntriesAscendingParams) ([]LedgerEntry, error) {
+func (q *Queries) ListEntriesAscending(ctx context.Context, db DBTX, arg ListEntriesAscendingParams) ([]ListEntriesAscendingRow, error) {
 	rows, err := db.Query(ctx, listEntriesAscending, arg.UserID, arg.AfterSeq, arg.PageSize)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []LedgerEntry
+	var items []ListEntriesAscendingRow
 	for rows.Next() {
-		var i LedgerEntry
+		var i ListEntriesAscendingRow
 		if err := rows.Scan(
 			&i.UserID,
 			&i.Seq,
 			&i.Kind,
+			&i.Currency,
 			&i.Amount,
 			&i.BalanceAfter,
 			&i.TransferID,
@@ -227,6 +273,7 @@ func (q *Queries) ListEntriesAscending(ctx context.Context, db DBTX, arg ListEnt
 			&i.Hash,
 			&i.Gateway,
 			&i.Seal,
+			&i.HashVersion,
 		); err != nil {
 			return nil, err
 		}

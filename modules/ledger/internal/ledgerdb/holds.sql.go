@@ -12,26 +12,32 @@ import (
 )
 
 const insertHolds = `-- name: InsertHolds :exec
-INSERT INTO holds (transfer_id, user_id, amount)
-SELECT h.transfer_id, h.user_id, h.amount::numeric
-FROM ROWS FROM (unnest($1::text[]), unnest($2::text[]), unnest($3::text[]))
-     AS h(transfer_id, user_id, amount)
+INSERT INTO holds (transfer_id, user_id, currency, amount)
+SELECT h.transfer_id, h.user_id, h.currency, h.amount::numeric
+FROM ROWS FROM (unnest($1::text[]), unnest($2::text[]), unnest($3::text[]), unnest($4::text[]))
+     AS h(transfer_id, user_id, currency, amount)
 `
 
 type InsertHoldsParams struct {
 	TransferIds []string
 	UserIds     []string
+	Currencies  []string
 	Amounts     []string
 }
 
 // Holds taken by one batch: element i of every array is hold i.
 func (q *Queries) InsertHolds(ctx context.Context, db DBTX, arg InsertHoldsParams) error {
-	_, err := db.Exec(ctx, insertHolds, arg.TransferIds, arg.UserIds, arg.Amounts)
+	_, err := db.Exec(ctx, insertHolds,
+		arg.TransferIds,
+		arg.UserIds,
+		arg.Currencies,
+		arg.Amounts,
+	)
 	return err
 }
 
 const lockHolds = `-- name: LockHolds :many
-SELECT transfer_id, user_id, amount, status FROM holds
+SELECT transfer_id, user_id, currency, amount, status FROM holds
 WHERE transfer_id = ANY($1::text[])
 ORDER BY transfer_id
 FOR UPDATE
@@ -40,6 +46,7 @@ FOR UPDATE
 type LockHoldsRow struct {
 	TransferID string
 	UserID     string
+	Currency   string
 	Amount     money.Amount
 	Status     string
 }
@@ -57,6 +64,7 @@ func (q *Queries) LockHolds(ctx context.Context, db DBTX, transferIds []string) 
 		if err := rows.Scan(
 			&i.TransferID,
 			&i.UserID,
+			&i.Currency,
 			&i.Amount,
 			&i.Status,
 		); err != nil {
@@ -86,13 +94,32 @@ func (q *Queries) SetHoldStatuses(ctx context.Context, db DBTX, arg SetHoldStatu
 	return err
 }
 
-const sumActiveHolds = `-- name: SumActiveHolds :one
-SELECT coalesce(sum(amount), 0)::numeric(78,0) AS frozen FROM holds WHERE user_id = $1 AND status = 'active'
+const sumActiveHolds = `-- name: SumActiveHolds :many
+SELECT currency, sum(amount)::numeric(78,0) AS frozen FROM holds WHERE user_id = $1 AND status = 'active' GROUP BY currency
 `
 
-func (q *Queries) SumActiveHolds(ctx context.Context, db DBTX, userID string) (money.Amount, error) {
-	row := db.QueryRow(ctx, sumActiveHolds, userID)
-	var frozen money.Amount
-	err := row.Scan(&frozen)
-	return frozen, err
+type SumActiveHoldsRow struct {
+	Currency string
+	Frozen   money.Amount
+}
+
+// A user's active holds summed per currency.
+func (q *Queries) SumActiveHolds(ctx context.Context, db DBTX, userID string) ([]SumActiveHoldsRow, error) {
+	rows, err := db.Query(ctx, sumActiveHolds, userID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []SumActiveHoldsRow
+	for rows.Next() {
+		var i SumActiveHoldsRow
+		if err := rows.Scan(&i.Currency, &i.Frozen); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }

@@ -3,25 +3,3 @@
 //   sqlc v1.31.1
 
 package ledgerdb
-
-import (
-	"time"
-
-	"example.com/wallet/platform/money"
-)
-
-type LedgerEntry struct {
-	UserID         string
-	Seq            int64
-	Kind           string
-	Amount         money.Amount
-	BalanceAfter   money.Amount
-	TransferID     *string
-	IdempotencyKey *string
-	Metadata       []byte
-	CreatedAt      time.Time
-	PrevHash       []byte
-	Hash           []byte
-	Gateway        *string
-	Seal           []byte
-}

@@ -11,7 +11,7 @@ import (
 )
 
 const auditBarriers = `-- name: AuditBarriers :many
-SELECT transfer_id, branch, to_user_id, from_user_id, amount::text AS amount, outcome, coalesce(reason, '')::text AS reason
+SELECT transfer_id, branch, to_user_id, from_user_id, currency, amount::text AS amount, outcome, coalesce(reason, '')::text AS reason
 FROM tcc_barriers
 `
 
@@ -20,6 +20,7 @@ type AuditBarriersRow struct {
 	Branch     string
 	ToUserID   string
 	FromUserID string
+	Currency   string
 	Amount     string
 	Outcome    string
 	Reason     string
@@ -39,6 +40,7 @@ func (q *Queries) AuditBarriers(ctx context.Context, db DBTX) ([]AuditBarriersRo
 			&i.Branch,
 			&i.ToUserID,
 			&i.FromUserID,
+			&i.Currency,
 			&i.Amount,
 			&i.Outcome,
 			&i.Reason,
@@ -54,7 +56,7 @@ func (q *Queries) AuditBarriers(ctx context.Context, db DBTX) ([]AuditBarriersRo
 }
 
 const auditBarriersOf = `-- name: AuditBarriersOf :many
-SELECT transfer_id, branch, to_user_id, from_user_id, amount::text AS amount, outcome, coalesce(reason, '')::text AS reason
+SELECT transfer_id, branch, to_user_id, from_user_id, currency, amount::text AS amount, outcome, coalesce(reason, '')::text AS reason
 FROM tcc_barriers
 WHERE transfer_id = ANY($1::text[])
 `
@@ -64,6 +66,7 @@ type AuditBarriersOfRow struct {
 	Branch     string
 	ToUserID   string
 	FromUserID string
+	Currency   string
 	Amount     string
 	Outcome    string
 	Reason     string
@@ -84,6 +87,7 @@ func (q *Queries) AuditBarriersOf(ctx context.Context, db DBTX, transferIds []st
 			&i.Branch,
 			&i.ToUserID,
 			&i.FromUserID,
+			&i.Currency,
 			&i.Amount,
 			&i.Outcome,
 			&i.Reason,
@@ -100,7 +104,7 @@ func (q *Queries) AuditBarriersOf(ctx context.Context, db DBTX, transferIds []st
 
 const auditTransfers = `-- name: AuditTransfers :many
 
-SELECT id, from_user_id, to_user_id, amount::text AS amount, status, coalesce(reason, '')::text AS reason,
+SELECT id, from_user_id, to_user_id, currency, amount::text AS amount, status, coalesce(reason, '')::text AS reason,
        created_at, cancel_requested_at, attempts
 FROM transfers
 `
@@ -109,6 +113,7 @@ type AuditTransfersRow struct {
 	ID                string
 	FromUserID        string
 	ToUserID          string
+	Currency          string
 	Amount            string
 	Status            string
 	Reason            string
@@ -134,6 +139,7 @@ func (q *Queries) AuditTransfers(ctx context.Context, db DBTX) ([]AuditTransfers
 			&i.ID,
 			&i.FromUserID,
 			&i.ToUserID,
+			&i.Currency,
 			&i.Amount,
 			&i.Status,
 			&i.Reason,
@@ -152,7 +158,7 @@ func (q *Queries) AuditTransfers(ctx context.Context, db DBTX) ([]AuditTransfers
 }
 
 const auditTransfersOf = `-- name: AuditTransfersOf :many
-SELECT id, from_user_id, to_user_id, amount::text AS amount, status, coalesce(reason, '')::text AS reason,
+SELECT id, from_user_id, to_user_id, currency, amount::text AS amount, status, coalesce(reason, '')::text AS reason,
        created_at, cancel_requested_at, attempts
 FROM transfers
 WHERE id = ANY($1::text[])
@@ -162,6 +168,7 @@ type AuditTransfersOfRow struct {
 	ID                string
 	FromUserID        string
 	ToUserID          string
+	Currency          string
 	Amount            string
 	Status            string
 	Reason            string
@@ -184,6 +191,7 @@ func (q *Queries) AuditTransfersOf(ctx context.Context, db DBTX, ids []string) (
 			&i.ID,
 			&i.FromUserID,
 			&i.ToUserID,
+			&i.Currency,
 			&i.Amount,
 			&i.Status,
 			&i.Reason,

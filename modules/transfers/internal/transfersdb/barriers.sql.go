@@ -7,6 +7,9 @@ package transfersdb
 
 import (
 	"context"
+	"time"
+
+	"example.com/wallet/platform/money"
 )
 
 const getBarriers = `-- name: GetBarriers :many
@@ -46,13 +49,13 @@ func (q *Queries) GetBarriers(ctx context.Context, db DBTX, transferIds []string
 }
 
 const insertBarriers = `-- name: InsertBarriers :exec
-INSERT INTO tcc_barriers (transfer_id, branch, to_user_id, from_user_id, amount, outcome, reason, metadata)
-SELECT b.transfer_id, b.branch, b.to_user_id, b.from_user_id, b.amount::numeric, b.outcome,
+INSERT INTO tcc_barriers (transfer_id, branch, to_user_id, from_user_id, currency, amount, outcome, reason, metadata)
+SELECT b.transfer_id, b.branch, b.to_user_id, b.from_user_id, b.currency, b.amount::numeric, b.outcome,
        NULLIF(b.reason, ''), NULLIF(b.metadata, '')::jsonb
 FROM ROWS FROM (unnest($1::text[]), unnest($2::text[]), unnest($3::text[]),
-                unnest($4::text[]), unnest($5::text[]), unnest($6::text[]),
-                unnest($7::text[]), unnest($8::text[]))
-     AS b(transfer_id, branch, to_user_id, from_user_id, amount, outcome, reason, metadata)
+                unnest($4::text[]), unnest($5::text[]), unnest($6::text[]), unnest($7::text[]),
+                unnest($8::text[]), unnest($9::text[]))
+     AS b(transfer_id, branch, to_user_id, from_user_id, currency, amount, outcome, reason, metadata)
 `
 
 type InsertBarriersParams struct {
@@ -60,6 +63,7 @@ type InsertBarriersParams struct {
 	Branches    []string
 	ToUserIds   []string
 	FromUserIds []string
+	Currencies  []string
 	Amounts     []string
 	Outcomes    []string
 	Reasons     []string
@@ -74,6 +78,7 @@ func (q *Queries) InsertBarriers(ctx context.Context, db DBTX, arg InsertBarrier
 		arg.Branches,
 		arg.ToUserIds,
 		arg.FromUserIds,
+		arg.Currencies,
 		arg.Amounts,
 		arg.Outcomes,
 		arg.Reasons,
@@ -83,7 +88,7 @@ func (q *Queries) InsertBarriers(ctx context.Context, db DBTX, arg InsertBarrier
 }
 
 const listIncoming = `-- name: ListIncoming :many
-SELECT transfer_id, branch, to_user_id, from_user_id, amount, outcome, reason, metadata, created_at
+SELECT transfer_id, branch, to_user_id, from_user_id, currency, amount, outcome, reason, metadata, created_at
 FROM tcc_barriers
 WHERE to_user_id = $1 AND branch = 'credit' AND outcome = 'credited' AND transfer_id < $2
 ORDER BY transfer_id DESC
@@ -96,20 +101,34 @@ type ListIncomingParams struct {
 	PageSize int32
 }
 
-func (q *Queries) ListIncoming(ctx context.Context, db DBTX, arg ListIncomingParams) ([]TccBarrier, error) {
+type ListIncomingRow struct {
+	TransferID string
+	Branch     string
+	ToUserID   string
+	FromUserID string
+	Currency   string
+	Amount     money.Amount
+	Outcome    string
+	Reason     *string
+	Metadata   []byte
+	CreatedAt  time.Time
+}
+
+func (q *Queries) ListIncoming(ctx context.Context, db DBTX, arg ListIncomingParams) ([]ListIncomingRow, error) {
 	rows, err := db.Query(ctx, listIncoming, arg.UserID, arg.BeforeID, arg.PageSize)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []TccBarrier
+	var items []ListIncomingRow
 	for rows.Next() {
-		var i TccBarrier
+		var i ListIncomingRow
 		if err := rows.Scan(
 			&i.TransferID,
 			&i.Branch,
 			&i.ToUserID,
 			&i.FromUserID,
+			&i.Currency,
 			&i.Amount,
 			&i.Outcome,
 			&i.Reason,
@@ -140,17 +159,18 @@ func (q *Queries) LockBarrierKeys(ctx context.Context, db DBTX, transferIds []st
 }
 
 const recordIncoming = `-- name: RecordIncoming :exec
-INSERT INTO tcc_barriers (transfer_id, branch, to_user_id, from_user_id, amount, outcome, metadata)
-SELECT b.transfer_id, 'credit', b.to_user_id, b.from_user_id, b.amount::numeric, 'credited', NULLIF(b.metadata, '')::jsonb
+INSERT INTO tcc_barriers (transfer_id, branch, to_user_id, from_user_id, currency, amount, outcome, metadata)
+SELECT b.transfer_id, 'credit', b.to_user_id, b.from_user_id, b.currency, b.amount::numeric, 'credited', NULLIF(b.metadata, '')::jsonb
 FROM ROWS FROM (unnest($1::text[]), unnest($2::text[]), unnest($3::text[]),
-                unnest($4::text[]), unnest($5::text[]))
-     AS b(transfer_id, to_user_id, from_user_id, amount, metadata)
+                unnest($4::text[]), unnest($5::text[]), unnest($6::text[]))
+     AS b(transfer_id, to_user_id, from_user_id, currency, amount, metadata)
 `
 
 type RecordIncomingParams struct {
 	TransferIds []string
 	ToUserIds   []string
 	FromUserIds []string
+	Currencies  []string
 	Amounts     []string
 	Metadata    []string
 }
@@ -162,6 +182,7 @@ func (q *Queries) RecordIncoming(ctx context.Context, db DBTX, arg RecordIncomin
 		arg.TransferIds,
 		arg.ToUserIds,
 		arg.FromUserIds,
+		arg.Currencies,
 		arg.Amounts,
 		arg.Metadata,
 	)

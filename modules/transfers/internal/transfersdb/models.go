@@ -10,18 +10,6 @@ import (
 	"example.com/wallet/platform/money"
 )
 
-type TccBarrier struct {
-	TransferID string
-	Branch     string
-	ToUserID   string
-	FromUserID string
-	Amount     money.Amount
-	Outcome    string
-	Reason     *string
-	Metadata   []byte
-	CreatedAt  time.Time
-}
-
 type Transfer struct {
 	ID                string
 	FromUserID        string
@@ -36,6 +24,7 @@ type Transfer struct {
 	CancelRequestedAt *time.Time
 	NextAttemptAt     *time.Time
 	Attempts          int32
+	Currency          string
 }
 
 type TransferStep struct {

@@ -34,7 +34,7 @@ func (q *Queries) AddStepsAt(ctx context.Context, db DBTX, arg AddStepsAtParams)
 }
 
 const dueTransfers = `-- name: DueTransfers :many
-SELECT id, from_user_id, to_user_id, amount, metadata, expires_at, cancel_requested_at, attempts FROM transfers
+SELECT id, from_user_id, to_user_id, currency, amount, metadata, expires_at, cancel_requested_at, attempts FROM transfers
 WHERE status = 'pending' AND next_attempt_at <= now()
 ORDER BY next_attempt_at
 LIMIT $1
@@ -45,6 +45,7 @@ type DueTransfersRow struct {
 	ID                string
 	FromUserID        string
 	ToUserID          string
+	Currency          string
 	Amount            money.Amount
 	Metadata          []byte
 	ExpiresAt         time.Time
@@ -67,6 +68,7 @@ func (q *Queries) DueTransfers(ctx context.Context, db DBTX, batch int32) ([]Due
 			&i.ID,
 			&i.FromUserID,
 			&i.ToUserID,
+			&i.Currency,
 			&i.Amount,
 			&i.Metadata,
 			&i.ExpiresAt,
@@ -102,7 +104,7 @@ func (q *Queries) FinishTransfers(ctx context.Context, db DBTX, arg FinishTransf
 }
 
 const getTransfer = `-- name: GetTransfer :one
-SELECT id, from_user_id, to_user_id, amount, status, reason, metadata, created_at, updated_at, expires_at, cancel_requested_at, next_attempt_at, attempts
+SELECT id, from_user_id, to_user_id, amount, status, reason, metadata, created_at, updated_at, expires_at, cancel_requested_at, next_attempt_at, attempts, currency
 FROM transfers WHERE id = $1
 `
 
@@ -123,18 +125,19 @@ func (q *Queries) GetTransfer(ctx context.Context, db DBTX, id string) (Transfer
 		&i.CancelRequestedAt,
 		&i.NextAttemptAt,
 		&i.Attempts,
+		&i.Currency,
 	)
 	return i, err
 }
 
 const insertTransfers = `-- name: InsertTransfers :exec
-INSERT INTO transfers (id, from_user_id, to_user_id, amount, status, reason, metadata, created_at, updated_at, expires_at, next_attempt_at)
-SELECT t.id, t.from_user_id, t.to_user_id, t.amount::numeric, t.status, NULLIF(t.reason, ''),
+INSERT INTO transfers (id, from_user_id, to_user_id, currency, amount, status, reason, metadata, created_at, updated_at, expires_at, next_attempt_at)
+SELECT t.id, t.from_user_id, t.to_user_id, t.currency, t.amount::numeric, t.status, NULLIF(t.reason, ''),
        NULLIF(t.metadata, '')::jsonb, $1, $1, $2,
        CASE WHEN t.status = 'pending' THEN $3::timestamptz END
-FROM ROWS FROM (unnest($4::text[]), unnest($5::text[]), unnest($6::text[]),
-                unnest($7::text[]), unnest($8::text[]), unnest($9::text[]), unnest($10::text[]))
-     AS t(id, from_user_id, to_user_id, amount, status, reason, metadata)
+FROM ROWS FROM (unnest($4::text[]), unnest($5::text[]), unnest($6::text[]), unnest($7::text[]),
+                unnest($8::text[]), unnest($9::text[]), unnest($10::text[]), unnest($11::text[]))
+     AS t(id, from_user_id, to_user_id, currency, amount, status, reason, metadata)
 `
 
 type InsertTransfersParams struct {
@@ -144,6 +147,7 @@ type InsertTransfersParams struct {
 	Ids            []string
 	FromUserIds    []string
 	ToUserIds      []string
+	Currencies     []string
 	Amounts        []string
 	Statuses       []string
 	Reasons        []string
@@ -161,6 +165,7 @@ func (q *Queries) InsertTransfers(ctx context.Context, db DBTX, arg InsertTransf
 		arg.Ids,
 		arg.FromUserIds,
 		arg.ToUserIds,
+		arg.Currencies,
 		arg.Amounts,
 		arg.Statuses,
 		arg.Reasons,
@@ -170,7 +175,7 @@ func (q *Queries) InsertTransfers(ctx context.Context, db DBTX, arg InsertTransf
 }
 
 const listOutgoing = `-- name: ListOutgoing :many
-SELECT id, from_user_id, to_user_id, amount, status, reason, metadata, created_at, updated_at, expires_at, cancel_requested_at, next_attempt_at, attempts
+SELECT id, from_user_id, to_user_id, amount, status, reason, metadata, created_at, updated_at, expires_at, cancel_requested_at, next_attempt_at, attempts, currency
 FROM transfers
 WHERE from_user_id = $1 AND id < $2 AND ($3::text IS NULL OR status = $3)
 ORDER BY id DESC
@@ -212,6 +217,7 @@ func (q *Queries) ListOutgoing(ctx context.Context, db DBTX, arg ListOutgoingPar
 			&i.CancelRequestedAt,
 			&i.NextAttemptAt,
 			&i.Attempts,
+			&i.Currency,
 		); err != nil {
 			return nil, err
 		}
@@ -248,7 +254,7 @@ func (q *Queries) ListSteps(ctx context.Context, db DBTX, ids []string) ([]Trans
 }
 
 const lockTransfers = `-- name: LockTransfers :many
-SELECT id, from_user_id, to_user_id, amount, status, reason, metadata, created_at, updated_at, expires_at, cancel_requested_at, next_attempt_at, attempts
+SELECT id, from_user_id, to_user_id, amount, status, reason, metadata, created_at, updated_at, expires_at, cancel_requested_at, next_attempt_at, attempts, currency
 FROM transfers WHERE id = ANY($1::text[])
 ORDER BY id
 FOR UPDATE
@@ -278,6 +284,7 @@ func (q *Queries) LockTransfers(ctx context.Context, db DBTX, ids []string) ([]T
 			&i.CancelRequestedAt,
 			&i.NextAttemptAt,
 			&i.Attempts,
+			&i.Currency,
 		); err != nil {
 			return nil, err
 		}
