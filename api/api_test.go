@@ -97,6 +97,7 @@ func TestSpecLoadsAndValidates(t *testing.T) {
 		"/v1/users":                  {"POST"},
 		"/v1/users/{id}":             {"GET"},
 		"/v1/users/{id}/balance":     {"GET"},
+		"/v1/users/{id}/balances":    {"GET"},
 		"/v1/users/{id}/deposits":    {"POST"},
 		"/v1/users/{id}/withdrawals": {"POST"},
 		"/v1/users/{id}/ledger":      {"GET"},
@@ -163,12 +164,18 @@ func TestSpecLoadsAndValidates(t *testing.T) {
 
 func TestValidatorAccepts(t *testing.T) {
 	v := newValidator(t)
-	user := `{"id":"` + userID + `","region":"eu","status":"active","created_at":"2024-11-20T10:15:30.123456789Z"}`
-	balance := `{"user_id":"` + userID + `","balance":"12500","frozen":"0","available":"12500","ledger_seq":1}`
-	entry := `{"seq":1,"kind":"deposit","amount":"12500","balance_after":"12500","idempotency_key":"k-1","metadata":{"source":"card","order.id":"A-1"},"created_at":"2024-11-20T10:15:30.5Z","hash":"` + hash + `"}`
-	debit := `{"seq":2,"kind":"transfer_debit","amount":"2500","balance_after":"10000","transfer_id":"` + transferID + `","created_at":"2024-11-20T10:16:00Z","hash":"` + hash + `"}`
-	pending := `{"id":"` + transferID + `","from_user_id":"` + userID + `","to_user_id":"` + peerID + `","amount":"2500","status":"pending","metadata":{"order":"A-1"},"created_at":"2024-11-20T10:30:00Z","updated_at":"2024-11-20T10:30:00Z","steps":[{"step":"debited","at":"2024-11-20T10:30:00Z"}]}`
-	cancelled := `{"id":"` + transferID + `","from_user_id":"` + userID + `","to_user_id":"` + peerID + `","amount":"2500","status":"cancelled","reason":"receiver_not_found","created_at":"2024-11-20T10:30:00Z","updated_at":"2024-11-20T10:30:02Z","steps":[]}`
+	// In the order the handlers encode the fields.
+	user := `{"id":"` + userID + `","region":"eu","status":"active","created_at":"2024-11-20T10:15:30.123456789Z","default_currency":"EUR"}`
+	balance := `{"user_id":"` + userID + `","balance":"12500","frozen":"0","available":"12500","ledger_seq":1,"currency":"EUR"}`
+	entry := `{"seq":1,"kind":"deposit","currency":"EUR","amount":"12500","balance_after":"12500","idempotency_key":"k-1","metadata":{"source":"card","order.id":"A-1"},"created_at":"2024-11-20T10:15:30.5Z","hash":"` + hash + `"}`
+	debit := `{"seq":2,"kind":"transfer_debit","currency":"EUR","amount":"2500","balance_after":"10000","transfer_id":"` + transferID + `","created_at":"2024-11-20T10:16:00Z","hash":"` + hash + `"}`
+	event := `{"seq":3,"kind":"account_frozen","currency":"EUR","amount":"0","balance_after":"10000","created_at":"2024-11-20T10:17:00Z","hash":"` + hash + `"}`
+	pending := `{"id":"` + transferID + `","from_user_id":"` + userID + `","to_user_id":"` + peerID + `","currency":"EUR","amount":"2500","status":"pending","metadata":{"order":"A-1"},"created_at":"2024-11-20T10:30:00Z","updated_at":"2024-11-20T10:30:00Z","steps":[{"step":"debited","at":"2024-11-20T10:30:00Z"}]}`
+	cancelled := `{"id":"` + transferID + `","from_user_id":"` + userID + `","to_user_id":"` + peerID + `","currency":"EUR","amount":"2500","status":"cancelled","reason":"receiver_not_found","created_at":"2024-11-20T10:30:00Z","updated_at":"2024-11-20T10:30:02Z","steps":[]}`
+	// Answers stored under an Idempotency-Key before balances per currency are replayed
+	// byte for byte, without currency.
+	storedEntry := `{"seq":1,"kind":"deposit","amount":"12500","balance_after":"12500","idempotency_key":"k-1","created_at":"2024-11-20T10:15:30.5Z","hash":"` + hash + `"}`
+	storedBalance := `{"user_id":"` + userID + `","balance":"12500","frozen":"0","available":"12500","ledger_seq":1}`
 	problem := func(status int, code, path string) string {
 		return `{"type":"https://wallet.example/problems/` + code + `","title":"` + http.StatusText(status) + `","status":` + strconv.Itoa(status) +
 			`,"code":"` + code + `","detail":"no such thing","instance":"` + path + `","request_id":"4f1c2a9be07d5c3a18f6e2b0"}`
@@ -180,7 +187,7 @@ func TestValidatorAccepts(t *testing.T) {
 		{name: "readyz ready", method: "GET", path: "/readyz", status: 200, body: `{"status":"ready","region":"eu","dependencies":{"shard/eu0":"up","kafka":"down"}}`},
 		{name: "readyz starting", method: "GET", path: "/readyz", status: 503, body: `{"status":"starting","region":"eu","dependencies":{"shard/eu0":"unknown"}}`},
 		{name: "create user", method: "POST", path: "/v1/users", status: 201, headers: map[string]string{"Location": "/v1/users/" + derivedID},
-			body: `{"id":"` + derivedID + `","region":"us","status":"active","created_at":"2024-11-20T10:15:30+01:00"}`},
+			body: `{"id":"` + derivedID + `","region":"us","status":"active","created_at":"2024-11-20T10:15:30+01:00","default_currency":"USD"}`},
 		{name: "create user bad key", method: "POST", path: "/v1/users", status: 400, ctype: "application/problem+json", body: problem(400, "idempotency_key_missing", "/v1/users")},
 		{name: "get user", method: "GET", path: "/v1/users/" + userID, status: 200, body: user},
 		{name: "closed user", method: "GET", path: "/v1/users/" + userID, status: 200, body: strings.Replace(user, "active", "closed", 1)},
@@ -194,12 +201,28 @@ func TestValidatorAccepts(t *testing.T) {
 		{name: "413 on a write", method: "POST", path: "/v1/transfers", status: 413, ctype: "application/problem+json", body: problem(413, "request_too_large", "/v1/transfers")},
 		{name: "balance", method: "GET", path: "/v1/users/" + userID + "/balance", status: 200, body: balance},
 		{name: "zero balance", method: "GET", path: "/v1/users/" + userID + "/balance", status: 200,
-			body: `{"user_id":"` + userID + `","balance":"0","frozen":"0","available":"0","ledger_seq":0}`},
+			body: `{"user_id":"` + userID + `","balance":"0","frozen":"0","available":"0","ledger_seq":0,"currency":"EUR"}`},
 		{name: "huge balance", method: "GET", path: "/v1/users/" + userID + "/balance", status: 200,
-			body: `{"user_id":"` + userID + `","balance":"` + strings.Repeat("9", 78) + `","frozen":"0","available":"` + strings.Repeat("9", 78) + `","ledger_seq":7}`},
+			body: `{"user_id":"` + userID + `","balance":"` + strings.Repeat("9", 78) + `","frozen":"0","available":"` + strings.Repeat("9", 78) + `","ledger_seq":7,"currency":"EUR"}`},
+		{name: "balance in an asset", method: "GET", path: "/v1/users/" + userID + "/balance?currency=POINTS", status: 200,
+			body: `{"user_id":"` + userID + `","balance":"300","frozen":"0","available":"300","ledger_seq":9,"currency":"POINTS"}`},
+		{name: "balance at", method: "GET", path: "/v1/users/" + userID + "/balance?at=2024-11-20T10:00:00Z&currency=USD", status: 200,
+			body: `{"user_id":"` + userID + `","at":"2024-11-20T10:00:00Z","balance":"0","ledger_seq":0,"currency":"USD"}`},
+		{name: "balance unknown currency", method: "GET", path: "/v1/users/" + userID + "/balance?currency=eur", status: 422, ctype: "application/problem+json",
+			body: problem(422, "unknown_currency", "/v1/users/"+userID+"/balance")},
+		{name: "balances", method: "GET", path: "/v1/users/" + userID + "/balances", status: 200,
+			body: `{"user_id":"` + userID + `","default_currency":"EUR","ledger_seq":4,"balances":[{"currency":"EUR","balance":"0","frozen":"0","available":"0"},{"currency":"USD","balance":"10850","frozen":"2500","available":"8350"}]}`},
+		{name: "balances of a new user", method: "GET", path: "/v1/users/" + userID + "/balances", status: 200,
+			body: `{"user_id":"` + userID + `","default_currency":"EUR","ledger_seq":0,"balances":[{"currency":"EUR","balance":"0","frozen":"0","available":"0"}]}`},
+		{name: "balances 404", method: "GET", path: "/v1/users/" + userID + "/balances", status: 404, ctype: "application/problem+json", body: problem(404, "user_not_found", "/x")},
+		{name: "balances 503", method: "GET", path: "/v1/users/" + peerID + "/balances", status: 503, ctype: "application/problem+json", body: problem(503, "region_unavailable", "/x")},
 		{name: "deposit", method: "POST", path: "/v1/users/" + userID + "/deposits", status: 201, body: `{"entry":` + entry + `,"balance":` + balance + `}`},
+		{name: "deposit stored before currencies", method: "POST", path: "/v1/users/" + userID + "/deposits", status: 201,
+			body: `{"entry":` + storedEntry + `,"balance":` + storedBalance + `}`},
+		{name: "deposit unknown currency", method: "POST", path: "/v1/users/" + userID + "/deposits", status: 422, ctype: "application/problem+json", body: problem(422, "unknown_currency", "/x")},
 		{name: "withdrawal no metadata", method: "POST", path: "/v1/users/" + peerID + "/withdrawals", status: 201,
-			body: `{"entry":{"seq":3,"kind":"withdrawal","amount":"1","balance_after":"0","idempotency_key":"w","created_at":"2024-11-20T10:15:30Z","hash":"` + hash + `"},"balance":{"user_id":"` + peerID + `","balance":"0","frozen":"0","available":"0","ledger_seq":3}}`},
+			body: `{"entry":{"seq":3,"kind":"withdrawal","currency":"USD","amount":"1","balance_after":"0","idempotency_key":"w","created_at":"2024-11-20T10:15:30Z","hash":"` + hash + `"},"balance":{"user_id":"` + peerID + `","balance":"0","frozen":"0","available":"0","ledger_seq":3,"currency":"USD"}}`},
+		{name: "withdrawal unknown currency", method: "POST", path: "/v1/users/" + userID + "/withdrawals", status: 422, ctype: "application/problem+json", body: problem(422, "unknown_currency", "/x")},
 		{name: "insufficient funds", method: "POST", path: "/v1/users/" + userID + "/withdrawals", status: 422, ctype: "application/problem+json", body: problem(422, "insufficient_funds", "/x")},
 		{name: "invalid amount", method: "POST", path: "/v1/users/" + userID + "/deposits", status: 400, ctype: "application/problem+json", body: problem(400, "invalid_amount", "/x")},
 		{name: "key in use", method: "POST", path: "/v1/users/" + userID + "/deposits", status: 409, ctype: "application/problem+json", body: problem(409, "idempotency_key_in_use", "/x")},
@@ -209,13 +232,20 @@ func TestValidatorAccepts(t *testing.T) {
 		{name: "ledger last page", method: "GET", path: "/v1/users/" + userID + "/ledger?limit=2", status: 200,
 			body: `{"entries":[` + debit + `,` + entry + `],"next_cursor":null}`},
 		{name: "ledger next page", method: "GET", path: "/v1/users/" + userID + "/ledger", status: 200, body: `{"entries":[` + entry + `],"next_cursor":"c2VxOjI"}`},
+		{name: "ledger with an account event", method: "GET", path: "/v1/users/" + userID + "/ledger?currency=EUR", status: 200,
+			body: `{"entries":[` + event + `,` + debit + `,` + entry + `],"next_cursor":null}`},
+		{name: "ledger unknown currency", method: "GET", path: "/v1/users/" + userID + "/ledger?currency=", status: 422, ctype: "application/problem+json",
+			body: problem(422, "unknown_currency", "/v1/users/"+userID+"/ledger")},
 		{name: "ledger empty", method: "GET", path: "/v1/users/" + userID + "/ledger", status: 200, body: `{"entries":[],"next_cursor":null}`},
 		{name: "transfer pending", method: "POST", path: "/v1/transfers", status: 202, headers: transferLoc, body: pending},
 		{name: "transfer completed after wait", method: "POST", path: "/v1/transfers", status: 201,
 			headers: map[string]string{"Location": "/v1/transfers/" + transferID, "Preference-Applied": "wait=5"},
 			body:    strings.Replace(pending, `"pending"`, `"completed"`, 1)},
 		{name: "transfer to self", method: "POST", path: "/v1/transfers", status: 400, ctype: "application/problem+json", body: problem(400, "invalid_request", "/v1/transfers")},
+		{name: "transfer unknown currency", method: "POST", path: "/v1/transfers", status: 422, ctype: "application/problem+json", body: problem(422, "unknown_currency", "/v1/transfers")},
 		{name: "get transfer", method: "GET", path: "/v1/transfers/" + transferID, status: 200, body: cancelled},
+		{name: "transfer cancelled for its currency", method: "GET", path: "/v1/transfers/" + transferID, status: 200,
+			body: strings.Replace(strings.Replace(cancelled, "receiver_not_found", "unknown_currency", 1), `"EUR"`, `"POINTS"`, 1)},
 		{name: "transfer 404", method: "GET", path: "/v1/transfers/" + transferID, status: 404, ctype: "application/problem+json", body: problem(404, "transfer_not_found", "/x")},
 		{name: "user transfers", method: "GET", path: "/v1/users/" + userID + "/transfers?direction=out&status=pending", status: 200,
 			body: `{"transfers":[` + pending + `,` + cancelled + `],"next_cursor":null}`},
@@ -230,12 +260,13 @@ func TestValidatorAccepts(t *testing.T) {
 
 func TestValidatorRejects(t *testing.T) {
 	v := newValidator(t)
-	balance := `{"user_id":"` + userID + `","balance":"12500","frozen":"0","available":"12500","ledger_seq":1}`
+	balance := `{"user_id":"` + userID + `","balance":"12500","frozen":"0","available":"12500","ledger_seq":1,"currency":"EUR"}`
 	entry := func(amount string) string {
-		return `{"seq":1,"kind":"deposit","amount":` + amount + `,"balance_after":"12500","created_at":"2024-11-20T10:15:30Z","hash":"` + hash + `"}`
+		return `{"seq":1,"kind":"deposit","currency":"EUR","amount":` + amount + `,"balance_after":"12500","created_at":"2024-11-20T10:15:30Z","hash":"` + hash + `"}`
 	}
 	deposit := func(entry, balance string) string { return `{"entry":` + entry + `,"balance":` + balance + `}` }
-	user := `{"id":"` + userID + `","region":"eu","status":"active","created_at":"2024-11-20T10:15:30Z"}`
+	user := `{"id":"` + userID + `","region":"eu","status":"active","created_at":"2024-11-20T10:15:30Z","default_currency":"EUR"}`
+	balances := `{"user_id":"` + userID + `","default_currency":"EUR","ledger_seq":1,"balances":[{"currency":"EUR","balance":"12500","frozen":"0","available":"12500"}]}`
 	notFound := `{"type":"https://wallet.example/problems/user_not_found","title":"Not Found","status":404,"code":"user_not_found"}`
 	dep := "/v1/users/" + userID + "/deposits"
 
@@ -252,6 +283,19 @@ func TestValidatorRejects(t *testing.T) {
 		{name: "metadata value too long", method: "POST", path: dep, status: 201, body: deposit(strings.Replace(entry(`"1"`), `{`, `{"metadata":{"k":"`+strings.Repeat("x", 257)+`"},`, 1), balance)},
 		{name: "negative frozen", method: "POST", path: dep, status: 201, body: deposit(entry(`"1"`), strings.Replace(balance, `"frozen":"0"`, `"frozen":"-1"`, 1))},
 		{name: "missing balance", method: "POST", path: dep, status: 201, body: `{"entry":` + entry(`"1"`) + `}`},
+		{name: "lower-case currency", method: "POST", path: dep, status: 201, body: deposit(strings.Replace(entry(`"1"`), `"EUR"`, `"eur"`, 1), balance)},
+		{name: "empty currency", method: "POST", path: dep, status: 201, body: deposit(entry(`"1"`), strings.Replace(balance, `"EUR"`, `""`, 1))},
+		{name: "balance without currency", method: "GET", path: "/v1/users/" + userID + "/balance", status: 200, body: strings.Replace(balance, `,"currency":"EUR"`, "", 1)},
+		{name: "balance at without currency", method: "GET", path: "/v1/users/" + userID + "/balance?at=2024-11-20T10:00:00Z", status: 200,
+			body: `{"user_id":"` + userID + `","at":"2024-11-20T10:00:00Z","balance":"0","ledger_seq":0}`},
+		{name: "user without default_currency", method: "GET", path: "/v1/users/" + userID, status: 200, body: strings.Replace(user, `,"default_currency":"EUR"`, "", 1)},
+		{name: "balances without default_currency", method: "GET", path: "/v1/users/" + userID + "/balances", status: 200, body: strings.Replace(balances, `"default_currency":"EUR",`, "", 1)},
+		{name: "balances empty", method: "GET", path: "/v1/users/" + userID + "/balances", status: 200, body: strings.Replace(balances, `{"currency":"EUR","balance":"12500","frozen":"0","available":"12500"}`, "", 1)},
+		{name: "balances item without currency", method: "GET", path: "/v1/users/" + userID + "/balances", status: 200, body: strings.Replace(balances, `"currency":"EUR",`, "", 1)},
+		{name: "balances item with user_id", method: "GET", path: "/v1/users/" + userID + "/balances", status: 200,
+			body: strings.Replace(balances, `{"currency"`, `{"user_id":"`+userID+`","currency"`, 1)},
+		{name: "422 on a read with another code", method: "GET", path: "/v1/users/" + userID + "/balance", status: 422, ctype: "application/problem+json",
+			body: `{"type":"https://wallet.example/problems/insufficient_funds","title":"Unprocessable Entity","status":422,"code":"insufficient_funds"}`},
 		{name: "user with extra field", method: "GET", path: "/v1/users/" + userID, status: 200, body: strings.Replace(user, `{`, `{"email":"a@b.c",`, 1)},
 		{name: "user with bad status", method: "GET", path: "/v1/users/" + userID, status: 200, body: strings.Replace(user, "active", "suspended", 1)},
 		{name: "user with bad id", method: "GET", path: "/v1/users/" + userID, status: 200, body: strings.Replace(user, userID, "eu_123", 1)},
@@ -271,7 +315,9 @@ func TestValidatorRejects(t *testing.T) {
 		{name: "pending transfer without Location", method: "POST", path: "/v1/transfers", status: 202,
 			body: `{"id":"` + transferID + `","from_user_id":"` + userID + `","to_user_id":"` + peerID + `","amount":"1","status":"pending","created_at":"2024-11-20T10:30:00Z","updated_at":"2024-11-20T10:30:00Z","steps":[]}`},
 		{name: "transfer without steps", method: "GET", path: "/v1/transfers/" + transferID, status: 200, headers: nil,
-			body: `{"id":"` + transferID + `","from_user_id":"` + userID + `","to_user_id":"` + peerID + `","amount":"1","status":"pending","created_at":"2024-11-20T10:30:00Z","updated_at":"2024-11-20T10:30:00Z"}`},
+			body: `{"id":"` + transferID + `","from_user_id":"` + userID + `","to_user_id":"` + peerID + `","currency":"EUR","amount":"1","status":"pending","created_at":"2024-11-20T10:30:00Z","updated_at":"2024-11-20T10:30:00Z"}`},
+		{name: "transfer with a malformed currency", method: "GET", path: "/v1/transfers/" + transferID, status: 200,
+			body: `{"id":"` + transferID + `","from_user_id":"` + userID + `","to_user_id":"` + peerID + `","currency":"E","amount":"1","status":"pending","created_at":"2024-11-20T10:30:00Z","updated_at":"2024-11-20T10:30:00Z","steps":[]}`},
 		{name: "undocumented status", method: "GET", path: "/livez", status: 500, body: `{"status":"alive"}`},
 		{name: "no X-Request-Id", method: "GET", path: "/livez", status: 200, headers: map[string]string{"X-Request-Id": ""}, body: `{"status":"alive"}`},
 		{name: "problem without X-Request-Id", method: "GET", path: "/v1/users/" + userID, status: 404, ctype: "application/problem+json",
@@ -369,7 +415,7 @@ func TestValidatorConcurrent(t *testing.T) {
 	v := newValidator(t)
 	page := exchange{method: "GET", path: "/v1/users/" + userID + "/ledger", status: 200, body: `{"entries":[],"next_cursor":null}`}
 	user := exchange{method: "GET", path: "/v1/users/" + userID, status: 200,
-		body: `{"id":"` + userID + `","region":"eu","status":"active","created_at":"2024-11-20T10:15:30Z"}`}
+		body: `{"id":"` + userID + `","region":"eu","status":"active","created_at":"2024-11-20T10:15:30Z","default_currency":"EUR"}`}
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Add(1)

@@ -121,21 +121,32 @@ func runAudit(ctx context.Context, args, environ []string, stdout io.Writer) err
 }
 
 // writeAuditSummary prints the report for a person: one line per shard, the account
-// of conservation, the transfers, then every discrepancy with its ids.
+// of conservation in each currency, the transfers, then every discrepancy with its ids.
 func writeAuditSummary(w io.Writer, r audit.Report) {
 	for _, s := range r.Shards {
-		fmt.Fprintf(w, "region %s shard %s: %d users, %d entries, balances %s (frozen %s), %d transfers sent, %d barriers, %d holds\n",
-			s.Region, s.Shard, s.Users, s.Entries, s.Balance, s.Frozen, s.Transfers, s.Barriers, s.Holds)
+		var held []string
+		for _, c := range s.Currencies {
+			held = append(held, fmt.Sprintf("%s %s (frozen %s)", c.Balance, c.Currency, c.Frozen))
+		}
+		if len(held) == 0 {
+			held = []string{"none"}
+		}
+		fmt.Fprintf(w, "region %s shard %s: %d users, %d entries, balances %s, %d transfers sent, %d barriers, %d holds\n",
+			s.Region, s.Shard, s.Users, s.Entries, strings.Join(held, ", "), s.Transfers, s.Barriers, s.Holds)
 	}
-	c := r.Conservation
-	fmt.Fprintf(w, "conservation: balances %s = deposits %s - withdrawals %s + in flight %s (%d transfers) + external %s + skew %s; unexplained %s\n",
-		c.Balances, c.Deposits, c.Withdrawals, c.InFlight, c.InFlightTransfers, c.External, c.Skew, c.Unexplained)
+	if len(r.Conservation) == 0 {
+		fmt.Fprintln(w, "conservation: no money recorded")
+	}
+	for _, c := range r.Conservation {
+		fmt.Fprintf(w, "conservation in %s: balances %s = deposits %s - withdrawals %s + in flight %s (%d transfers) + external %s + skew %s; unexplained %s\n",
+			c.Currency, c.Balances, c.Deposits, c.Withdrawals, c.InFlight, c.InFlightTransfers, c.External, c.Skew, c.Unexplained)
+	}
 	t := r.Transfers
 	fmt.Fprintf(w, "transfers: %d (%d completed, %d cancelled, %d pending, %d unknown to their sender); %d re-checked, %d right on re-check\n",
 		t.Total, t.Completed, t.Cancelled, t.Pending, t.Unknown, t.Rechecked, t.Resolved)
 	for _, d := range r.Discrepancies {
 		fmt.Fprintf(w, "DISCREPANCY %s", d.Kind)
-		for _, kv := range [][2]string{{"region", d.Region}, {"shard", d.Shard}, {"user", d.UserID}, {"transfer", d.TransferID}, {"waiting_for", d.WaitingFor}} {
+		for _, kv := range [][2]string{{"region", d.Region}, {"shard", d.Shard}, {"currency", d.Currency}, {"user", d.UserID}, {"transfer", d.TransferID}, {"waiting_for", d.WaitingFor}} {
 			if kv[1] != "" {
 				fmt.Fprintf(w, " %s=%s", kv[0], kv[1])
 			}

@@ -18,8 +18,9 @@ func TestAuditEnvCarriesEveryRegionsShardDSNsOnly(t *testing.T) {
 }
 
 func TestJudgeAudit(t *testing.T) {
-	clean := `{"clean": true, "conservation": {"balances": "1000", "in_flight": "0", "unexplained": "0"}, "transfers": {"total": 12, "rechecked": 1}, "discrepancies": []}`
-	dirty := `{"clean": false, "conservation": {"unexplained": "-30"}, "discrepancies": [
+	clean := `{"clean": true, "conservation": [{"currency": "EUR", "balances": "1000", "in_flight": "0", "unexplained": "0"},
+		{"currency": "USD", "balances": "70", "in_flight": "5", "unexplained": "0"}], "transfers": {"total": 12, "rechecked": 1}, "discrepancies": []}`
+	dirty := `{"clean": false, "conservation": [{"currency": "EUR", "unexplained": "-30"}], "discrepancies": [
 		{"kind": "missing_credit", "region": "us", "shard": "us1", "user_id": "us_U", "transfer_id": "eu_tr_T", "detail": "completed, but the receiver has neither"},
 		{"kind": "conservation", "detail": "leaves -30 unexplained"}]}`
 	cases := []struct {
@@ -29,8 +30,8 @@ func TestJudgeAudit(t *testing.T) {
 		pass   bool
 		detail []string
 	}{
-		{"clean", 0, clean, true, []string{"balances 1000", "12 transfers reconciled (1 re-checked)"}},
-		{"discrepancies", 1, dirty, false, []string{"exit 1, 2 discrepancies (unexplained -30)", "missing_credit region=us shard=us1 user=us_U transfer=eu_tr_T"}},
+		{"clean", 0, clean, true, []string{"balances 1000 EUR, 70 USD, in flight 0 EUR, 5 USD", "12 transfers reconciled (1 re-checked)"}},
+		{"discrepancies", 1, dirty, false, []string{"exit 1, 2 discrepancies (unexplained -30 EUR)", "missing_credit region=us shard=us1 user=us_U transfer=eu_tr_T"}},
 		{"exit 1 with a clean-looking report", 1, clean, false, []string{"exit 1"}},
 		{"could not tell", 2, "", false, []string{"exit 2, no report", "shard us0 unreachable"}},
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math/big"
 	"net/http"
 	"os"
@@ -135,49 +136,76 @@ func (w *workload) byKey() map[string]*keyed {
 	return out
 }
 
-// checkConservation: the sum of every balance in both regions equals what was
-// deposited (funding included) minus what was withdrawn, exactly; nothing is frozen
-// at quiescence and no balance is negative.
+// checkConservation: in each currency, the sum of every balance in both regions
+// equals what was deposited (funding included) minus what was withdrawn, exactly;
+// nothing is frozen at quiescence and no balance is negative.
 func (w *workload) checkConservation(ctx context.Context) []check {
-	want := new(big.Int)
+	const defaultCurrency = "EUR"
+	want := map[string]*big.Int{defaultCurrency: new(big.Int), foreignCurrency: new(big.Int)}
 	for _, amount := range w.funding {
-		want.Add(want, big.NewInt(amount))
+		want[defaultCurrency].Add(want[defaultCurrency], big.NewInt(amount))
+	}
+	for _, amount := range w.foreignFunding {
+		want[foreignCurrency].Add(want[foreignCurrency], big.NewInt(amount))
 	}
 	for _, k := range w.byKey() {
+		cur := k.first.currency
+		if cur == "" {
+			cur = defaultCurrency
+		}
 		switch {
 		case k.applied == nil:
 		case k.first.op == "deposit":
-			want.Add(want, big.NewInt(k.first.amount))
+			want[cur].Add(want[cur], big.NewInt(k.first.amount))
 		case k.first.op == "withdraw":
-			want.Sub(want, big.NewInt(k.first.amount))
+			want[cur].Sub(want[cur], big.NewInt(k.first.amount))
 		}
 	}
-	got, frozen := new(big.Int), new(big.Int)
+	got := map[string]*big.Int{defaultCurrency: new(big.Int), foreignCurrency: new(big.Int)}
+	frozen := new(big.Int)
 	negative := 0
 	for shard := range w.c.dbs {
 		err := w.query(ctx, shard, func(conn *pgx.Conn) error {
-			var sum, fz string
-			var neg int
-			if err := conn.QueryRow(ctx, `SELECT coalesce(sum(balance),0)::text, coalesce(sum(frozen),0)::text, count(*) FILTER (WHERE balance < frozen) FROM balances`).Scan(&sum, &fz, &neg); err != nil {
+			rows, err := conn.Query(ctx, `SELECT currency, coalesce(sum(balance),0)::text, coalesce(sum(frozen),0)::text, count(*) FILTER (WHERE balance < frozen)
+				FROM balances GROUP BY currency`)
+			if err != nil {
 				return err
 			}
-			s, _ := new(big.Int).SetString(sum, 10)
-			f, _ := new(big.Int).SetString(fz, 10)
-			got.Add(got, s)
-			frozen.Add(frozen, f)
-			negative += neg
-			return nil
+			defer rows.Close()
+			for rows.Next() {
+				var cur, sum, fz string
+				var neg int
+				if err := rows.Scan(&cur, &sum, &fz, &neg); err != nil {
+					return err
+				}
+				if got[cur] == nil {
+					got[cur], want[cur] = new(big.Int), new(big.Int) // a currency the bank never used: must be 0
+				}
+				s, _ := new(big.Int).SetString(sum, 10)
+				f, _ := new(big.Int).SetString(fz, 10)
+				got[cur].Add(got[cur], s)
+				frozen.Add(frozen, f)
+				negative += neg
+			}
+			return rows.Err()
 		})
 		if err != nil {
 			return []check{w.fail("conservation", "reading shard %s: %v", shard, err)}
 		}
 	}
 	var out []check
-	if got.Cmp(want) == 0 {
-		out = append(out, w.pass("conservation", "all balances %s = deposits - withdrawals %s", got, want))
+	var held, wrong []string
+	for _, cur := range slices.Sorted(maps.Keys(want)) {
+		if got[cur].Cmp(want[cur]) == 0 {
+			held = append(held, fmt.Sprintf("%s: all balances %s = deposits - withdrawals", cur, got[cur]))
+		} else {
+			wrong = append(wrong, fmt.Sprintf("%s: all balances %s, deposits - withdrawals %s: %s created or lost", cur, got[cur], want[cur], new(big.Int).Sub(got[cur], want[cur])))
+		}
+	}
+	if len(wrong) == 0 {
+		out = append(out, w.pass("conservation", "%s", strings.Join(held, "; ")))
 	} else {
-		out = append(out, w.fail("conservation", "all balances %s, deposits - withdrawals %s: %s created or lost; %s",
-			got, want, new(big.Int).Sub(got, want), w.explainMovements(ctx)))
+		out = append(out, w.fail("conservation", "%s; %s", strings.Join(wrong, "; "), w.explainMovements(ctx)))
 	}
 	if negative == 0 && frozen.Sign() == 0 {
 		out = append(out, w.pass("no negative available, nothing frozen", "every available balance >= 0; frozen 0 at quiescence"))
@@ -298,7 +326,8 @@ func judgeAudit(code int, stdout, stderr []byte) check {
 	const name = "audit"
 	var report struct {
 		Clean        bool `json:"clean"`
-		Conservation struct {
+		Conservation []struct {
+			Currency    string `json:"currency"`
 			Balances    string `json:"balances"`
 			InFlight    string `json:"in_flight"`
 			Unexplained string `json:"unexplained"`
@@ -319,9 +348,15 @@ func judgeAudit(code int, stdout, stderr []byte) check {
 	if err := json.Unmarshal(stdout, &report); err != nil {
 		return check{Name: name, Detail: fmt.Sprintf("exit %d, no report (%v): %s", code, err, strings.TrimSpace(string(stderr)))}
 	}
+	var balances, inFlight, unexplained []string
+	for _, c := range report.Conservation {
+		balances = append(balances, c.Balances+" "+c.Currency)
+		inFlight = append(inFlight, c.InFlight+" "+c.Currency)
+		unexplained = append(unexplained, c.Unexplained+" "+c.Currency)
+	}
 	if code == 0 && report.Clean && len(report.Discrepancies) == 0 {
 		return check{Name: name, Passed: true, Detail: fmt.Sprintf("clean across both regions: balances %s, in flight %s, %d transfers reconciled (%d re-checked)",
-			report.Conservation.Balances, report.Conservation.InFlight, report.Transfers.Total, report.Transfers.Rechecked)}
+			strings.Join(balances, ", "), strings.Join(inFlight, ", "), report.Transfers.Total, report.Transfers.Rechecked)}
 	}
 	var lines []string
 	for i, d := range report.Discrepancies {
@@ -331,7 +366,7 @@ func judgeAudit(code int, stdout, stderr []byte) check {
 		}
 		lines = append(lines, fmt.Sprintf("%s region=%s shard=%s user=%s transfer=%s: %s", d.Kind, d.Region, d.Shard, d.UserID, d.TransferID, d.Detail))
 	}
-	return check{Name: name, Detail: fmt.Sprintf("exit %d, %d discrepancies (unexplained %s): %s", code, len(report.Discrepancies), report.Conservation.Unexplained, strings.Join(lines, "; "))}
+	return check{Name: name, Detail: fmt.Sprintf("exit %d, %d discrepancies (unexplained %s): %s", code, len(report.Discrepancies), strings.Join(unexplained, ", "), strings.Join(lines, "; "))}
 }
 
 // checkAcknowledged: every acknowledged deposit and withdrawal has its entry with the

@@ -30,13 +30,16 @@ type call struct {
 	user   string
 	to     string
 	amount int64
-	key    string
-	via    string // region whose entry the request went through
-	start  time.Duration
-	end    time.Duration
-	status int // 0: no answer (timeout, connection)
-	code   string
-	body   []byte
+	// currency is named in the request when not empty (foreignCurrency); empty is
+	// the users' default, EUR.
+	currency string
+	key      string
+	via      string // region whose entry the request went through
+	start    time.Duration
+	end      time.Duration
+	status   int // 0: no answer (timeout, connection)
+	code     string
+	body     []byte
 	// transferID is the transfer a create answered with.
 	transferID string
 }
@@ -59,7 +62,9 @@ type workload struct {
 	users   []account
 	bank    []account // users that transfer
 	linear  []account
-	funding map[string]int64 // user -> first deposit
+	funding map[string]int64 // user -> first deposit, in the default currency
+	// foreignFunding: user -> first deposit in foreignCurrency.
+	foreignFunding map[string]int64
 
 	mu    sync.Mutex
 	calls []*call
@@ -71,7 +76,7 @@ type workload struct {
 
 func newWorkload(c *cluster, seed uint64) *workload {
 	return &workload{
-		c: c, rng: rand.New(rand.NewPCG(seed, seed^0x5eed)), t0: time.Now(), funding: map[string]int64{}, retries: map[string][]*call{},
+		c: c, rng: rand.New(rand.NewPCG(seed, seed^0x5eed)), t0: time.Now(), funding: map[string]int64{}, foreignFunding: map[string]int64{}, retries: map[string][]*call{},
 		client: &http.Client{Timeout: 12 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 30 * time.Second}},
 	}
 }
@@ -115,10 +120,11 @@ func (w *workload) do(ctx context.Context, c *call) {
 		c.status, c.body = w.send(ctx, c.via, http.MethodGet, "/v1/users/"+c.user+"/balance", "", "")
 	case "deposit", "withdraw":
 		path := map[string]string{"deposit": "deposits", "withdraw": "withdrawals"}[c.op]
-		c.status, c.body = w.send(ctx, c.via, http.MethodPost, "/v1/users/"+c.user+"/"+path, `{"amount":"`+strconv.FormatInt(c.amount, 10)+`"}`, c.key)
+		c.status, c.body = w.send(ctx, c.via, http.MethodPost, "/v1/users/"+c.user+"/"+path,
+			`{"amount":"`+strconv.FormatInt(c.amount, 10)+`"`+c.currencyField()+`}`, c.key)
 	case "transfer":
 		c.status, c.body = w.send(ctx, c.via, http.MethodPost, "/v1/transfers",
-			fmt.Sprintf(`{"from_user_id":%q,"to_user_id":%q,"amount":"%d"}`, c.user, c.to, c.amount), c.key)
+			fmt.Sprintf(`{"from_user_id":%q,"to_user_id":%q,"amount":"%d"%s}`, c.user, c.to, c.amount, c.currencyField()), c.key)
 	}
 	c.end = w.now()
 	var p struct {
@@ -131,6 +137,20 @@ func (w *workload) do(ctx context.Context, c *call) {
 		c.transferID = p.ID
 	}
 }
+
+// currencyField is the request's currency member, after the amount: none for the
+// default currency.
+func (c *call) currencyField() string {
+	if c.currency == "" {
+		return ""
+	}
+	return fmt.Sprintf(`,"currency":%q`, c.currency)
+}
+
+// foreignCurrency is the bank's second currency: every bank user holds some, and a
+// quarter of its deposits, withdrawals and transfers move it, so conservation is
+// checked per currency under the same faults.
+const foreignCurrency = "USD"
 
 func (w *workload) record(c *call) {
 	w.mu.Lock()
@@ -167,6 +187,12 @@ func (w *workload) setUp(ctx context.Context) error {
 			return fmt.Errorf("funding %s: %d %s", u.ID, status, body)
 		}
 		w.funding[u.ID] = amount
+		foreign := int64(500 + w.intn(2000))
+		if status, body := w.send(ctx, region, http.MethodPost, "/v1/users/"+u.ID+"/deposits",
+			fmt.Sprintf(`{"amount":"%d","currency":%q}`, foreign, foreignCurrency), "chaos-fund-foreign-"+u.ID); status != http.StatusCreated {
+			return fmt.Errorf("funding %s in %s: %d %s", u.ID, foreignCurrency, status, body)
+		}
+		w.foreignFunding[u.ID] = foreign
 	}
 	return nil
 }
@@ -223,6 +249,9 @@ func (w *workload) next(client, seq int) *call {
 		default:
 			c.op = "transfer"
 			c.to = w.receiver(u, r)
+		}
+		if c.op != "read" && w.intn(4) == 0 {
+			c.currency = foreignCurrency
 		}
 	}
 	if c.op == "read" {

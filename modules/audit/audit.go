@@ -3,6 +3,7 @@ package audit
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math/big"
 	"slices"
 	"sort"
@@ -20,11 +21,14 @@ import (
 // Ledger is what the audit reads of the ledger, in the audit's transaction on a shard.
 // *ledger.Service implements it.
 type Ledger interface {
-	// AuditTotalsTx sums the shard's entries per kind and its snapshots.
+	// AuditTotalsTx sums the shard's entries per currency and kind and its snapshots
+	// per currency.
 	AuditTotalsTx(ctx context.Context, tx pgx.Tx) (ledger.AuditTotals, error)
-	// AuditFrozenTx lists users whose frozen is not the sum of their active holds.
+	// AuditFrozenTx lists users whose frozen in a currency is not the sum of their
+	// active holds in it.
 	AuditFrozenTx(ctx context.Context, tx pgx.Tx) ([]ledger.FrozenMismatch, error)
-	// AuditBalanceDriftsTx lists users whose balance is not the sum of their entries.
+	// AuditBalanceDriftsTx lists users whose balance in a currency is not the sum of
+	// their entries in it.
 	AuditBalanceDriftsTx(ctx context.Context, tx pgx.Tx) ([]ledger.BalanceDrift, error)
 	// AuditTransferEntriesTx returns transfer debits and credits (all when ids is nil).
 	AuditTransferEntriesTx(ctx context.Context, tx pgx.Tx, ids []string) ([]ledger.TransferEntry, error)
@@ -63,25 +67,41 @@ type Options struct {
 // ShardSummary is what one shard's transaction saw.
 type ShardSummary struct {
 	Where
-	Users           int64  `json:"users"`
-	Entries         int64  `json:"entries"`
+	Users   int64 `json:"users"`
+	Entries int64 `json:"entries"`
+	// Currencies are the shard's sums in every currency it holds a balance or an
+	// entry in, sorted by currency; empty (never null) for a shard without either.
+	Currencies []ShardCurrency `json:"currencies"`
+	Transfers  int             `json:"transfers"`
+	Barriers   int             `json:"barriers"`
+	Holds      int             `json:"holds"`
+}
+
+// ShardCurrency is one shard's snapshots and entries summed in one currency, as its
+// transaction saw them: Balance is Deposits - Withdrawals + TransferCredits -
+// TransferDebits unless the report holds a shard_totals discrepancy in Currency.
+// Amounts are integers in the currency's minor unit, written in decimal.
+type ShardCurrency struct {
+	Currency        string `json:"currency"`
 	Balance         string `json:"balance"`
 	Frozen          string `json:"frozen"`
 	Deposits        string `json:"deposits"`
 	Withdrawals     string `json:"withdrawals"`
 	TransferDebits  string `json:"transfer_debits"`
 	TransferCredits string `json:"transfer_credits"`
-	Transfers       int    `json:"transfers"`
-	Barriers        int    `json:"barriers"`
-	Holds           int    `json:"holds"`
 }
 
-// Conservation is the audit's account of all money: Balances must equal Deposits
-// minus Withdrawals plus InFlight (credited, not yet captured) plus External (halves of
-// transfers whose other side is in a region not audited) plus Skew (transfers that
-// moved between two shards' reads, confirmed by a re-check). Unexplained is what is
-// left, and must be zero (above zero: balances hold money that nothing explains).
+// Conservation is the audit's account of all money in one currency: Balances must
+// equal Deposits minus Withdrawals plus InFlight (credited, not yet captured) plus
+// External (halves of transfers whose other side is in a region not audited) plus
+// Skew (transfers that moved between two shards' reads, confirmed by a re-check).
+// Unexplained is what is left, and must be zero (above zero: balances hold money
+// that nothing explains); when it is not, the report holds a conservation
+// discrepancy in Currency. Currencies are never added to each other: nothing
+// converts, so money in one cannot explain money in another. Amounts are signed
+// integers in the currency's minor unit, written in decimal.
 type Conservation struct {
+	Currency          string `json:"currency"`
 	Balances          string `json:"balances"`
 	Deposits          string `json:"deposits"`
 	Withdrawals       string `json:"withdrawals"`
@@ -107,10 +127,13 @@ type TransferSummary struct {
 
 // Report is an audit's outcome. Clean is true exactly when Discrepancies is empty.
 type Report struct {
-	Clean         bool            `json:"clean"`
-	Regions       []string        `json:"regions"`
-	Shards        []ShardSummary  `json:"shards"`
-	Conservation  Conservation    `json:"conservation"`
+	Clean   bool           `json:"clean"`
+	Regions []string       `json:"regions"`
+	Shards  []ShardSummary `json:"shards"`
+	// Conservation is the account of all money, one per currency, sorted by
+	// currency: every currency a shard holds a balance or an entry in, or a transfer
+	// moved. Empty (never null) when the audited regions hold no money record at all.
+	Conservation  []Conservation  `json:"conservation"`
 	Transfers     TransferSummary `json:"transfers"`
 	Discrepancies []Discrepancy   `json:"discrepancies"`
 	StartedAt     time.Time       `json:"started_at"`
@@ -118,6 +141,17 @@ type Report struct {
 	// ReadSeconds is the part of TookSeconds spent reading every shard the first time
 	// (the rest is judging, and re-checking suspects after their waits).
 	ReadSeconds float64 `json:"read_seconds"`
+}
+
+// ConservationIn returns the account of the money in currency, and false when the
+// audit found no record in that currency.
+func (r Report) ConservationIn(currency string) (Conservation, bool) {
+	for _, c := range r.Conservation {
+		if c.Currency == currency {
+			return c, true
+		}
+	}
+	return Conservation{}, false
 }
 
 // shardRead is everything read from one shard in its one transaction.
@@ -153,7 +187,7 @@ func Run(ctx context.Context, regions []Region, opts Options) (Report, error) {
 		opts.Rechecks = 3
 	}
 	started := time.Now()
-	report := Report{StartedAt: started.UTC(), Discrepancies: []Discrepancy{}}
+	report := Report{StartedAt: started.UTC(), Conservation: []Conservation{}, Discrepancies: []Discrepancy{}}
 	audited := map[string]*Region{}
 	var shards []auditShard
 	for i := range regions {
@@ -193,45 +227,53 @@ func Run(ctx context.Context, regions []Region, opts Options) (Report, error) {
 	}
 	report.ReadSeconds = time.Since(started).Seconds()
 
-	// Each shard against itself: one snapshot, so exact without any re-check.
-	balances, deposits, withdrawals := new(big.Int), new(big.Int), new(big.Int)
+	// Each shard against itself, currency by currency: one snapshot, so exact without
+	// any re-check.
+	books := ledgerBooks{}
 	for _, rd := range reads {
 		t := rd.totals
-		report.Shards = append(report.Shards, ShardSummary{
-			Where: rd.where, Users: t.Users, Entries: t.Entries, Balance: t.Balance.String(), Frozen: t.Frozen.String(),
-			Deposits: t.Deposits.String(), Withdrawals: t.Withdrawals.String(),
-			TransferDebits: t.TransferDebits.String(), TransferCredits: t.TransferCredits.String(),
+		summary := ShardSummary{
+			Where: rd.where, Users: t.Users, Entries: t.Entries, Currencies: make([]ShardCurrency, 0, len(t.Currencies)),
 			Transfers: len(rd.records.Transfers), Barriers: len(rd.records.Barriers), Holds: len(rd.holds),
-		})
-		balances.Add(balances, bigOf(t.Balance))
-		deposits.Add(deposits, bigOf(t.Deposits))
-		withdrawals.Add(withdrawals, bigOf(t.Withdrawals))
-		if off := shardOff(t); off.Sign() != 0 {
-			report.Discrepancies = append(report.Discrepancies, Discrepancy{
-				Kind: KindShardTotals, Region: rd.where.Region, Shard: rd.where.Shard,
-				Detail: fmt.Sprintf("snapshots sum to %s; deposits %s - withdrawals %s + transfer credits %s - transfer debits %s differ by %s",
-					t.Balance, t.Deposits, t.Withdrawals, t.TransferCredits, t.TransferDebits, off),
-			})
 		}
+		for _, cur := range slices.Sorted(maps.Keys(t.Currencies)) {
+			ct := t.Currencies[cur]
+			summary.Currencies = append(summary.Currencies, ShardCurrency{
+				Currency: cur, Balance: ct.Balance.String(), Frozen: ct.Frozen.String(),
+				Deposits: ct.Deposits.String(), Withdrawals: ct.Withdrawals.String(),
+				TransferDebits: ct.TransferDebits.String(), TransferCredits: ct.TransferCredits.String(),
+			})
+			b := books.in(cur)
+			b.balances.Add(&b.balances, bigOf(ct.Balance))
+			b.deposits.Add(&b.deposits, bigOf(ct.Deposits))
+			b.withdrawals.Add(&b.withdrawals, bigOf(ct.Withdrawals))
+			if off := shardOff(ct); off.Sign() != 0 {
+				report.Discrepancies = append(report.Discrepancies, Discrepancy{
+					Kind: KindShardTotals, Region: rd.where.Region, Shard: rd.where.Shard, Currency: cur,
+					Detail: fmt.Sprintf("in %s, snapshots sum to %s; deposits %s - withdrawals %s + transfer credits %s - transfer debits %s differ by %s",
+						cur, ct.Balance, ct.Deposits, ct.Withdrawals, ct.TransferCredits, ct.TransferDebits, off),
+				})
+			}
+		}
+		report.Shards = append(report.Shards, summary)
 		for _, d := range rd.drifts {
 			report.Discrepancies = append(report.Discrepancies, Discrepancy{
-				Kind: KindBalanceDrift, Region: rd.where.Region, Shard: rd.where.Shard, UserID: d.UserID,
-				Detail: fmt.Sprintf("snapshot balance %s, entries sum to %s", d.Balance, d.EntriesTotal),
+				Kind: KindBalanceDrift, Region: rd.where.Region, Shard: rd.where.Shard, Currency: d.Currency, UserID: d.UserID,
+				Detail: fmt.Sprintf("snapshot balance %s, entries sum to %s %s", amountIn(d.Balance, d.Currency), d.EntriesTotal, d.Currency),
 			})
 		}
 		for _, m := range rd.frozen {
 			report.Discrepancies = append(report.Discrepancies, Discrepancy{
-				Kind: KindFrozenMismatch, Region: rd.where.Region, Shard: rd.where.Shard, UserID: m.UserID,
-				Detail: fmt.Sprintf("snapshot frozen %s, active holds sum to %s", m.Frozen, m.Held),
+				Kind: KindFrozenMismatch, Region: rd.where.Region, Shard: rd.where.Shard, Currency: m.Currency, UserID: m.UserID,
+				Detail: fmt.Sprintf("snapshot frozen %s, active holds sum to %s", amountIn(m.Frozen, m.Currency), amountIn(m.Held, m.Currency)),
 			})
 		}
 	}
 
 	// Every transfer across every shard, judged with all its records.
 	facts := gather(reads)
-	inFlight, external, skew := new(big.Int), new(big.Int), new(big.Int)
 	var suspects []string
-	firstNet := map[string]*big.Int{}
+	firstNet := map[string]map[string]*big.Int{}
 	for id, f := range facts {
 		v := Reconcile(*f, judge)
 		countStatus(&report.Transfers, v.Status)
@@ -241,7 +283,7 @@ func Run(ctx context.Context, regions []Region, opts Options) (Report, error) {
 			firstNet[id] = v.Net
 			continue
 		}
-		account(v, inFlight, external, &report.Conservation.InFlightTransfers)
+		books.account(v)
 		if v.Stale != nil {
 			report.Discrepancies = append(report.Discrepancies, *v.Stale)
 		}
@@ -280,10 +322,13 @@ func Run(ctx context.Context, regions []Region, opts Options) (Report, error) {
 				final[id] = v
 				continue
 			}
-			// Right after all: what it added to the first reading was the moment
-			// between two shards' snapshots.
+			// Right after all: what it added to the first reading, in each currency, was
+			// the moment between two shards' snapshots.
 			report.Transfers.Resolved++
-			skew.Add(skew, firstNet[id])
+			for cur, n := range firstNet[id] {
+				b := books.in(cur)
+				b.skew.Add(&b.skew, n)
+			}
 			if v.Stale != nil {
 				report.Discrepancies = append(report.Discrepancies, *v.Stale)
 			}
@@ -297,26 +342,23 @@ func Run(ctx context.Context, regions []Region, opts Options) (Report, error) {
 		}
 	}
 
-	// Conservation, per transfer: whatever the first reading's balances hold beyond
-	// deposits minus withdrawals must be transfers in flight, halves of transfers in
-	// regions not audited, or transfers that moved between two reads.
-	unexplained := new(big.Int).Sub(balances, deposits)
-	unexplained.Add(unexplained, withdrawals)
-	unexplained.Sub(unexplained, inFlight)
-	unexplained.Sub(unexplained, external)
-	unexplained.Sub(unexplained, skew)
-	c := &report.Conservation
-	c.Balances, c.Deposits, c.Withdrawals = balances.String(), deposits.String(), withdrawals.String()
-	c.InFlight, c.External, c.Skew, c.Unexplained = inFlight.String(), external.String(), skew.String(), unexplained.String()
-	if unexplained.Sign() != 0 {
-		report.Discrepancies = append(report.Discrepancies, Discrepancy{
-			Kind: KindConservation,
-			Detail: fmt.Sprintf("balances %s = deposits %s - withdrawals %s + in flight %s + external %s + skew %s leaves %s unexplained",
-				c.Balances, c.Deposits, c.Withdrawals, c.InFlight, c.External, c.Skew, c.Unexplained),
-		})
+	// Conservation, per currency and per transfer: whatever the first reading's
+	// balances in a currency hold beyond its deposits minus withdrawals must be
+	// transfers in flight in it, halves of transfers in regions not audited, or
+	// transfers that moved between two reads.
+	for _, cur := range slices.Sorted(maps.Keys(books)) {
+		c := books[cur].conservation(cur)
+		report.Conservation = append(report.Conservation, c)
+		if c.Unexplained != "0" {
+			report.Discrepancies = append(report.Discrepancies, Discrepancy{
+				Kind: KindConservation, Currency: cur,
+				Detail: fmt.Sprintf("in %s, balances %s = deposits %s - withdrawals %s + in flight %s + external %s + skew %s leaves %s unexplained",
+					cur, c.Balances, c.Deposits, c.Withdrawals, c.InFlight, c.External, c.Skew, c.Unexplained),
+			})
+		}
 	}
 	slices.SortStableFunc(report.Discrepancies, func(a, b Discrepancy) int {
-		for _, p := range [][2]string{{a.Kind, b.Kind}, {a.Region, b.Region}, {a.Shard, b.Shard}, {a.TransferID, b.TransferID}, {a.UserID, b.UserID}} {
+		for _, p := range [][2]string{{a.Kind, b.Kind}, {a.Region, b.Region}, {a.Shard, b.Shard}, {a.Currency, b.Currency}, {a.TransferID, b.TransferID}, {a.UserID, b.UserID}} {
 			if p[0] != p[1] {
 				if p[0] < p[1] {
 					return -1
@@ -331,14 +373,56 @@ func Run(ctx context.Context, regions []Region, opts Options) (Report, error) {
 	return report, nil
 }
 
-// account adds a transfer judged right to conservation's explained sums.
-func account(v Verdict, inFlight, external *big.Int, inFlightCount *int) {
+// currencyBook is conservation's sums in one currency, as the audit adds them up.
+type currencyBook struct {
+	balances, deposits, withdrawals, inFlight, external, skew big.Int
+	inFlightTransfers                                         int
+}
+
+// conservation writes the book as the report's account of currency, its unexplained
+// left over computed.
+func (b *currencyBook) conservation(currency string) Conservation {
+	unexplained := new(big.Int).Sub(&b.balances, &b.deposits)
+	unexplained.Add(unexplained, &b.withdrawals)
+	unexplained.Sub(unexplained, &b.inFlight)
+	unexplained.Sub(unexplained, &b.external)
+	unexplained.Sub(unexplained, &b.skew)
+	return Conservation{
+		Currency: currency, Balances: b.balances.String(), Deposits: b.deposits.String(), Withdrawals: b.withdrawals.String(),
+		InFlight: b.inFlight.String(), InFlightTransfers: b.inFlightTransfers,
+		External: b.external.String(), Skew: b.skew.String(), Unexplained: unexplained.String(),
+	}
+}
+
+// ledgerBooks are conservation's sums by currency: money in one currency is never
+// added to another's.
+type ledgerBooks map[string]*currencyBook
+
+// in returns the book of currency, opened empty at its first use.
+func (bs ledgerBooks) in(currency string) *currencyBook {
+	b := bs[currency]
+	if b == nil {
+		b = &currencyBook{}
+		bs[currency] = b
+	}
+	return b
+}
+
+// account adds a transfer judged right to conservation's explained sums, in each
+// currency it moved.
+func (bs ledgerBooks) account(v Verdict) {
 	switch {
 	case v.External:
-		external.Add(external, v.Net)
+		for cur, n := range v.Net {
+			b := bs.in(cur)
+			b.external.Add(&b.external, n)
+		}
 	case v.InFlight:
-		inFlight.Add(inFlight, v.Net)
-		*inFlightCount++
+		for cur, n := range v.Net {
+			b := bs.in(cur)
+			b.inFlight.Add(&b.inFlight, n)
+		}
+		bs.in(v.Currency).inFlightTransfers++
 	}
 }
 
@@ -356,14 +440,25 @@ func countStatus(s *TransferSummary, status string) {
 	}
 }
 
-// shardOff is how far a shard's snapshots are from its entries: balances - (deposits -
-// withdrawals + credits - debits).
-func shardOff(t ledger.AuditTotals) *big.Int {
+// shardOff is how far a shard's snapshots in one currency are from its entries in
+// it: balances - (deposits - withdrawals + credits - debits).
+func shardOff(t ledger.CurrencyTotals) *big.Int {
 	off := bigOf(t.Balance)
 	off.Sub(off, bigOf(t.Deposits))
 	off.Add(off, bigOf(t.Withdrawals))
 	off.Sub(off, bigOf(t.TransferCredits))
 	return off.Add(off, bigOf(t.TransferDebits))
+}
+
+// shardAgrees reports whether a shard's snapshots sum to its entries in every
+// currency.
+func shardAgrees(t ledger.AuditTotals) bool {
+	for _, ct := range t.Currencies {
+		if shardOff(ct).Sign() != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // gather groups every transfer record of every shard by transfer id.
@@ -434,9 +529,9 @@ func readShard(ctx context.Context, s auditShard, ids []string) (shardRead, erro
 			if rd.totals, err = s.region.Ledger.AuditTotalsTx(ctx, tx); err != nil {
 				return err
 			}
-			if shardOff(rd.totals).Sign() != 0 {
-				// Name the users only when the totals disagree: it groups the whole
-				// ledger by user.
+			if !shardAgrees(rd.totals) {
+				// Name the users only when the totals of a currency disagree: it groups
+				// the whole ledger by user.
 				if rd.drifts, err = s.region.Ledger.AuditBalanceDriftsTx(ctx, tx); err != nil {
 					return err
 				}

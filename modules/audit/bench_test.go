@@ -23,7 +23,8 @@ var benchEntries = flag.Int("audit.entries", 1_000_000, "ledger entries Benchmar
 //	go test ./modules/audit/ -run '^$' -bench Audit -benchtime 3x
 //
 // Entries are written through the ledger's own AppendManyTx, as walletbench's history
-// does; transfers and barriers with one statement per pair of users.
+// does, in the users' default currency; transfers and barriers with one statement per
+// pair of users, in that currency too.
 func BenchmarkAudit(b *testing.B) {
 	r := newRegion(b, "eu", "us")
 	ctx := context.Background()
@@ -80,12 +81,12 @@ func fill(b *testing.B, ctx context.Context, r *region, from, to string, n int) 
 		if _, err := r.ledger.AppendManyTx(ctx, tx, to, toIns); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO transfers (id, from_user_id, to_user_id, amount, status, created_at, updated_at, expires_at)
-			SELECT id, $2, $3, 1, 'completed', now(), now(), now() FROM unnest($1::text[]) AS id`, ids, from, to); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO transfers (id, from_user_id, to_user_id, currency, amount, status, created_at, updated_at, expires_at)
+			SELECT id, $2, $3, $4, 1, 'completed', now(), now(), now() FROM unnest($1::text[]) AS id`, ids, from, to, eur); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO tcc_barriers (transfer_id, branch, to_user_id, from_user_id, amount, outcome)
-			SELECT id, 'credit', $3, $2, 1, 'credited' FROM unnest($1::text[]) AS id`, ids, from, to)
+		_, err := tx.Exec(ctx, `INSERT INTO tcc_barriers (transfer_id, branch, to_user_id, from_user_id, currency, amount, outcome)
+			SELECT id, 'credit', $3, $2, $4, 1, 'credited' FROM unnest($1::text[]) AS id`, ids, from, to, eur)
 		return err
 	})
 	if err != nil {

@@ -14,14 +14,16 @@ import (
 
 // Kinds of discrepancy: stable codes, one per way the books can disagree.
 const (
-	// KindConservation: all balances are not all deposits minus all withdrawals plus
-	// the transfers in flight.
+	// KindConservation: in one currency, all balances are not all deposits minus all
+	// withdrawals plus the transfers in flight.
 	KindConservation = "conservation"
-	// KindShardTotals: a shard's snapshots do not sum to its entries.
+	// KindShardTotals: in one currency, a shard's snapshots do not sum to its entries.
 	KindShardTotals = "shard_totals"
-	// KindBalanceDrift: a user's snapshot balance is not the sum of its entries.
+	// KindBalanceDrift: a user's snapshot balance in one currency is not the sum of
+	// its entries in it.
 	KindBalanceDrift = "balance_drift"
-	// KindFrozenMismatch: a user's frozen is not the sum of its active holds.
+	// KindFrozenMismatch: a user's frozen in one currency is not the sum of its active
+	// holds in it.
 	KindFrozenMismatch = "frozen_mismatch"
 	// KindMissingCredit: a completed transfer whose receiver has no credit (barrier
 	// credited and transfer_credit entry).
@@ -52,6 +54,11 @@ const (
 	KindHoldMismatch = "hold_mismatch"
 	// KindAmountMismatch: records of one transfer that disagree on its amount or users.
 	KindAmountMismatch = "amount_mismatch"
+	// KindCurrencyMismatch: a debit, credit, hold or barrier of a transfer in another
+	// currency than the transfer's (or, for a transfer its sender's region was not
+	// audited for, a receiver's credit entry and credited barrier in two currencies).
+	// Nothing converts between currencies: every record of a transfer is in its one.
+	KindCurrencyMismatch = "currency_mismatch"
 	// KindStalePending: a transfer pending for longer than the audit's bound.
 	KindStalePending = "stale_pending"
 )
@@ -72,10 +79,16 @@ type Where struct {
 }
 
 // Discrepancy is one way the books disagree, with the ids needed to investigate it.
+// Every amount its Detail gives is written with its currency ("40 EUR", or "in EUR,"
+// before a sum), so that the text alone is enough to act on.
 type Discrepancy struct {
-	Kind       string `json:"kind"`
-	Region     string `json:"region,omitempty"`
-	Shard      string `json:"shard,omitempty"`
+	Kind   string `json:"kind"`
+	Region string `json:"region,omitempty"`
+	Shard  string `json:"shard,omitempty"`
+	// Currency is the currency the books disagree in: the transfer's for a transfer's
+	// problems (the record's for a record whose transfer is unknown), the one summed or
+	// compared for the others.
+	Currency   string `json:"currency,omitempty"`
 	UserID     string `json:"user_id,omitempty"`
 	TransferID string `json:"transfer_id,omitempty"`
 	// WaitingFor is the step a stale pending transfer waits for (Wait...).
@@ -120,13 +133,19 @@ type Verdict struct {
 	// Stale is set for a pending transfer older than Judge.PendingOlderThan, with the
 	// step it waits for. It says nothing against the records, which may all agree.
 	Stale *Discrepancy
-	// Net is what the transfer adds to all balances as read: its credits minus its
-	// debits. Zero for a transfer settled on both sides. Read it, never modify it: a
-	// zero Net is shared.
-	Net *big.Int
+	// Net is what the transfer adds to all balances as read, per currency: its credits
+	// minus its debits in each currency its entries are in. Nil for a transfer settled
+	// on both sides (one debit and one equal credit in one currency) or without
+	// entries; it holds no currency whose sum is zero. Read it, never modify it.
+	Net map[string]*big.Int
+	// Currency is the transfer's currency: its sender's record's, or, when no sender's
+	// record was read, that of the receiver's first credit (or of its first other
+	// record). "" only for a transfer without any record.
+	Currency string
 	// Status is the sender's status ("" when the sender does not know the transfer).
 	Status string
-	// InFlight: pending and credited, not yet captured (Net is its amount).
+	// InFlight: pending and credited, not yet captured (Net holds its amount, in
+	// Currency).
 	InFlight bool
 	// External: the sender's or the receiver's region was not audited, so Net is half
 	// of a transfer whose other half is elsewhere.
@@ -143,11 +162,16 @@ type Verdict struct {
 //     both present (in flight) or both absent; stale past Judge.PendingOlderThan;
 //   - unknown to an audited sender: every credit, debit, barrier and hold is an orphan.
 //
-// Every record must carry the transfer's amount and users.
+// Every record must carry the transfer's amount, users and currency.
 func Reconcile(f Facts, j Judge) Verdict {
-	v := Verdict{Net: zero}
+	var v Verdict
+	problemIn := func(kind string, w Where, currency, user, format string, args ...any) {
+		v.Problems = append(v.Problems, Discrepancy{Kind: kind, Region: w.Region, Shard: w.Shard, Currency: currency, UserID: user, TransferID: f.ID, Detail: fmt.Sprintf(format, args...)})
+	}
+	// Problems of the transfer as a whole are in its currency, set below before any is
+	// raised.
 	problem := func(kind string, w Where, user, format string, args ...any) {
-		v.Problems = append(v.Problems, Discrepancy{Kind: kind, Region: w.Region, Shard: w.Shard, UserID: user, TransferID: f.ID, Detail: fmt.Sprintf(format, args...)})
+		problemIn(kind, w, v.Currency, user, format, args...)
 	}
 	// A transfer has a record or two of each kind: buffers on the stack hold them.
 	var debitBuf, creditBuf [2]At[ledger.TransferEntry]
@@ -159,17 +183,12 @@ func Reconcile(f Facts, j Judge) Verdict {
 			credits = append(credits, e)
 		}
 	}
-	// Most transfers add nothing (no entry, or one debit and one equal credit): sums
-	// and signed arithmetic only for the others.
-	if settled := len(f.Entries) == 0 || (len(debits) == 1 && len(credits) == 1 && debits[0].Record.Amount.Cmp(credits[0].Record.Amount) == 0); !settled {
-		var debited, credited money.Amount
-		for _, e := range debits {
-			debited = debited.Add(e.Record.Amount)
-		}
-		for _, e := range credits {
-			credited = credited.Add(e.Record.Amount)
-		}
-		v.Net = new(big.Int).Sub(bigOf(credited), bigOf(debited))
+	// Most transfers add nothing (no entry, or one debit and one equal credit in the
+	// same currency): sums, per currency, and signed arithmetic only for the others.
+	settled := len(f.Entries) == 0 || (len(debits) == 1 && len(credits) == 1 &&
+		debits[0].Record.Amount.Cmp(credits[0].Record.Amount) == 0 && debits[0].Record.Currency == credits[0].Record.Currency)
+	if !settled {
+		v.Net = netOf(f.Entries)
 	}
 	var creditedBuf, refusedBuf, cancelBuf [1]At[transfers.AuditBarrier]
 	creditedBarriers, refused, cancels := creditedBuf[:0], refusedBuf[:0], cancelBuf[:0]
@@ -184,27 +203,34 @@ func Reconcile(f Facts, j Judge) Verdict {
 		}
 	}
 	if len(f.Transfers) == 0 {
+		v.Currency = recordsCurrency(f)
 		senderRegion, _ := shard.TransferRegion(f.ID)
 		if !j.Audited(senderRegion) {
 			// The sender's region was not read: judge the receiver's side alone.
 			v.External = true
 			checkCreditRecords(problem, creditedBarriers, credits)
+			if len(creditedBarriers) > 0 && len(credits) > 0 && creditedBarriers[0].Record.Currency != credits[0].Record.Currency {
+				e := credits[0]
+				problem(KindCurrencyMismatch, e.Where, e.Record.UserID, "transfer_credit entry of %s, credited barrier of %s",
+					amountIn(e.Record.Amount, e.Record.Currency), amountIn(creditedBarriers[0].Record.Amount, creditedBarriers[0].Record.Currency))
+			}
 			return v
 		}
+		// Orphans are each in their own currency: nothing says which is the transfer's.
 		for _, b := range creditedBarriers {
-			problem(KindOrphanCredit, b.Where, b.Record.ToUserID, "receiver credited %s (barrier) for a transfer its sender's region %s does not know", b.Record.Amount, senderRegion)
+			problemIn(KindOrphanCredit, b.Where, b.Record.Currency, b.Record.ToUserID, "receiver credited %s (barrier) for a transfer its sender's region %s does not know", amountIn(b.Record.Amount, b.Record.Currency), senderRegion)
 		}
 		for _, e := range credits {
-			problem(KindOrphanCredit, e.Where, e.Record.UserID, "transfer_credit entry of %s for a transfer its sender's region %s does not know", e.Record.Amount, senderRegion)
+			problemIn(KindOrphanCredit, e.Where, e.Record.Currency, e.Record.UserID, "transfer_credit entry of %s for a transfer its sender's region %s does not know", amountIn(e.Record.Amount, e.Record.Currency), senderRegion)
 		}
 		for _, e := range debits {
-			problem(KindOrphanDebit, e.Where, e.Record.UserID, "transfer_debit entry of %s for a transfer its sender's region %s does not know", e.Record.Amount, senderRegion)
+			problemIn(KindOrphanDebit, e.Where, e.Record.Currency, e.Record.UserID, "transfer_debit entry of %s for a transfer its sender's region %s does not know", amountIn(e.Record.Amount, e.Record.Currency), senderRegion)
 		}
 		for _, b := range append(refused, cancels...) {
-			problem(KindOrphanBarrier, b.Where, b.Record.ToUserID, "%s barrier (%s) for a transfer its sender's region %s does not know", b.Record.Branch, b.Record.Outcome, senderRegion)
+			problemIn(KindOrphanBarrier, b.Where, b.Record.Currency, b.Record.ToUserID, "%s barrier (%s) of %s for a transfer its sender's region %s does not know", b.Record.Branch, b.Record.Outcome, amountIn(b.Record.Amount, b.Record.Currency), senderRegion)
 		}
 		for _, h := range f.Holds {
-			problem(KindOrphanHold, h.Where, h.Record.UserID, "%s hold of %s for a transfer its shard does not know", h.Record.Status, h.Record.Amount)
+			problemIn(KindOrphanHold, h.Where, h.Record.Currency, h.Record.UserID, "%s hold of %s for a transfer its shard does not know", h.Record.Status, amountIn(h.Record.Amount, h.Record.Currency))
 		}
 		return v
 	}
@@ -212,6 +238,7 @@ func Reconcile(f Facts, j Judge) Verdict {
 	t := f.Transfers[0]
 	tr := t.Record
 	v.Status = tr.Status
+	v.Currency = tr.Currency
 	for _, dup := range f.Transfers[1:] {
 		problem(KindDuplicate, dup.Where, dup.Record.FromUserID, "the transfer is also recorded on %s/%s", t.Region, t.Shard)
 	}
@@ -230,24 +257,35 @@ func Reconcile(f Facts, j Judge) Verdict {
 		problem(kind, receiverAt, tr.ToUserID, format, args...)
 	}
 
-	// Every record names the same users and amount.
+	// Every record names the same users, amount and currency. A record in another
+	// currency is its own discrepancy, so that an amount that only looks equal (40 USD
+	// against 40 EUR) is not mistaken for the transfer's.
 	for _, e := range f.Entries {
 		want := tr.FromUserID
 		if e.Record.Kind == ledger.KindTransferCredit {
 			want = tr.ToUserID
 		}
 		if e.Record.Amount.Cmp(tr.Amount) != 0 || e.Record.UserID != want {
-			problem(KindAmountMismatch, e.Where, e.Record.UserID, "%s entry of %s for %s; the transfer moves %s from %s to %s", e.Record.Kind, e.Record.Amount, e.Record.UserID, tr.Amount, tr.FromUserID, tr.ToUserID)
+			problem(KindAmountMismatch, e.Where, e.Record.UserID, "%s entry of %s for %s; the transfer moves %s from %s to %s", e.Record.Kind, amountIn(e.Record.Amount, e.Record.Currency), e.Record.UserID, amountIn(tr.Amount, tr.Currency), tr.FromUserID, tr.ToUserID)
+		}
+		if e.Record.Currency != tr.Currency {
+			problem(KindCurrencyMismatch, e.Where, e.Record.UserID, "%s entry of %s for %s; the transfer moves %s", e.Record.Kind, amountIn(e.Record.Amount, e.Record.Currency), e.Record.UserID, amountIn(tr.Amount, tr.Currency))
 		}
 	}
 	for _, b := range f.Barriers {
 		if b.Record.Amount.Cmp(tr.Amount) != 0 || b.Record.ToUserID != tr.ToUserID || b.Record.FromUserID != tr.FromUserID {
-			problem(KindAmountMismatch, b.Where, b.Record.ToUserID, "%s barrier of %s from %s to %s; the transfer moves %s from %s to %s", b.Record.Branch, b.Record.Amount, b.Record.FromUserID, b.Record.ToUserID, tr.Amount, tr.FromUserID, tr.ToUserID)
+			problem(KindAmountMismatch, b.Where, b.Record.ToUserID, "%s barrier of %s from %s to %s; the transfer moves %s from %s to %s", b.Record.Branch, amountIn(b.Record.Amount, b.Record.Currency), b.Record.FromUserID, b.Record.ToUserID, amountIn(tr.Amount, tr.Currency), tr.FromUserID, tr.ToUserID)
+		}
+		if b.Record.Currency != tr.Currency {
+			problem(KindCurrencyMismatch, b.Where, b.Record.ToUserID, "%s barrier of %s; the transfer moves %s", b.Record.Branch, amountIn(b.Record.Amount, b.Record.Currency), amountIn(tr.Amount, tr.Currency))
 		}
 	}
 	for _, h := range f.Holds {
 		if h.Record.Amount.Cmp(tr.Amount) != 0 || h.Record.UserID != tr.FromUserID {
-			problem(KindAmountMismatch, h.Where, h.Record.UserID, "hold of %s on %s; the transfer moves %s from %s", h.Record.Amount, h.Record.UserID, tr.Amount, tr.FromUserID)
+			problem(KindAmountMismatch, h.Where, h.Record.UserID, "hold of %s on %s; the transfer moves %s from %s", amountIn(h.Record.Amount, h.Record.Currency), h.Record.UserID, amountIn(tr.Amount, tr.Currency), tr.FromUserID)
+		}
+		if h.Record.Currency != tr.Currency {
+			problem(KindCurrencyMismatch, h.Where, h.Record.UserID, "hold of %s on %s; the transfer moves %s", amountIn(h.Record.Amount, h.Record.Currency), h.Record.UserID, amountIn(tr.Amount, tr.Currency))
 		}
 	}
 	if len(debits) > 1 {
@@ -316,7 +354,7 @@ func Reconcile(f Facts, j Judge) Verdict {
 		if j.PendingOlderThan > 0 && j.Now.Sub(tr.CreatedAt) > j.PendingOlderThan {
 			wait, detail := waitingFor(tr, receiverAudited, creditedBarriers, refused, cancels)
 			v.Stale = &Discrepancy{
-				Kind: KindStalePending, Region: t.Region, Shard: t.Shard, UserID: tr.FromUserID, TransferID: f.ID, WaitingFor: wait,
+				Kind: KindStalePending, Region: t.Region, Shard: t.Shard, Currency: tr.Currency, UserID: tr.FromUserID, TransferID: f.ID, WaitingFor: wait,
 				Detail: fmt.Sprintf("pending for %s (created %s, %d attempts): %s", j.Now.Sub(tr.CreatedAt).Round(time.Second), tr.CreatedAt.Format(time.RFC3339), tr.Attempts, detail),
 			}
 		}
@@ -332,10 +370,10 @@ func checkCreditRecords(problem func(kind string, w Where, user, format string, 
 	switch {
 	case len(creditedBarriers) > 0 && len(credits) == 0:
 		b := creditedBarriers[0]
-		problem(KindCreditMismatch, b.Where, b.Record.ToUserID, "credited barrier of %s without its transfer_credit entry", b.Record.Amount)
+		problem(KindCreditMismatch, b.Where, b.Record.ToUserID, "credited barrier of %s without its transfer_credit entry", amountIn(b.Record.Amount, b.Record.Currency))
 	case len(credits) > 0 && len(creditedBarriers) == 0:
 		e := credits[0]
-		problem(KindCreditMismatch, e.Where, e.Record.UserID, "transfer_credit entry of %s without its credited barrier", e.Record.Amount)
+		problem(KindCreditMismatch, e.Where, e.Record.UserID, "transfer_credit entry of %s without its credited barrier", amountIn(e.Record.Amount, e.Record.Currency))
 	}
 }
 
@@ -372,8 +410,56 @@ func holdStatuses(hs []At[ledger.Hold]) string {
 	return s
 }
 
-// zero is the Net of every transfer that adds nothing.
-var zero = new(big.Int)
+// netOf sums a transfer's entries per currency: credits minus debits, leaving out
+// the currencies where they cancel out.
+func netOf(entries []At[ledger.TransferEntry]) map[string]*big.Int {
+	net := map[string]*big.Int{}
+	for _, e := range entries {
+		n := net[e.Record.Currency]
+		if n == nil {
+			n = new(big.Int)
+			net[e.Record.Currency] = n
+		}
+		if e.Record.Kind == ledger.KindTransferDebit {
+			n.Sub(n, bigOf(e.Record.Amount))
+		} else {
+			n.Add(n, bigOf(e.Record.Amount))
+		}
+	}
+	for c, n := range net {
+		if n.Sign() == 0 {
+			delete(net, c)
+		}
+	}
+	if len(net) == 0 {
+		return nil
+	}
+	return net
+}
+
+// recordsCurrency is the currency of a transfer no sender's record was read for: its
+// receiver's credit says best what moved, then any other record.
+func recordsCurrency(f Facts) string {
+	for _, e := range f.Entries {
+		if e.Record.Kind == ledger.KindTransferCredit {
+			return e.Record.Currency
+		}
+	}
+	switch {
+	case len(f.Barriers) > 0:
+		return f.Barriers[0].Record.Currency
+	case len(f.Entries) > 0:
+		return f.Entries[0].Record.Currency
+	case len(f.Holds) > 0:
+		return f.Holds[0].Record.Currency
+	}
+	return ""
+}
+
+// amountIn writes an amount with its currency ("40 EUR"), as every detail names it.
+func amountIn(a money.Amount, currency string) string {
+	return a.String() + " " + currency
+}
 
 // homeRegion is the region an id names, its text before the first "_": what
 // shard.UserRegion returns for the well-formed ids the service writes, without its

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"testing"
 	"time"
@@ -14,6 +15,10 @@ import (
 // Pure reconciliation: every record of one transfer in, a verdict out, no I/O.
 
 const (
+	// cur is every fixture's currency; the cases of a record in another one change it
+	// to other.
+	cur      = "EUR"
+	other    = "USD"
 	tid      = "eu_tr_01JDX4AAAAAAAAAAAAAAAAAAAA"
 	sender   = "eu_01JDX4SENDERAAAAAAAAAAAAAA"
 	receiver = "us_01JDX4REZEVERAAAAAAAAAAAAA"
@@ -30,23 +35,23 @@ func tr(status string) At[transfers.AuditTransfer] {
 	if status == transfers.StatusCancelled {
 		reason = transfers.ReasonExpired
 	}
-	return At[transfers.AuditTransfer]{eu0, transfers.AuditTransfer{ID: tid, FromUserID: sender, ToUserID: receiver, Amount: money.FromInt64(40), Status: status, Reason: reason, CreatedAt: t0}}
+	return At[transfers.AuditTransfer]{eu0, transfers.AuditTransfer{ID: tid, FromUserID: sender, ToUserID: receiver, Currency: cur, Amount: money.FromInt64(40), Status: status, Reason: reason, CreatedAt: t0}}
 }
 
 func barrier(branch, outcome string) At[transfers.AuditBarrier] {
-	return At[transfers.AuditBarrier]{us1, transfers.AuditBarrier{TransferID: tid, Branch: branch, ToUserID: receiver, FromUserID: sender, Amount: money.FromInt64(40), Outcome: outcome}}
+	return At[transfers.AuditBarrier]{us1, transfers.AuditBarrier{TransferID: tid, Branch: branch, ToUserID: receiver, FromUserID: sender, Currency: cur, Amount: money.FromInt64(40), Outcome: outcome}}
 }
 
 func debit() At[ledger.TransferEntry] {
-	return At[ledger.TransferEntry]{eu0, ledger.TransferEntry{TransferID: tid, Kind: ledger.KindTransferDebit, UserID: sender, Amount: money.FromInt64(40)}}
+	return At[ledger.TransferEntry]{eu0, ledger.TransferEntry{TransferID: tid, Kind: ledger.KindTransferDebit, UserID: sender, Currency: cur, Amount: money.FromInt64(40)}}
 }
 
 func credit() At[ledger.TransferEntry] {
-	return At[ledger.TransferEntry]{us1, ledger.TransferEntry{TransferID: tid, Kind: ledger.KindTransferCredit, UserID: receiver, Amount: money.FromInt64(40)}}
+	return At[ledger.TransferEntry]{us1, ledger.TransferEntry{TransferID: tid, Kind: ledger.KindTransferCredit, UserID: receiver, Currency: cur, Amount: money.FromInt64(40)}}
 }
 
 func hold(status string) At[ledger.Hold] {
-	return At[ledger.Hold]{eu0, ledger.Hold{TransferID: tid, UserID: sender, Amount: money.FromInt64(40), Status: status}}
+	return At[ledger.Hold]{eu0, ledger.Hold{TransferID: tid, UserID: sender, Currency: cur, Amount: money.FromInt64(40), Status: status}}
 }
 
 func TestReconcile(t *testing.T) {
@@ -55,6 +60,14 @@ func TestReconcile(t *testing.T) {
 	cancel := barrier(transfers.MsgCancel, transfers.MsgCancelled)
 	wrongAmount := credit()
 	wrongAmount.Record.Amount = money.FromInt64(41)
+	creditInOther := credit()
+	creditInOther.Record.Currency = other
+	debitInOther := debit()
+	debitInOther.Record.Currency = other
+	creditedInOther := barrier(transfers.MsgCredit, transfers.MsgCredited)
+	creditedInOther.Record.Currency = other
+	holdInOther := hold("active")
+	holdInOther.Record.Currency = other
 	cancelAsked := tr(transfers.StatusPending)
 	asked := t0.Add(time.Minute)
 	cancelAsked.Record.CancelRequestedAt = &asked
@@ -72,8 +85,10 @@ func TestReconcile(t *testing.T) {
 		onlyUS bool
 		stale  time.Duration
 		// want lists "kind region/shard user" of each problem, in order.
-		want     []string
+		want []string
+		// net is Verdict.Net in cur; nets, when set, is Verdict.Net in every currency.
 		net      int64
+		nets     map[string]int64
 		inFlight bool
 		external bool
 		waiting  string
@@ -155,6 +170,21 @@ func TestReconcile(t *testing.T) {
 		{name: "credit of a sender's region not audited",
 			f: facts{nil, []At[transfers.AuditBarrier]{credited}, []At[ledger.TransferEntry]{credit()}, nil}, onlyUS: true,
 			net: 40, external: true},
+		{name: "completed, credited in another currency",
+			f:    facts{[]At[transfers.AuditTransfer]{tr("completed")}, []At[transfers.AuditBarrier]{credited}, []At[ledger.TransferEntry]{debit(), creditInOther}, []At[ledger.Hold]{hold("captured")}},
+			want: []string{"currency_mismatch us/us1 " + receiver}, nets: map[string]int64{cur: -40, other: 40}},
+		{name: "completed, debited in another currency",
+			f:    facts{[]At[transfers.AuditTransfer]{tr("completed")}, []At[transfers.AuditBarrier]{credited}, []At[ledger.TransferEntry]{debitInOther, credit()}, []At[ledger.Hold]{hold("captured")}},
+			want: []string{"currency_mismatch eu/eu0 " + sender}, nets: map[string]int64{cur: 40, other: -40}},
+		{name: "completed, its credited barrier in another currency",
+			f:    facts{[]At[transfers.AuditTransfer]{tr("completed")}, []At[transfers.AuditBarrier]{creditedInOther}, []At[ledger.TransferEntry]{debit(), credit()}, []At[ledger.Hold]{hold("captured")}},
+			want: []string{"currency_mismatch us/us1 " + receiver}},
+		{name: "pending, its hold in another currency",
+			f:    facts{[]At[transfers.AuditTransfer]{tr("pending")}, nil, nil, []At[ledger.Hold]{holdInOther}},
+			want: []string{"currency_mismatch eu/eu0 " + sender}},
+		{name: "credit of a sender's region not audited, its barrier in another currency",
+			f: facts{nil, []At[transfers.AuditBarrier]{creditedInOther}, []At[ledger.TransferEntry]{credit()}, nil}, onlyUS: true,
+			want: []string{"currency_mismatch us/us1 " + receiver}, net: 40, external: true},
 		{name: "recorded by two shards",
 			f:    facts{[]At[transfers.AuditTransfer]{tr("cancelled"), {Where{"eu", "eu1"}, tr("cancelled").Record}}, nil, nil, nil},
 			want: []string{"duplicate eu/eu1 " + sender}},
@@ -175,21 +205,32 @@ func TestReconcile(t *testing.T) {
 			v := Reconcile(Facts{ID: tid, Transfers: c.f.transfers, Barriers: c.f.barriers, Entries: c.f.entries, Holds: c.f.holds}, j)
 			var got []string
 			for _, p := range v.Problems {
-				if p.TransferID != tid || p.Detail == "" {
-					t.Errorf("problem %+v lacks the transfer id or a detail", p)
+				if p.TransferID != tid || p.Detail == "" || p.Currency != cur {
+					t.Errorf("problem %+v lacks the transfer id, a detail or the transfer's currency", p)
 				}
 				got = append(got, fmt.Sprintf("%s %s/%s %s", p.Kind, p.Region, p.Shard, p.UserID))
 			}
 			if !slices.Equal(got, c.want) {
 				t.Errorf("problems = %q, want %q", got, c.want)
 			}
-			if v.Net.Int64() != c.net || v.InFlight != c.inFlight || v.External != c.external {
-				t.Errorf("net %s in flight %v external %v, want %d %v %v", v.Net, v.InFlight, v.External, c.net, c.inFlight, c.external)
+			wantNets := c.nets
+			if wantNets == nil {
+				wantNets = map[string]int64{}
+				if c.net != 0 {
+					wantNets[cur] = c.net
+				}
+			}
+			gotNets := map[string]int64{}
+			for code, n := range v.Net {
+				gotNets[code] = n.Int64()
+			}
+			if !maps.Equal(gotNets, wantNets) || v.InFlight != c.inFlight || v.External != c.external || v.Currency != cur {
+				t.Errorf("net %v in flight %v external %v currency %q, want %v %v %v %q", gotNets, v.InFlight, v.External, v.Currency, wantNets, c.inFlight, c.external, cur)
 			}
 			switch {
 			case c.waiting == "" && v.Stale != nil:
 				t.Errorf("stale = %+v, want none", v.Stale)
-			case c.waiting != "" && (v.Stale == nil || v.Stale.WaitingFor != c.waiting || v.Stale.Kind != KindStalePending || v.Stale.UserID != sender || v.Stale.Shard != "eu0"):
+			case c.waiting != "" && (v.Stale == nil || v.Stale.WaitingFor != c.waiting || v.Stale.Kind != KindStalePending || v.Stale.Currency != cur || v.Stale.UserID != sender || v.Stale.Shard != "eu0"):
 				t.Errorf("stale = %+v, want waiting for %s", v.Stale, c.waiting)
 			}
 		})

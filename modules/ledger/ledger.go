@@ -324,12 +324,6 @@ type Window struct {
 	From, To time.Time
 }
 
-// The open bounds of a Window, as PostgreSQL's timestamptz holds them.
-var (
-	beginningOfTime = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
-	endOfTime       = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
-)
-
 // Entries lists up to limit entries with seq < beforeSeq (0 means from the newest)
 // created within w, newest first: of every currency, or of currency alone when it is
 // not empty.
@@ -341,14 +335,24 @@ func (s *Service) Entries(ctx context.Context, userID string, beforeSeq int64, l
 	if beforeSeq <= 0 {
 		beforeSeq = 1<<63 - 1
 	}
-	from, to := w.From, w.To
-	if from.IsZero() {
-		from = beginningOfTime
+	// A window of time becomes a range of sequence numbers: creation times rise with
+	// seq (see SeqBefore), so [From, To) is (SeqBefore(From), SeqBefore(To)].
+	fromSeq := int64(1)
+	if !w.From.IsZero() {
+		seq, err := s.seqBefore(ctx, pool, userID, w.From)
+		if err != nil {
+			return Page{}, err
+		}
+		fromSeq = seq + 1
 	}
-	if to.IsZero() {
-		to = endOfTime
+	if !w.To.IsZero() {
+		seq, err := s.seqBefore(ctx, pool, userID, w.To)
+		if err != nil {
+			return Page{}, err
+		}
+		beforeSeq = min(beforeSeq, seq+1)
 	}
-	rows, err := s.q.ListEntries(ctx, pool, ledgerdb.ListEntriesParams{UserID: userID, BeforeSeq: beforeSeq, FromTime: from, ToTime: to, Currency: currency, PageSize: int32(limit + 1)})
+	rows, err := s.q.ListEntries(ctx, pool, ledgerdb.ListEntriesParams{UserID: userID, BeforeSeq: beforeSeq, FromSeq: fromSeq, Currency: currency, PageSize: int32(limit + 1)})
 	if err != nil {
 		return Page{}, pgdb.InterpretError(err, nil)
 	}
@@ -378,10 +382,11 @@ type BalanceAt struct {
 }
 
 // BalanceAt reads userID's balance in currency ("" for the user's default) as of at
-// from the ledger (the entry's balance_after): O(log n) of the history to reach the
-// instant, then back over the other currencies' entries to this one's newest. Entries
-// are stamped by the replica that wrote them, so an instant within a clock's skew of
-// an entry may fall either side of it.
+// from the ledger (the entry's balance_after): a binary search over the history's
+// sequence numbers, O(log n), to reach the instant, then back over the other
+// currencies' entries to this one's newest. Entries are stamped by the replica that
+// wrote them, once it holds the wallet's lock, so an instant within the replicas'
+// clock skew of an entry may fall either side of it.
 func (s *Service) BalanceAt(ctx context.Context, userID, currency string, at time.Time) (BalanceAt, error) {
 	pool := s.shards.For(userID).Pool
 	out := BalanceAt{UserID: userID, Currency: currency, At: at}
@@ -392,12 +397,15 @@ func (s *Service) BalanceAt(ctx context.Context, userID, currency string, at tim
 		}
 		out.Currency = w.DefaultCurrency
 	}
-	row, err := s.q.BalanceAt(ctx, pool, ledgerdb.BalanceAtParams{UserID: userID, Currency: out.Currency, At: at})
+	// PostgreSQL keeps microseconds: "at or before at" is "before at + 1µs".
+	before := at.Truncate(time.Microsecond).Add(time.Microsecond)
+	row, err := s.q.BalanceAt(ctx, pool, ledgerdb.BalanceAtParams{UserID: userID, Currency: out.Currency, Before: before})
 	if errors.Is(err, pgx.ErrNoRows) {
-		// No entry yet at that instant, or no such user: only the second is an error,
-		// and only this rarer case pays for telling them apart.
-		if _, err := s.q.GetWallet(ctx, pool, userID); err != nil {
-			return BalanceAt{}, pgdb.InterpretError(err, shard.ErrUserNotFound)
+		// No entry of the currency yet at that instant, or no such user, or a history
+		// with a gap: only the first is an answer, and only this rarer case pays for
+		// telling them apart.
+		if _, err := s.seqBefore(ctx, pool, userID, before); err != nil {
+			return BalanceAt{}, err
 		}
 		return out, nil
 	}
@@ -406,6 +414,20 @@ func (s *Service) BalanceAt(ctx context.Context, userID, currency string, at tim
 	}
 	out.Balance, out.LedgerSeq = row.BalanceAfter, row.Seq
 	return out, nil
+}
+
+// seqBefore is the sequence number of userID's newest entry created before t (0 when
+// none): shard.ErrUserNotFound without a wallet, an error when a gap in the history
+// stops the binary search.
+func (s *Service) seqBefore(ctx context.Context, db ledgerdb.DBTX, userID string, t time.Time) (int64, error) {
+	seq, err := s.q.SeqBefore(ctx, db, ledgerdb.SeqBeforeParams{UserID: userID, Before: t})
+	if errors.Is(err, pgx.ErrNoRows) {
+		if _, err := s.q.GetWallet(ctx, db, userID); err != nil {
+			return 0, pgdb.InterpretError(err, shard.ErrUserNotFound)
+		}
+		return 0, fmt.Errorf("ledger: the history of %s has a gap; run wallet ledger verify", userID)
+	}
+	return seq, pgdb.InterpretError(err, nil)
 }
 
 func fromRow(row ledgerdb.ListEntriesRow) (Entry, error) {

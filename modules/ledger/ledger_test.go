@@ -13,9 +13,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"example.com/wallet/modules/ledger/internal/ledgerdb"
 	"example.com/wallet/platform/config"
 	"example.com/wallet/platform/idempotency"
-	"example.com/wallet/modules/ledger/internal/ledgerdb"
 	"example.com/wallet/platform/money"
 	"example.com/wallet/platform/pgdb"
 	"example.com/wallet/platform/pgdb/pgtest"

@@ -51,6 +51,8 @@ func (s *Service) LockTx(ctx context.Context, tx pgx.Tx, users ...string) (*Post
 	if err != nil {
 		return nil, err
 	}
+	// Entries are stamped once the locks are held, so a user's creation times rise
+	// with its sequence numbers (SeqBefore's binary search relies on it).
 	p := &Postings{heads: make(map[string]walletHead, len(rows)), pots: map[pot]amounts{}, changed: map[string]bool{},
 		changedPot: map[pot]bool{}, holdStatus: map[string]string{}, now: time.Now()}
 	for _, r := range rows {

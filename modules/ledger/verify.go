@@ -169,7 +169,7 @@ func (s *Service) checkUser(ctx context.Context, tx pgx.Tx, userID string, mode 
 		return err
 	}
 	running := map[string]money.Amount{} // by currency
-	status := account.StatusActive // what the history's account events say
+	status := account.StatusActive       // what the history's account events say
 	seq, prev := int64(0), genesisHash
 	for {
 		rows, err := s.q.ListEntriesAscending(ctx, tx, ledgerdb.ListEntriesAscendingParams{UserID: userID, AfterSeq: seq, PageSize: 1000})

@@ -47,9 +47,9 @@ type Created struct {
 func (s *Service) Create(ctx context.Context, req Request, answer Answer) (Created, error) {
 	ctx, span := startTry(ctx, req)
 	op := createOp{req: req, answer: answer, trace: span.SpanContext(), idem: idempotency.Request{
-		Gateway: req.Gateway,
-		Scope:   req.FromUserID,
-		Key:     req.Key,
+		Gateway:     req.Gateway,
+		Scope:       req.FromUserID,
+		Key:         req.Key,
 		Fingerprint: fingerprint(req),
 	}}
 	res, err := s.creates[s.shards.For(req.FromUserID).Name].DoTraced(ctx, op)

@@ -15,16 +15,16 @@ import (
 // (ids and amount), so any step can be performed from the message alone; the key on
 // the topic is the transfer id, which keeps one transfer's messages in order.
 type Message struct {
-	Type       string            `json:"type"`
-	TransferID string            `json:"transfer_id"`
-	FromUserID string            `json:"from_user_id"`
-	ToUserID   string            `json:"to_user_id"`
+	Type       string `json:"type"`
+	TransferID string `json:"transfer_id"`
+	FromUserID string `json:"from_user_id"`
+	ToUserID   string `json:"to_user_id"`
 	// Currency of the transfer. Messages written before currencies have none: they
 	// are in the one unit every region then held, each region's default.
 	Currency string            `json:"currency,omitempty"`
 	Amount   string            `json:"amount"`
-	Metadata   map[string]string `json:"metadata,omitempty"`
-	Reason     string            `json:"reason,omitempty"`
+	Metadata map[string]string `json:"metadata,omitempty"`
+	Reason   string            `json:"reason,omitempty"`
 }
 
 // ErrMalformedMessage wraps every reason a message cannot be decoded. Such a message

@@ -325,7 +325,9 @@ func TestTransfersMoveOneCurrency(t *testing.T) {
 	from, to, far := f.user(t, "eu0", "100"), f.user(t, "eu0", "0"), f.user(t, "eu1", "0")
 	_, err := ledger.NewMovements(f.ledger, idempotency.NewStore(time.Hour)).Move(ctx,
 		ledger.Movement{UserID: from, Kind: ledger.KindDeposit, Currency: "USD", Amount: money.MustParse("50"), Key: "usd"},
-		func(ledger.Moved) (idempotency.Response, error) { return idempotency.Response{Status: 1, Body: []byte("seeded")}, nil })
+		func(ledger.Moved) (idempotency.Response, error) {
+			return idempotency.Response{Status: 1, Body: []byte("seeded")}, nil
+		})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,7 @@ const (
 	// ReasonUnknownCurrency: the receiver's region does not know the transfer's
 	// currency (an asset configured in the sender's region only).
 	ReasonUnknownCurrency = "unknown_currency"
-	ReasonExpired        = "expired"
+	ReasonExpired         = "expired"
 )
 
 // Message types on a region's TCC topic.

@@ -220,9 +220,9 @@ type Request struct {
 	// receiver is credited in the same currency.
 	Currency string
 	Amount   money.Amount
-	Metadata   map[string]string
-	Key        string
-	Gateway    string // the gateway that sent it: keys belong to a (gateway, sender) pair
+	Metadata map[string]string
+	Key      string
+	Gateway  string // the gateway that sent it: keys belong to a (gateway, sender) pair
 }
 
 // Get reads a transfer of this region from its sender's shard.

@@ -1,20 +1,54 @@
 -- name: ListEntries :many
--- Newest first; before_seq pages backwards through the history, within the window
--- [from_time, to_time) of creation times, of one currency or (currency '') of all.
+-- Newest first; before_seq pages backwards through the history, from_seq bounds it
+-- below (a window of time is turned into sequence numbers first, see SeqBefore), of
+-- one currency or (currency '') of all.
 SELECT user_id, seq, kind, currency, amount, balance_after, transfer_id, idempotency_key, metadata, created_at, prev_hash, hash, gateway, seal, hash_version
 FROM ledger_entries
-WHERE user_id = @user_id AND seq < @before_seq AND created_at >= @from_time AND created_at < @to_time
+WHERE user_id = @user_id AND seq < @before_seq AND seq >= @from_seq
   AND (@currency::text = '' OR currency = @currency)
 ORDER BY seq DESC
 LIMIT @page_size;
 
+-- name: SeqBefore :one
+-- The sequence number of a user's newest entry created before an instant (0 when
+-- none), by binary search over the primary key: about log2(n) probes of
+-- (user_id, seq), and no index on creation times for every write to maintain. It
+-- relies on creation times rising with seq, which they do: a user's entries are
+-- stamped after the wallet's lock is taken, so only the clocks of two replicas can
+-- disagree. No row when the user has no wallet, or a gap in the history stops the
+-- search (which `wallet ledger verify` reports).
+WITH RECURSIVE search (lo, hi) AS (
+    SELECT 0::bigint, w.last_seq FROM wallets w WHERE w.user_id = @user_id
+    UNION ALL
+    SELECT CASE WHEN e.created_at < @before THEN (s.lo + s.hi + 1) / 2 ELSE s.lo END,
+           CASE WHEN e.created_at < @before THEN s.hi ELSE (s.lo + s.hi + 1) / 2 - 1 END
+    FROM search s
+    JOIN ledger_entries e ON e.user_id = @user_id AND e.seq = (s.lo + s.hi + 1) / 2
+    WHERE s.lo < s.hi
+)
+SELECT lo::bigint AS seq FROM search WHERE lo >= hi;
+
 -- name: BalanceAt :one
--- The newest entry of a currency created at or before an instant
--- (ledger_entries_user_time, walked back past the other currencies' entries).
-SELECT seq, balance_after FROM ledger_entries
-WHERE user_id = @user_id AND created_at <= @at AND currency = @currency
-ORDER BY created_at DESC, seq DESC
-LIMIT 1;
+-- The newest entry of a currency created before an instant, in one statement: the
+-- binary search of SeqBefore, then back from there past the other currencies' entries.
+WITH RECURSIVE search (lo, hi) AS (
+    SELECT 0::bigint, w.last_seq FROM wallets w WHERE w.user_id = @user_id
+    UNION ALL
+    SELECT CASE WHEN e.created_at < @before THEN (s.lo + s.hi + 1) / 2 ELSE s.lo END,
+           CASE WHEN e.created_at < @before THEN s.hi ELSE (s.lo + s.hi + 1) / 2 - 1 END
+    FROM search s
+    JOIN ledger_entries e ON e.user_id = @user_id AND e.seq = (s.lo + s.hi + 1) / 2
+    WHERE s.lo < s.hi
+)
+SELECT e.seq, e.balance_after
+FROM search s
+CROSS JOIN LATERAL (
+    SELECT c.seq, c.balance_after FROM ledger_entries c
+    WHERE c.user_id = @user_id AND c.seq <= s.lo AND c.currency = @currency
+    ORDER BY c.seq DESC
+    LIMIT 1
+) e
+WHERE s.lo >= s.hi;
 
 -- name: ListEntriesAscending :many
 -- Oldest first, for verify and rebuild.

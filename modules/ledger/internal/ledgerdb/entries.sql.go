@@ -13,16 +13,30 @@ import (
 )
 
 const balanceAt = `-- name: BalanceAt :one
-SELECT seq, balance_after FROM ledger_entries
-WHERE user_id = $1 AND created_at <= $2 AND currency = $3
-ORDER BY created_at DESC, seq DESC
-LIMIT 1
+WITH RECURSIVE search (lo, hi) AS (
+    SELECT 0::bigint, w.last_seq FROM wallets w WHERE w.user_id = $1
+    UNION ALL
+    SELECT CASE WHEN e.created_at < $3 THEN (s.lo + s.hi + 1) / 2 ELSE s.lo END,
+           CASE WHEN e.created_at < $3 THEN s.hi ELSE (s.lo + s.hi + 1) / 2 - 1 END
+    FROM search s
+    JOIN ledger_entries e ON e.user_id = $1 AND e.seq = (s.lo + s.hi + 1) / 2
+    WHERE s.lo < s.hi
+)
+SELECT e.seq, e.balance_after
+FROM search s
+CROSS JOIN LATERAL (
+    SELECT c.seq, c.balance_after FROM ledger_entries c
+    WHERE c.user_id = $1 AND c.seq <= s.lo AND c.currency = $2
+    ORDER BY c.seq DESC
+    LIMIT 1
+) e
+WHERE s.lo >= s.hi
 `
 
 type BalanceAtParams struct {
 	UserID   string
-	At       time.Time
 	Currency string
+	Before   time.Time
 }
 
 type BalanceAtRow struct {
@@ -30,10 +44,10 @@ type BalanceAtRow struct {
 	BalanceAfter money.Amount
 }
 
-// The newest entry of a currency created at or before an instant
-// (ledger_entries_user_time, walked back past the other currencies' entries).
+// The newest entry of a currency created before an instant, in one statement: the
+// binary search of SeqBefore, then back from there past the other currencies' entries.
 func (q *Queries) BalanceAt(ctx context.Context, db DBTX, arg BalanceAtParams) (BalanceAtRow, error) {
-	row := db.QueryRow(ctx, balanceAt, arg.UserID, arg.At, arg.Currency)
+	row := db.QueryRow(ctx, balanceAt, arg.UserID, arg.Currency, arg.Before)
 	var i BalanceAtRow
 	err := row.Scan(&i.Seq, &i.BalanceAfter)
 	return i, err
@@ -138,17 +152,16 @@ func (q *Queries) InsertSeal(ctx context.Context, db DBTX, arg InsertSealParams)
 const listEntries = `-- name: ListEntries :many
 SELECT user_id, seq, kind, currency, amount, balance_after, transfer_id, idempotency_key, metadata, created_at, prev_hash, hash, gateway, seal, hash_version
 FROM ledger_entries
-WHERE user_id = $1 AND seq < $2 AND created_at >= $3 AND created_at < $4
-  AND ($5::text = '' OR currency = $5)
+WHERE user_id = $1 AND seq < $2 AND seq >= $3
+  AND ($4::text = '' OR currency = $4)
 ORDER BY seq DESC
-LIMIT $6
+LIMIT $5
 `
 
 type ListEntriesParams struct {
 	UserID    string
 	BeforeSeq int64
-	FromTime  time.Time
-	ToTime    time.Time
+	FromSeq   int64
 	Currency  string
 	PageSize  int32
 }
@@ -171,14 +184,14 @@ type ListEntriesRow struct {
 	HashVersion    int16
 }
 
-// Newest first; before_seq pages backwards through the history, within the window
-// [from_time, to_time) of creation times, of one currency or (currency ”) of all.
+// Newest first; before_seq pages backwards through the history, from_seq bounds it
+// below (a window of time is turned into sequence numbers first, see SeqBefore), of
+// one currency or (currency ”) of all.
 func (q *Queries) ListEntries(ctx context.Context, db DBTX, arg ListEntriesParams) ([]ListEntriesRow, error) {
 	rows, err := db.Query(ctx, listEntries,
 		arg.UserID,
 		arg.BeforeSeq,
-		arg.FromTime,
-		arg.ToTime,
+		arg.FromSeq,
 		arg.Currency,
 		arg.PageSize,
 	)
@@ -313,4 +326,36 @@ func (q *Queries) ListSeals(ctx context.Context, db DBTX, userID string) ([]List
 		return nil, err
 	}
 	return items, nil
+}
+
+const seqBefore = `-- name: SeqBefore :one
+WITH RECURSIVE search (lo, hi) AS (
+    SELECT 0::bigint, w.last_seq FROM wallets w WHERE w.user_id = $1
+    UNION ALL
+    SELECT CASE WHEN e.created_at < $2 THEN (s.lo + s.hi + 1) / 2 ELSE s.lo END,
+           CASE WHEN e.created_at < $2 THEN s.hi ELSE (s.lo + s.hi + 1) / 2 - 1 END
+    FROM search s
+    JOIN ledger_entries e ON e.user_id = $1 AND e.seq = (s.lo + s.hi + 1) / 2
+    WHERE s.lo < s.hi
+)
+SELECT lo::bigint AS seq FROM search WHERE lo >= hi
+`
+
+type SeqBeforeParams struct {
+	UserID string
+	Before time.Time
+}
+
+// The sequence number of a user's newest entry created before an instant (0 when
+// none), by binary search over the primary key: about log2(n) probes of
+// (user_id, seq), and no index on creation times for every write to maintain. It
+// relies on creation times rising with seq, which they do: a user's entries are
+// stamped after the wallet's lock is taken, so only the clocks of two replicas can
+// disagree. No row when the user has no wallet, or a gap in the history stops the
+// search (which `wallet ledger verify` reports).
+func (q *Queries) SeqBefore(ctx context.Context, db DBTX, arg SeqBeforeParams) (int64, error) {
+	row := db.QueryRow(ctx, seqBefore, arg.UserID, arg.Before)
+	var seq int64
+	err := row.Scan(&seq)
+	return seq, err
 }
