@@ -103,7 +103,7 @@ func accountProblem(err error) *Problem {
 	case errors.Is(err, account.ErrClosed):
 		return NewProblem(http.StatusUnprocessableEntity, "account_closed", "the account is closed")
 	case errors.Is(err, account.ErrNotEmpty):
-		return NewProblem(http.StatusUnprocessableEntity, "account_not_empty", "an account is closed only with a zero balance and nothing frozen (no transfer out pending)")
+		return NewProblem(http.StatusUnprocessableEntity, "account_not_empty", "an account is closed only with every balance, in every currency, zero and nothing frozen (no transfer out pending)")
 	}
 	return nil
 }
