@@ -8,8 +8,8 @@ import (
 
 // TestEachRegionPublishesItsCurrencies: GET /v1/currencies lists the ISO 4217
 // currencies with their exponents and the assets the operator configured, and the
-// region's default (EUR in both local regions: every region holds one unit until
-// balances are kept per currency).
+// region's default (EUR in both local regions, so that transfers naming no currency
+// move the same one both ways).
 func TestEachRegionPublishesItsCurrencies(t *testing.T) {
 	t.Parallel()
 	s := StartStack(t, "WALLET_CURRENCIES__ASSETS__POINTS__EXPONENT=0", "WALLET_CURRENCIES__ASSETS__POINTS__NAME=Loyalty points")

@@ -282,7 +282,7 @@ func TestEveryRefusalIsAProblem(t *testing.T) {
 		{"no key", Call{Method: "POST", Path: dep, Body: map[string]any{"amount": "1"}}, 400, "idempotency_key_missing"},
 		{"long key", Call{Method: "POST", Path: dep, Body: map[string]any{"amount": "1"}, Headers: map[string]string{"Idempotency-Key": strings.Repeat("k", 256)}}, 400, "idempotency_key_missing"},
 		{"malformed json", Call{Method: "POST", Path: dep, Body: `{"amount":`, Headers: key}, 400, "invalid_request"},
-		{"unknown field", Call{Method: "POST", Path: dep, Body: `{"amount":"1","currency":"EUR"}`, Headers: key}, 400, "invalid_request"},
+		{"unknown field", Call{Method: "POST", Path: dep, Body: `{"amount":"1","memo":"lunch"}`, Headers: key}, 400, "invalid_request"},
 		{"duplicate key", Call{Method: "POST", Path: dep, Body: `{"amount":"1","amount":"2"}`, Headers: key}, 400, "invalid_request"},
 		{"trailing data", Call{Method: "POST", Path: dep, Body: `{"amount":"1"}{}`, Headers: key}, 400, "invalid_request"},
 		{"wrong type", Call{Method: "POST", Path: dep, Body: `{"amount":1}`, Headers: key}, 400, "invalid_request"},
