@@ -115,7 +115,7 @@ func StartStack(t testing.TB, extraEnv ...string) *Stack {
 	t.Cleanup(func() {
 		// Registered before the regions' own cleanups, so it runs after they stopped.
 		_ = kafkabus.DeleteTopics(context.Background(), []string{brokers(t)},
-			prefix+".eu.tcc", prefix+".eu.dlq", prefix+".us.tcc", prefix+".us.dlq")
+			prefix+".eu.tcc", prefix+".eu.dlq", prefix+".eu.events", prefix+".us.tcc", prefix+".us.dlq", prefix+".us.events")
 	})
 	s.EU = newRegion(t, "eu", euPort, usPort, prefix, extraEnv)
 	s.US = newRegion(t, "us", usPort, euPort, prefix, extraEnv)

@@ -11,6 +11,7 @@ import (
 
 	"example.com/wallet/modules/transfers"
 	"example.com/wallet/platform/config"
+	"example.com/wallet/platform/events"
 	"example.com/wallet/platform/kafkabus"
 	"example.com/wallet/platform/outbox"
 	"example.com/wallet/platform/retry"
@@ -45,7 +46,8 @@ func (m *messaging) writer(region string) *kafka.Writer {
 }
 
 // publish sends relayed outbox messages, all for one destination region, to that
-// region's TCC topic, in order, waiting for every acknowledgement.
+// region's TCC topic, or to its event stream for events (only this region's own), in
+// order, waiting for every acknowledgement.
 func (m *messaging) publish(ctx context.Context, msgs []outbox.Message) error {
 	if len(msgs) == 0 {
 		return nil
@@ -54,6 +56,13 @@ func (m *messaging) publish(ctx context.Context, msgs []outbox.Message) error {
 	key := m.cfg.MessageKey(region)
 	batch := make([]kafka.Message, len(msgs))
 	for i, msg := range msgs {
+		if events.IsEvent(msg.Type) {
+			// Events announce what already happened and move no money: they are read
+			// inside the company, unsigned, and only this region writes its stream.
+			batch[i] = kafka.Message{Topic: m.cfg.TopicEvents(region), Key: []byte(msg.Key), Value: msg.Payload,
+				Headers: append([]kafka.Header{{Key: "content-type", Value: []byte("application/cloudevents+json")}}, kafkabus.TraceHeaders(msg.Trace)...)}
+			continue
+		}
 		batch[i] = kafka.Message{
 			Topic: m.cfg.TopicTCC(region),
 			Key:   []byte(msg.Key),
@@ -71,12 +80,12 @@ func (m *messaging) publish(ctx context.Context, msgs []outbox.Message) error {
 }
 
 // ensureTopics creates region's TCC topic (and, for this region, its dead-letter
-// topic), retrying until the broker answers or ctx ends: start-up never waits for
+// topic and its event stream), retrying until the broker answers or ctx ends: start-up never waits for
 // Kafka.
 func (m *messaging) ensureTopics(ctx context.Context, region string) {
 	topics := []string{m.cfg.TopicTCC(region)}
 	if region == m.cfg.Region {
-		topics = append(topics, m.cfg.TopicDLQ(region))
+		topics = append(topics, m.cfg.TopicDLQ(region), m.cfg.TopicEvents(region))
 	}
 	backoff := retry.Backoff{Min: 200 * time.Millisecond, Max: 5 * time.Second}
 	for ctx.Err() == nil {

@@ -9,6 +9,8 @@ import (
 
 	"example.com/wallet/modules/accounts/internal/accountsdb"
 	"example.com/wallet/platform/account"
+	"example.com/wallet/platform/events"
+	"example.com/wallet/platform/outbox"
 	"example.com/wallet/platform/pgdb"
 	"example.com/wallet/platform/shard"
 )
@@ -53,7 +55,7 @@ func NewService(shards *pgdb.Shards, wallet Wallets, defaultCurrency string) *Se
 }
 
 // Create makes a user homed in this region with the given id (see shard.NewUserID and
-// shard.DerivedUserID). Creating an id that exists returns the existing user, which is
+// shard.DerivedUserID), announcing it on the event stream (events.TypeUserCreated). Creating an id that exists returns the existing user, which is
 // what makes a retried create with the same idempotency key return the same user.
 func (s *Service) Create(ctx context.Context, id string) (User, error) {
 	var u User
@@ -72,7 +74,12 @@ func (s *Service) Create(ctx context.Context, id string) (User, error) {
 			return err
 		}
 		u = toUser(row, account.State{Status: account.StatusActive, DefaultCurrency: s.defaultCurrency})
-		return nil
+		created, err := events.Message(u.Region, events.Event{ID: id + ":created", Type: events.TypeUserCreated, Subject: id, UserID: id, Time: u.CreatedAt,
+			Data: events.UserData{UserID: id, Region: u.Region, DefaultCurrency: u.DefaultCurrency, CreatedAt: events.Timestamp(u.CreatedAt)}})
+		if err != nil {
+			return err
+		}
+		return outbox.EnqueueTx(ctx, tx, created)
 	})
 	return u, pgdb.InterpretError(err, nil)
 }

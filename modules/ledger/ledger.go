@@ -13,8 +13,10 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"example.com/wallet/modules/ledger/internal/ledgerdb"
+	"example.com/wallet/platform/events"
 	"example.com/wallet/platform/metadata"
 	"example.com/wallet/platform/money"
+	"example.com/wallet/platform/outbox"
 	"example.com/wallet/platform/pgdb"
 	"example.com/wallet/platform/shard"
 )
@@ -459,4 +461,48 @@ func fromRow(row ledgerdb.ListEntriesRow) (Entry, error) {
 	}
 	e.Metadata = md
 	return e, nil
+}
+
+// eventTypes are the event types of the entries the ledger announces.
+var eventTypes = map[string]string{
+	KindDeposit:         events.TypeDepositCreated,
+	KindWithdrawal:      events.TypeWithdrawalCreated,
+	KindAccountFrozen:   events.TypeAccountFrozen,
+	KindAccountUnfrozen: events.TypeAccountUnfrozen,
+	KindAccountClosed:   events.TypeAccountClosed,
+}
+
+// accountStatuses are the statuses account events leave.
+var accountStatuses = map[string]string{
+	KindAccountFrozen: account.StatusFrozen, KindAccountUnfrozen: account.StatusActive, KindAccountClosed: account.StatusClosed,
+}
+
+// announceTx writes the events of entries (deposits, withdrawals and account events)
+// to the outbox in the caller's transaction, the one that wrote them. An entry's
+// event id is its user and sequence number: one entry, one id, however often the
+// event is published.
+func (s *Service) announceTx(ctx context.Context, tx pgx.Tx, entries []Entry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	region := s.shards.Router().Region()
+	msgs := make([]outbox.Message, 0, len(entries))
+	for _, e := range entries {
+		ev := events.Event{ID: fmt.Sprintf("%s:%d", e.UserID, e.Seq), Type: eventTypes[e.Kind], Subject: e.UserID, UserID: e.UserID, Time: e.CreatedAt}
+		if status, ok := accountStatuses[e.Kind]; ok {
+			ev.Data = events.AccountData{UserID: e.UserID, Status: status, Seq: e.Seq, CreatedAt: events.Timestamp(e.CreatedAt)}
+		} else {
+			ev.Data = events.EntryData{UserID: e.UserID, Seq: e.Seq, Currency: e.Currency, Amount: e.Amount.String(),
+				BalanceAfter: e.BalanceAfter.String(), Metadata: e.Metadata, CreatedAt: events.Timestamp(e.CreatedAt)}
+		}
+		if ev.Type == "" {
+			return fmt.Errorf("ledger: no event for an entry of kind %s", e.Kind)
+		}
+		m, err := events.Message(region, ev)
+		if err != nil {
+			return err
+		}
+		msgs = append(msgs, m)
+	}
+	return outbox.EnqueueTx(ctx, tx, msgs...)
 }

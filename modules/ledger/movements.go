@@ -136,6 +136,7 @@ func (m *Movements) apply(ctx context.Context, tx pgx.Tx, batch []movement) ([]m
 	}
 	var saved []idempotency.Request
 	var responses []idempotency.Response
+	var announced []Entry
 	for i, mv := range batch {
 		if claims[i].Err != nil || claims[i].Stored != nil {
 			continue
@@ -154,8 +155,12 @@ func (m *Movements) apply(ctx context.Context, tx pgx.Tx, batch []movement) ([]m
 		}
 		saved = append(saved, mv.req)
 		responses = append(responses, results[i].resp)
+		announced = append(announced, entries[0])
 	}
 	if err := m.ledger.FlushTx(ctx, tx, postings); err != nil {
+		return nil, err
+	}
+	if err := m.ledger.announceTx(ctx, tx, announced); err != nil {
 		return nil, err
 	}
 	return results, m.idem.SaveManyTx(ctx, tx, saved, responses)

@@ -342,7 +342,11 @@ func (s *Service) SetStatusTx(ctx context.Context, tx pgx.Tx, userID, status str
 	if !changed {
 		return state, nil
 	}
-	return state, s.FlushTx(ctx, tx, p)
+	event := p.entries[len(p.entries)-1]
+	if err := s.FlushTx(ctx, tx, p); err != nil {
+		return state, err
+	}
+	return state, s.announceTx(ctx, tx, []Entry{event})
 }
 
 // AccountTx reads userID's account status and default currency in the caller's

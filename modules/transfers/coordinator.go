@@ -14,6 +14,7 @@ import (
 
 	"example.com/wallet/modules/ledger"
 	"example.com/wallet/modules/transfers/internal/transfersdb"
+	"example.com/wallet/platform/events"
 	"example.com/wallet/platform/outbox"
 	"example.com/wallet/platform/pgdb"
 	"example.com/wallet/platform/shard"
@@ -73,6 +74,7 @@ func (s *Service) coordinateTx(ctx context.Context, tx pgx.Tx, v coordinatorView
 	transfers, holds := v.transfers, v.holds
 	var finish transfersdb.FinishTransfersParams
 	var steps transfersdb.AddStepsAtParams
+	var final []events.Event
 	var observe []func()
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	addSteps := func(id string, names ...string) {
@@ -122,6 +124,9 @@ func (s *Service) coordinateTx(ctx context.Context, tx pgx.Tx, v coordinatorView
 			finish.Ids = append(finish.Ids, m.TransferID)
 			finish.Statuses = append(finish.Statuses, decision.Status)
 			finish.Reasons = append(finish.Reasons, reason)
+			done := fromRow(t)
+			done.Reason, done.UpdatedAt = reason, now
+			final = append(final, transferEvent(done, map[string]string{StatusCompleted: events.TypeTransferCompleted, StatusCancelled: events.TypeTransferCancelled}[decision.Status], span.SpanContext()))
 			status, took := decision.Status, now.Sub(t.CreatedAt).Seconds()
 			observe = append(observe, func() { s.metrics.completion.WithLabelValues(status).Observe(took) })
 		}
@@ -136,6 +141,13 @@ func (s *Service) coordinateTx(ctx context.Context, tx pgx.Tx, v coordinatorView
 		return nil, err
 	}
 	if err := s.q.AddStepsAt(ctx, tx, steps); err != nil {
+		return nil, err
+	}
+	announced, err := events.Messages(s.router().Region(), final)
+	if err != nil {
+		return nil, err
+	}
+	if err := outbox.EnqueueTx(ctx, tx, announced...); err != nil {
 		return nil, err
 	}
 	return observe, s.q.NotifyFinal(ctx, tx, finish.Ids)

@@ -3,6 +3,7 @@ package transfers
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"example.com/wallet/platform/account"
@@ -12,6 +13,7 @@ import (
 
 	"example.com/wallet/modules/ledger"
 	"example.com/wallet/modules/transfers/internal/transfersdb"
+	"example.com/wallet/platform/events"
 	"example.com/wallet/platform/idempotency"
 	"example.com/wallet/platform/metadata"
 	"example.com/wallet/platform/outbox"
@@ -145,7 +147,7 @@ func (s *Service) applyCreates(ctx context.Context, tx pgx.Tx, batch []createOp)
 	if err != nil {
 		return nil, err
 	}
-	rows := createdRows{now: time.Now().UTC().Truncate(time.Microsecond)}
+	rows := createdRows{now: time.Now().UTC().Truncate(time.Microsecond), region: s.router().Region()}
 	var saved []idempotency.Request
 	var responses []idempotency.Response
 	for i, op := range batch {
@@ -181,10 +183,12 @@ func (s *Service) applyCreates(ctx context.Context, tx pgx.Tx, batch []createOp)
 // statement per batch.
 type createdRows struct {
 	now       time.Time
+	region    string
 	transfers transfersdb.InsertTransfersParams
 	steps     transfersdb.AddStepsAtParams
 	incoming  transfersdb.RecordIncomingParams
 	credits   []outbox.Message
+	events    []events.Event
 }
 
 func (r *createdRows) addTransfer(t Transfer, md []byte) {
@@ -224,13 +228,29 @@ func (r *createdRows) writeTx(ctx context.Context, tx pgx.Tx, q *transfersdb.Que
 	if err := q.AddStepsAt(ctx, tx, r.steps); err != nil {
 		return err
 	}
-	if err := outbox.EnqueueTx(ctx, tx, r.credits...); err != nil {
+	announced, err := events.Messages(r.region, r.events)
+	if err != nil {
+		return err
+	}
+	if err := outbox.EnqueueTx(ctx, tx, append(r.credits, announced...)...); err != nil {
 		return err
 	}
 	if len(r.incoming.TransferIds) == 0 {
 		return nil
 	}
 	return q.RecordIncoming(ctx, tx, r.incoming)
+}
+
+// transferEvent announces t, as it now stands, on the event stream: keyed by its
+// sender, so the sender's events stay in order, with an id of the transfer and what
+// happened to it (one of each per transfer).
+func transferEvent(t Transfer, eventType string, sc trace.SpanContext) events.Event {
+	return events.Event{
+		ID: t.ID + ":" + strings.TrimPrefix(eventType, "wallet.transfer."), Type: eventType, Subject: t.ID, UserID: t.FromUserID,
+		Time: t.UpdatedAt, Trace: sc,
+		Data: events.TransferData{ID: t.ID, FromUserID: t.FromUserID, ToUserID: t.ToUserID, Currency: t.Currency, Amount: t.Amount.String(),
+			Status: t.Status, Reason: t.Reason, Metadata: t.Metadata, CreatedAt: events.Timestamp(t.CreatedAt)},
+	}
 }
 
 // isRefusal reports whether err is a request's own refusal, decided before anything
@@ -313,5 +333,12 @@ func (s *Service) decideCreate(p *ledger.Postings, rows *createdRows, r Request,
 		t.Steps = append(t.Steps, Step{Step: step, At: now.Add(time.Duration(i) * time.Microsecond)})
 	}
 	rows.addTransfer(t, md)
+	rows.events = append(rows.events, transferEvent(t, events.TypeTransferCreated, sc))
+	switch t.Status {
+	case StatusCompleted:
+		rows.events = append(rows.events, transferEvent(t, events.TypeTransferCompleted, sc))
+	case StatusCancelled:
+		rows.events = append(rows.events, transferEvent(t, events.TypeTransferCancelled, sc))
+	}
 	return t, outcome, nil
 }

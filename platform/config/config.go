@@ -340,6 +340,12 @@ func (c *Config) TopicTCC(region string) string {
 	return c.Kafka.TopicPrefix + "." + region + ".tcc"
 }
 
+// TopicEvents is region's event stream (platform/events): every change a gateway
+// cares about, as CloudEvents keyed by user id.
+func (c *Config) TopicEvents(region string) string {
+	return c.Kafka.TopicPrefix + "." + region + ".events"
+}
+
 // TopicDLQ is the region's dead-letter topic.
 func (c *Config) TopicDLQ(region string) string {
 	return c.Kafka.TopicPrefix + "." + region + ".dlq"

@@ -1,0 +1,160 @@
+// Package events is the wallet's event stream: every change a gateway cares about
+// (a user created, a deposit, a withdrawal, a transfer created, completed or
+// cancelled, an account frozen, unfrozen or closed), as a CloudEvents 1.0 JSON
+// document. A module writes it to the outbox (platform/outbox) in the transaction that
+// makes the change, so an event exists exactly when its change does; the relay
+// publishes it to the region's topic <prefix>.<region>.events, keyed by the user it
+// concerns, so one user's events stay in order.
+//
+// Delivery is at least once: a relay that dies between publishing and recording it
+// publishes again. Every event's id is derived from the change itself (a user's
+// ledger entry, a transfer's status), never drawn at random, so a consumer that keeps
+// the ids it has handled drops a redelivery by its id alone.
+//
+// The data of every type is described in api/openapi.yaml (components/schemas,
+// Event*), which the tests validate every published event against.
+package events
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/otel/trace"
+
+	"example.com/wallet/platform/outbox"
+)
+
+// Event types. Each is "wallet." + what changed + "." + what happened to it.
+const (
+	TypeUserCreated       = "wallet.user.created"
+	TypeDepositCreated    = "wallet.deposit.created"
+	TypeWithdrawalCreated = "wallet.withdrawal.created"
+	TypeTransferCreated   = "wallet.transfer.created"
+	TypeTransferCompleted = "wallet.transfer.completed"
+	TypeTransferCancelled = "wallet.transfer.cancelled"
+	TypeAccountFrozen     = "wallet.account.frozen"
+	TypeAccountUnfrozen   = "wallet.account.unfrozen"
+	TypeAccountClosed     = "wallet.account.closed"
+)
+
+// typePrefix starts every event type, and no TCC message type.
+const typePrefix = "wallet."
+
+// IsEvent reports whether an outbox message of type messageType is an event (for the
+// region's event topic) rather than a TCC message.
+func IsEvent(messageType string) bool { return strings.HasPrefix(messageType, typePrefix) }
+
+// Event is one change, to be wrapped as a CloudEvent.
+type Event struct {
+	// ID is unique among the region's events and the same every time the same change
+	// is announced (see the package comment).
+	ID   string
+	Type string
+	// Subject is what the event is about: a user id, or a transfer id.
+	Subject string
+	// UserID is the user whose events this one is ordered with: the topic's key.
+	UserID string
+	Time   time.Time
+	// Data is the event's data, encoded as JSON.
+	Data any
+	// Trace is the span of the step that made the change, if any: the event's
+	// publish joins its trace.
+	Trace trace.SpanContext
+}
+
+// cloudEvent is the CloudEvents 1.0 JSON format of an event.
+type cloudEvent struct {
+	SpecVersion     string          `json:"specversion"`
+	ID              string          `json:"id"`
+	Source          string          `json:"source"`
+	Type            string          `json:"type"`
+	Time            string          `json:"time"`
+	Subject         string          `json:"subject"`
+	DataContentType string          `json:"datacontenttype"`
+	Data            json.RawMessage `json:"data"`
+}
+
+// Source is the CloudEvents source of region's events.
+func Source(region string) string { return "/wallet/regions/" + region }
+
+// Message wraps ev, an event of region, as the outbox message the relay publishes to
+// region's event topic.
+func Message(region string, ev Event) (outbox.Message, error) {
+	data, err := json.Marshal(ev.Data)
+	if err != nil {
+		return outbox.Message{}, fmt.Errorf("events: %s %s: %w", ev.Type, ev.ID, err)
+	}
+	doc, err := json.Marshal(cloudEvent{
+		SpecVersion: "1.0", ID: ev.ID, Source: Source(region), Type: ev.Type,
+		Time: ev.Time.UTC().Format(time.RFC3339Nano), Subject: ev.Subject, DataContentType: "application/json", Data: data,
+	})
+	if err != nil {
+		return outbox.Message{}, fmt.Errorf("events: %s %s: %w", ev.Type, ev.ID, err)
+	}
+	return outbox.Message{Region: region, Key: ev.UserID, Type: ev.Type, Payload: doc, Trace: ev.Trace}, nil
+}
+
+// Messages wraps every event of evs, in order.
+func Messages(region string, evs []Event) ([]outbox.Message, error) {
+	out := make([]outbox.Message, 0, len(evs))
+	for _, ev := range evs {
+		m, err := Message(region, ev)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// The data of each event type: the event stream's wire format, described by the
+// Event* schemas of api/openapi.yaml. Amounts are strings of digits in the currency's
+// minor units, times RFC 3339 in UTC.
+
+// UserData is the data of TypeUserCreated.
+type UserData struct {
+	UserID          string `json:"user_id"`
+	Region          string `json:"region"`
+	DefaultCurrency string `json:"default_currency"`
+	CreatedAt       string `json:"created_at"`
+}
+
+// EntryData is the data of TypeDepositCreated and TypeWithdrawalCreated: the user's
+// ledger entry and the balance after it.
+type EntryData struct {
+	UserID       string            `json:"user_id"`
+	Seq          int64             `json:"seq"`
+	Currency     string            `json:"currency"`
+	Amount       string            `json:"amount"`
+	BalanceAfter string            `json:"balance_after"`
+	Metadata     map[string]string `json:"metadata,omitempty"`
+	CreatedAt    string            `json:"created_at"`
+}
+
+// AccountData is the data of TypeAccountFrozen, TypeAccountUnfrozen and
+// TypeAccountClosed: the account's new status and the ledger entry recording it.
+type AccountData struct {
+	UserID    string `json:"user_id"`
+	Status    string `json:"status"`
+	Seq       int64  `json:"seq"`
+	CreatedAt string `json:"created_at"`
+}
+
+// TransferData is the data of TypeTransferCreated, TypeTransferCompleted and
+// TypeTransferCancelled: the transfer as its sender's region then knows it.
+type TransferData struct {
+	ID         string            `json:"id"`
+	FromUserID string            `json:"from_user_id"`
+	ToUserID   string            `json:"to_user_id"`
+	Currency   string            `json:"currency"`
+	Amount     string            `json:"amount"`
+	Status     string            `json:"status"`
+	Reason     string            `json:"reason,omitempty"`
+	Metadata   map[string]string `json:"metadata,omitempty"`
+	CreatedAt  string            `json:"created_at"`
+}
+
+// Timestamp formats t as every event's times are.
+func Timestamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
