@@ -54,16 +54,22 @@ func (m *messaging) publish(ctx context.Context, msgs []outbox.Message) error {
 	}
 	region := msgs[0].Region
 	key := m.cfg.MessageKey(region)
-	batch := make([]kafka.Message, len(msgs))
-	for i, msg := range msgs {
+	batch := make([]kafka.Message, 0, len(msgs))
+	for _, msg := range msgs {
 		if events.IsEvent(msg.Type) {
 			// Events announce what already happened and move no money: they are read
 			// inside the company, unsigned, and only this region writes its stream.
-			batch[i] = kafka.Message{Topic: m.cfg.TopicEvents(region), Key: []byte(msg.Key), Value: msg.Payload,
-				Headers: append([]kafka.Header{{Key: "content-type", Value: []byte("application/cloudevents+json")}}, kafkabus.TraceHeaders(msg.Trace)...)}
+			published, err := events.Unpack(msg.Payload)
+			if err != nil {
+				return err
+			}
+			for _, e := range published {
+				batch = append(batch, kafka.Message{Topic: m.cfg.TopicEvents(region), Key: []byte(e.Key), Value: e.Value,
+					Headers: append([]kafka.Header{{Key: "content-type", Value: []byte("application/cloudevents+json")}}, kafkabus.TraceHeaders(msg.Trace)...)})
+			}
 			continue
 		}
-		batch[i] = kafka.Message{
+		batch = append(batch, kafka.Message{
 			Topic: m.cfg.TopicTCC(region),
 			Key:   []byte(msg.Key),
 			Value: msg.Payload,
@@ -72,7 +78,7 @@ func (m *messaging) publish(ctx context.Context, msgs []outbox.Message) error {
 			Headers: append([]kafka.Header{{Key: "type", Value: []byte(msg.Type)},
 				{Key: transfers.SignatureHeader, Value: []byte(transfers.Sign(key, region, []byte(msg.Key), msg.Payload))}},
 				kafkabus.TraceHeaders(msg.Trace)...),
-		}
+		})
 	}
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
@@ -80,8 +86,8 @@ func (m *messaging) publish(ctx context.Context, msgs []outbox.Message) error {
 }
 
 // ensureTopics creates region's TCC topic (and, for this region, its dead-letter
-// topic and its event stream), retrying until the broker answers or ctx ends: start-up never waits for
-// Kafka.
+// topic and its event stream), retrying until the broker answers or ctx ends:
+// start-up never waits for Kafka.
 func (m *messaging) ensureTopics(ctx context.Context, region string) {
 	topics := []string{m.cfg.TopicTCC(region)}
 	if region == m.cfg.Region {

@@ -74,12 +74,12 @@ func (s *Service) Create(ctx context.Context, id string) (User, error) {
 			return err
 		}
 		u = toUser(row, account.State{Status: account.StatusActive, DefaultCurrency: s.defaultCurrency})
-		created, err := events.Message(u.Region, events.Event{ID: id + ":created", Type: events.TypeUserCreated, Subject: id, UserID: id, Time: u.CreatedAt,
-			Data: events.UserData{UserID: id, Region: u.Region, DefaultCurrency: u.DefaultCurrency, CreatedAt: events.Timestamp(u.CreatedAt)}})
+		created, err := events.Outbox(u.Region, []events.Event{{ID: id + ":created", Type: events.TypeUserCreated, Subject: id, UserID: id, Time: u.CreatedAt,
+			Data: events.UserData{UserID: id, Region: u.Region, DefaultCurrency: u.DefaultCurrency, CreatedAt: events.Timestamp(u.CreatedAt)}}})
 		if err != nil {
 			return err
 		}
-		return outbox.EnqueueTx(ctx, tx, created)
+		return outbox.EnqueueTx(ctx, tx, created...)
 	})
 	return u, pgdb.InterpretError(err, nil)
 }

@@ -485,8 +485,7 @@ func (s *Service) announceTx(ctx context.Context, tx pgx.Tx, entries []Entry) er
 	if len(entries) == 0 {
 		return nil
 	}
-	region := s.shards.Router().Region()
-	msgs := make([]outbox.Message, 0, len(entries))
+	evs := make([]events.Event, 0, len(entries))
 	for _, e := range entries {
 		ev := events.Event{ID: fmt.Sprintf("%s:%d", e.UserID, e.Seq), Type: eventTypes[e.Kind], Subject: e.UserID, UserID: e.UserID, Time: e.CreatedAt}
 		if status, ok := accountStatuses[e.Kind]; ok {
@@ -498,11 +497,11 @@ func (s *Service) announceTx(ctx context.Context, tx pgx.Tx, entries []Entry) er
 		if ev.Type == "" {
 			return fmt.Errorf("ledger: no event for an entry of kind %s", e.Kind)
 		}
-		m, err := events.Message(region, ev)
-		if err != nil {
-			return err
-		}
-		msgs = append(msgs, m)
+		evs = append(evs, ev)
+	}
+	msgs, err := events.Outbox(s.shards.Router().Region(), evs)
+	if err != nil {
+		return err
 	}
 	return outbox.EnqueueTx(ctx, tx, msgs...)
 }

@@ -143,7 +143,7 @@ func (s *Service) coordinateTx(ctx context.Context, tx pgx.Tx, v coordinatorView
 	if err := s.q.AddStepsAt(ctx, tx, steps); err != nil {
 		return nil, err
 	}
-	announced, err := events.Messages(s.router().Region(), final)
+	announced, err := events.Outbox(s.router().Region(), final)
 	if err != nil {
 		return nil, err
 	}

@@ -228,7 +228,7 @@ func (r *createdRows) writeTx(ctx context.Context, tx pgx.Tx, q *transfersdb.Que
 	if err := q.AddStepsAt(ctx, tx, r.steps); err != nil {
 		return err
 	}
-	announced, err := events.Messages(r.region, r.events)
+	announced, err := events.Outbox(r.region, r.events)
 	if err != nil {
 		return err
 	}

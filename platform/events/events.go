@@ -1,10 +1,11 @@
 // Package events is the wallet's event stream: every change a gateway cares about
 // (a user created, a deposit, a withdrawal, a transfer created, completed or
 // cancelled, an account frozen, unfrozen or closed), as a CloudEvents 1.0 JSON
-// document. A module writes it to the outbox (platform/outbox) in the transaction that
-// makes the change, so an event exists exactly when its change does; the relay
-// publishes it to the region's topic <prefix>.<region>.events, keyed by the user it
-// concerns, so one user's events stay in order.
+// document. A module writes the events of a transaction to the outbox
+// (platform/outbox) in that transaction, one row for all of them (Outbox), so an event
+// exists exactly when its change does; the relay unpacks the row (Unpack) and
+// publishes each event to the region's topic <prefix>.<region>.events, keyed by the
+// user it concerns, so one user's events stay in order.
 //
 // Delivery is at least once: a relay that dies between publishing and recording it
 // publishes again. Every event's id is derived from the change itself (a user's
@@ -18,7 +19,6 @@ package events
 import (
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
@@ -39,12 +39,12 @@ const (
 	TypeAccountClosed     = "wallet.account.closed"
 )
 
-// typePrefix starts every event type, and no TCC message type.
-const typePrefix = "wallet."
+// outboxType is the type of the outbox row that holds the events of one transaction.
+const outboxType = "wallet.events"
 
-// IsEvent reports whether an outbox message of type messageType is an event (for the
-// region's event topic) rather than a TCC message.
-func IsEvent(messageType string) bool { return strings.HasPrefix(messageType, typePrefix) }
+// IsEvent reports whether an outbox message of type messageType holds events (for the
+// region's event stream, see Unpack) rather than a TCC message.
+func IsEvent(messageType string) bool { return messageType == outboxType }
 
 // Event is one change, to be wrapped as a CloudEvent.
 type Event struct {
@@ -79,34 +79,75 @@ type cloudEvent struct {
 // Source is the CloudEvents source of region's events.
 func Source(region string) string { return "/wallet/regions/" + region }
 
-// Message wraps ev, an event of region, as the outbox message the relay publishes to
-// region's event topic.
-func Message(region string, ev Event) (outbox.Message, error) {
+// Outbox packs evs, the events of one transaction of region, into the outbox message
+// the relay publishes to region's event stream: one row to insert, publish and clear
+// however many events the transaction announces (group commit announces one per
+// request), which the relay unpacks (Unpack) into one Kafka message per event, in
+// order. No events, no message. The row carries the trace of the first event that has
+// one.
+func Outbox(region string, evs []Event) ([]outbox.Message, error) {
+	if len(evs) == 0 {
+		return nil, nil
+	}
+	rows := make([]packed, len(evs))
+	var sc trace.SpanContext
+	for i, ev := range evs {
+		doc, err := encode(region, ev)
+		if err != nil {
+			return nil, err
+		}
+		rows[i] = packed{Key: ev.UserID, Event: doc}
+		if !sc.IsValid() {
+			sc = ev.Trace
+		}
+	}
+	payload, err := json.Marshal(rows)
+	if err != nil {
+		return nil, err
+	}
+	return []outbox.Message{{Region: region, Key: evs[0].UserID, Type: outboxType, Payload: payload, Trace: sc}}, nil
+}
+
+// packed is one event in an outbox row: its key on the topic and its document.
+type packed struct {
+	Key   string          `json:"key"`
+	Event json.RawMessage `json:"event"`
+}
+
+// Published is one event as the relay publishes it: its key (the user it concerns) and
+// its CloudEvents document.
+type Published struct {
+	Key   string
+	Value []byte
+}
+
+// Unpack reads the events an outbox row of type IsEvent holds, in order.
+func Unpack(payload []byte) ([]Published, error) {
+	var rows []packed
+	if err := json.Unmarshal(payload, &rows); err != nil {
+		return nil, fmt.Errorf("events: an outbox row of events: %w", err)
+	}
+	out := make([]Published, len(rows))
+	for i, r := range rows {
+		out[i] = Published{Key: r.Key, Value: r.Event}
+	}
+	return out, nil
+}
+
+// encode is ev as region's CloudEvents 1.0 JSON document.
+func encode(region string, ev Event) ([]byte, error) {
 	data, err := json.Marshal(ev.Data)
 	if err != nil {
-		return outbox.Message{}, fmt.Errorf("events: %s %s: %w", ev.Type, ev.ID, err)
+		return nil, fmt.Errorf("events: %s %s: %w", ev.Type, ev.ID, err)
 	}
 	doc, err := json.Marshal(cloudEvent{
 		SpecVersion: "1.0", ID: ev.ID, Source: Source(region), Type: ev.Type,
 		Time: ev.Time.UTC().Format(time.RFC3339Nano), Subject: ev.Subject, DataContentType: "application/json", Data: data,
 	})
 	if err != nil {
-		return outbox.Message{}, fmt.Errorf("events: %s %s: %w", ev.Type, ev.ID, err)
+		return nil, fmt.Errorf("events: %s %s: %w", ev.Type, ev.ID, err)
 	}
-	return outbox.Message{Region: region, Key: ev.UserID, Type: ev.Type, Payload: doc, Trace: ev.Trace}, nil
-}
-
-// Messages wraps every event of evs, in order.
-func Messages(region string, evs []Event) ([]outbox.Message, error) {
-	out := make([]outbox.Message, 0, len(evs))
-	for _, ev := range evs {
-		m, err := Message(region, ev)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, nil
+	return doc, nil
 }
 
 // The data of each event type: the event stream's wire format, described by the
