@@ -28,7 +28,8 @@ type event struct {
 var eventSchemas = map[string]string{
 	"wallet.user.created": "EventUserData", "wallet.deposit.created": "EventEntryData", "wallet.withdrawal.created": "EventEntryData",
 	"wallet.transfer.created": "EventTransferData", "wallet.transfer.completed": "EventTransferData", "wallet.transfer.cancelled": "EventTransferData",
-	"wallet.account.frozen": "EventAccountData", "wallet.account.unfrozen": "EventAccountData", "wallet.account.closed": "EventAccountData",
+	"wallet.transfer.credited": "EventCreditData",
+	"wallet.account.frozen":    "EventAccountData", "wallet.account.unfrozen": "EventAccountData", "wallet.account.closed": "EventAccountData",
 }
 
 // readEvents reads region's event stream until want events (by distinct id) are there
@@ -99,8 +100,8 @@ func header(headers []kafka.Header, key string) string {
 // TestEventsAnnounceEveryChange: every change a gateway cares about is on its region's
 // event stream as a CloudEvent the document describes, keyed by its user and in the
 // order the user's changes happened: a user's creation, deposits and withdrawals, a
-// cross-region transfer created and completed, one cancelled, an account frozen and
-// unfrozen.
+// cross-region transfer created and completed on its sender's stream and credited on
+// its receiver's, one cancelled, an account frozen and unfrozen.
 func TestEventsAnnounceEveryChange(t *testing.T) {
 	t.Parallel()
 	s := StartStack(t)
@@ -146,10 +147,10 @@ func TestEventsAnnounceEveryChange(t *testing.T) {
 	if data.Currency != "EUR" || data.Amount != "5" || data.Status != "cancelled" || data.Reason != "receiver_not_found" {
 		t.Fatalf("the cancelled transfer's data = %s", eu[alice][6].Data)
 	}
-	us := readEvents(t, s, "us", 3)
+	us := readEvents(t, s, "us", 4)
 	want = strings.Join([]string{
 		fmt.Sprintf("user.created %s %s:created", bob, bob),
-		// Entry 1 is the transfer's credit: the sender's region announces transfers.
+		fmt.Sprintf("transfer.credited %s %s:credited", completed.ID, completed.ID),
 		fmt.Sprintf("account.frozen %s %s:2", bob, bob),
 		fmt.Sprintf("account.unfrozen %s %s:3", bob, bob),
 	}, "\n")

@@ -253,6 +253,16 @@ func transferEvent(t Transfer, eventType string, sc trace.SpanContext) events.Ev
 	}
 }
 
+// creditEvent announces, on the receiver's stream, the entry that credited a transfer
+// to its receiver.
+func creditEvent(e ledger.Entry, fromUserID string) events.Event {
+	return events.Event{
+		ID: e.TransferID + ":credited", Type: events.TypeTransferCredited, Subject: e.TransferID, UserID: e.UserID, Time: e.CreatedAt,
+		Data: events.CreditData{TransferID: e.TransferID, FromUserID: fromUserID, ToUserID: e.UserID, Currency: e.Currency,
+			Amount: e.Amount.String(), Seq: e.Seq, BalanceAfter: e.BalanceAfter.String(), CreatedAt: events.Timestamp(e.CreatedAt)},
+	}
+}
+
 // isRefusal reports whether err is a request's own refusal, decided before anything
 // of it was staged or written.
 func isRefusal(err error) bool {
@@ -305,12 +315,14 @@ func (s *Service) decideCreate(p *ledger.Postings, rows *createdRows, r Request,
 		}
 		t.Status, t.Reason, outcome, steps = StatusCancelled, ReasonReceiverClosed, "receiver_closed", []string{StatusCancelled}
 	case s.sameShard(r) && p.Has(r.ToUserID):
-		if _, err := p.Post(
+		posted, err := p.Post(
 			ledger.EntryInput{UserID: r.FromUserID, Kind: ledger.KindTransferDebit, Currency: t.Currency, Amount: r.Amount, TransferID: t.ID},
 			ledger.EntryInput{UserID: r.ToUserID, Kind: ledger.KindTransferCredit, Currency: t.Currency, Amount: r.Amount, TransferID: t.ID},
-		); err != nil {
+		)
+		if err != nil {
 			return Transfer{}, "", err
 		}
+		rows.events = append(rows.events, creditEvent(posted[1], r.FromUserID))
 		// The receiver's incoming record, as a participant would have written it.
 		rows.addIncoming(t, md)
 		t.Status, outcome, steps = StatusCompleted, "completed_same_shard", []string{"debited", "credited", StatusCompleted}

@@ -11,6 +11,7 @@ import (
 
 	"example.com/wallet/modules/ledger"
 	"example.com/wallet/modules/transfers/internal/transfersdb"
+	"example.com/wallet/platform/events"
 	"example.com/wallet/platform/metadata"
 	"example.com/wallet/platform/outbox"
 	"example.com/wallet/platform/shard"
@@ -80,6 +81,7 @@ func (s *Service) lockParticipantTx(ctx context.Context, tx pgx.Tx, batch []Inbo
 func (s *Service) participateTx(ctx context.Context, tx pgx.Tx, v participantView, postings *ledger.Postings, batch []Inbound) ([]func(), error) {
 	var barriers transfersdb.InsertBarriersParams
 	var replies []outbox.Message
+	var credited []events.Event
 	var observe []func()
 	for _, m := range batch {
 		// The step's span is ended with the metrics, once the transaction committed; a
@@ -97,7 +99,10 @@ func (s *Service) participateTx(ctx context.Context, tx pgx.Tx, v participantVie
 			decision = ParticipantDecision{WriteCredit: true, Outcome: MsgRefused, Reason: ReasonUnknownCurrency, Reply: MsgRefused}
 		}
 		if decision.Credit {
-			_, err := postings.Post(ledger.EntryInput{UserID: m.ToUserID, Kind: ledger.KindTransferCredit, Currency: code, Amount: m.Amount, TransferID: m.TransferID, Metadata: m.Metadata})
+			posted, err := postings.Post(ledger.EntryInput{UserID: m.ToUserID, Kind: ledger.KindTransferCredit, Currency: code, Amount: m.Amount, TransferID: m.TransferID, Metadata: m.Metadata})
+			if err == nil {
+				credited = append(credited, creditEvent(posted[0], m.FromUserID))
+			}
 			switch {
 			case errors.Is(err, ledger.ErrBalanceLimit):
 				// The receiver cannot hold more: refuse, and the sender's hold is released.
@@ -144,5 +149,9 @@ func (s *Service) participateTx(ctx context.Context, tx pgx.Tx, v participantVie
 			return nil, err
 		}
 	}
-	return observe, outbox.EnqueueTx(ctx, tx, replies...)
+	announced, err := events.Outbox(s.router().Region(), credited)
+	if err != nil {
+		return nil, err
+	}
+	return observe, outbox.EnqueueTx(ctx, tx, append(replies, announced...)...)
 }

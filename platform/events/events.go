@@ -1,6 +1,6 @@
 // Package events is the wallet's event stream: every change a gateway cares about
-// (a user created, a deposit, a withdrawal, a transfer created, completed or
-// cancelled, an account frozen, unfrozen or closed), as a CloudEvents 1.0 JSON
+// (a user created, a deposit, a withdrawal, a transfer created, completed, cancelled
+// or credited to its receiver, an account frozen, unfrozen or closed), as a CloudEvents 1.0 JSON
 // document. A module writes the events of a transaction to the outbox
 // (platform/outbox) in that transaction, one row for all of them (Outbox), so an event
 // exists exactly when its change does; the relay unpacks the row (Unpack) and
@@ -34,9 +34,12 @@ const (
 	TypeTransferCreated   = "wallet.transfer.created"
 	TypeTransferCompleted = "wallet.transfer.completed"
 	TypeTransferCancelled = "wallet.transfer.cancelled"
-	TypeAccountFrozen     = "wallet.account.frozen"
-	TypeAccountUnfrozen   = "wallet.account.unfrozen"
-	TypeAccountClosed     = "wallet.account.closed"
+	// TypeTransferCredited is on the receiver's region's stream, keyed by the
+	// receiver: the money of a transfer reached its balance.
+	TypeTransferCredited = "wallet.transfer.credited"
+	TypeAccountFrozen    = "wallet.account.frozen"
+	TypeAccountUnfrozen  = "wallet.account.unfrozen"
+	TypeAccountClosed    = "wallet.account.closed"
 )
 
 // outboxType is the type of the outbox row that holds the events of one transaction.
@@ -195,6 +198,19 @@ type TransferData struct {
 	Reason     string            `json:"reason,omitempty"`
 	Metadata   map[string]string `json:"metadata,omitempty"`
 	CreatedAt  string            `json:"created_at"`
+}
+
+// CreditData is the data of TypeTransferCredited: the transfer and the receiver's
+// ledger entry that credited it.
+type CreditData struct {
+	TransferID   string `json:"transfer_id"`
+	FromUserID   string `json:"from_user_id"`
+	ToUserID     string `json:"to_user_id"`
+	Currency     string `json:"currency"`
+	Amount       string `json:"amount"`
+	Seq          int64  `json:"seq"`
+	BalanceAfter string `json:"balance_after"`
+	CreatedAt    string `json:"created_at"`
 }
 
 // Timestamp formats t as every event's times are.
