@@ -104,6 +104,7 @@ func TestSpecLoadsAndValidates(t *testing.T) {
 		"/v1/users/{id}/transfers":   {"GET"},
 		"/v1/transfers":              {"POST"},
 		"/v1/transfers/{id}":         {"GET"},
+		"/v1/batches":                {"POST"},
 		"/v1/currencies":             {"GET"},
 		"/v1/users/{id}/freeze":      {"POST"},
 		"/v1/users/{id}/unfreeze":    {"POST"},
@@ -138,9 +139,10 @@ func TestSpecLoadsAndValidates(t *testing.T) {
 			}
 			if v1 {
 				statuses := []int{401, 403, 503}
-				if path == "/v1/currencies" {
-					// Answered from the region's configuration: no shard and no peer
-					// region is reached, so nothing can be unavailable.
+				if path == "/v1/currencies" || path == "/v1/batches" {
+					// Currencies are answered from the region's configuration, and a
+					// batch answers every item's unavailability in that item's result:
+					// neither can be unavailable as a whole.
 					statuses = []int{401, 403}
 				}
 				for _, status := range statuses {
@@ -149,10 +151,11 @@ func TestSpecLoadsAndValidates(t *testing.T) {
 					}
 				}
 			}
-			// Money-moving POSTs need a key; creating a user takes one optionally, and the
-			// account controls are idempotent by the state they set.
+			// Money-moving POSTs need a key; creating a user takes one optionally, the
+			// account controls are idempotent by the state they set, and a batch's items
+			// carry one each.
 			accountControl := strings.HasSuffix(path, "/freeze") || strings.HasSuffix(path, "/unfreeze") || strings.HasSuffix(path, "/close")
-			if m == "POST" && path != "/v1/users" && !accountControl {
+			if m == "POST" && path != "/v1/users" && path != "/v1/batches" && !accountControl {
 				p := op.Parameters.GetByInAndName("header", "Idempotency-Key")
 				if p == nil || !p.Required {
 					t.Errorf("%s %s: Idempotency-Key header not required", m, path)
@@ -351,7 +354,7 @@ func TestRealEncoders(t *testing.T) {
 		}))},
 		// Behind WithRequestID, as every route of the server is.
 		{"livez", "/livez", httpapi.WithRequestID(http.HandlerFunc(tracker.Livez))},
-		{"body over the limit", "/livez", httpapi.WithRequestID(httpapi.LimitBody(1)(http.HandlerFunc(tracker.Livez)))},
+		{"body over the limit", "/livez", httpapi.WithRequestID(httpapi.LimitBody(1, nil)(http.HandlerFunc(tracker.Livez)))},
 		{"readyz starting", "/readyz", httpapi.WithRequestID(http.HandlerFunc(tracker.Readyz))},
 		{"openapi.yaml", "/openapi.yaml", httpapi.WithRequestID(api.Handler())},
 	} {

@@ -21,6 +21,7 @@ import (
 
 	"example.com/wallet/api"
 	"example.com/wallet/modules/accounts"
+	"example.com/wallet/modules/batches"
 	"example.com/wallet/modules/ledger"
 	"example.com/wallet/modules/transfers"
 	"example.com/wallet/platform/config"
@@ -115,11 +116,14 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 		region, ledgerSvc, idem, transfers.NewMetrics(reg))
 	reg.MustRegister(transfersSvc.PendingCollector(logger))
 
+	batchesHTTP := batches.NewHTTP()
 	api := newAPI(cfg, logger, reg, tracker, func(r chi.Router) {
 		accounts.NewHTTP(accountsSvc, forwarder, cfg.Region).Mount(r)
 		ledger.NewHTTP(ledgerSvc, movements, forwarder, limiter, cfg.Catalogue()).Mount(r)
 		transfers.NewHTTP(transfersSvc, forwarder, limiter, cfg.Catalogue()).Mount(r)
+		batchesHTTP.Mount(r)
 	})
+	batchesHTTP.Dispatch(api)
 	admin := chi.NewRouter()
 	admin.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	if cfg.HTTP.Pprof {
@@ -231,7 +235,7 @@ func messageKeys(cfg *config.Config) map[string][]byte {
 func newAPI(cfg *config.Config, logger *slog.Logger, reg prometheus.Registerer, tracker *health.Tracker, mount func(chi.Router)) http.Handler {
 	r := chi.NewRouter()
 	r.Use(httpapi.WithRequestID, httpapi.Trace("/livez", "/readyz"), httpapi.Observe(logger, httpapi.NewMetrics(reg)), httpapi.Deadline(cfg.HTTP.RequestTimeout),
-		httpapi.LimitBody(cfg.HTTP.MaxBodyBytes))
+		httpapi.LimitBody(cfg.HTTP.MaxBodyBytes, map[string]int64{"/v1/batches": cfg.HTTP.MaxBatchBodyBytes}))
 	r.NotFound(httpapi.NotFound)
 	r.MethodNotAllowed(httpapi.MethodNotAllowed)
 	r.Get("/livez", tracker.Livez)

@@ -90,6 +90,9 @@ type HTTP struct {
 	IdleTimeout     time.Duration `koanf:"idle_timeout"`
 	ShutdownTimeout time.Duration `koanf:"shutdown_timeout"`
 	MaxBodyBytes    int64         `koanf:"max_body_bytes"`
+	// MaxBatchBodyBytes caps the body of POST /v1/batches, which holds up to a
+	// thousand requests' bodies.
+	MaxBatchBodyBytes int64 `koanf:"max_batch_body_bytes"`
 	// RequestTimeout bounds every request (plus what it asks to wait with Prefer): a
 	// shard or peer region that hangs silently is answered 503 when it passes.
 	RequestTimeout time.Duration `koanf:"request_timeout"`
@@ -401,6 +404,7 @@ var defaults = map[string]any{
 	"http.idle_timeout":              "60s",
 	"http.shutdown_timeout":          "20s",
 	"http.max_body_bytes":            65536,
+	"http.max_batch_body_bytes":      1048576,
 	"http.max_header_bytes":          16384,
 	"http.request_timeout":           "5s",
 	"database.statement_timeout":     "5s",
@@ -693,8 +697,8 @@ func (c *Config) validate(forMigrations bool) error {
 			}
 		}
 	}
-	if c.HTTP.MaxBodyBytes <= 0 {
-		return errors.New("http.max_body_bytes must be positive")
+	if c.HTTP.MaxBodyBytes <= 0 || c.HTTP.MaxBatchBodyBytes <= 0 {
+		return errors.New("http.max_body_bytes and http.max_batch_body_bytes must be positive")
 	}
 	if c.HTTP.RequestTimeout <= 0 || c.HTTP.RequestTimeout+30*time.Second >= c.HTTP.WriteTimeout {
 		return errors.New("http.request_timeout must be positive and, plus the longest Prefer wait (30s), shorter than http.write_timeout")

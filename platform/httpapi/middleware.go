@@ -261,10 +261,15 @@ func methodLabel(m string) string {
 	return "other"
 }
 
-// LimitBody caps request bodies at max bytes; DecodeJSON turns the overflow into 413.
-func LimitBody(max int64) func(http.Handler) http.Handler {
+// LimitBody caps request bodies at max bytes, or at larger[path] for the paths it
+// names (a batch's body holds many requests'); DecodeJSON turns the overflow into 413.
+func LimitBody(max int64, larger map[string]int64) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			max := max
+			if n, ok := larger[r.URL.Path]; ok {
+				max = n
+			}
 			if r.ContentLength > max {
 				WriteProblem(w, r, NewProblem(http.StatusRequestEntityTooLarge, CodeBodyTooLarge, "the body is larger than %d bytes", max))
 				return
