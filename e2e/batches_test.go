@@ -90,6 +90,9 @@ func TestBatchItemsAnswerAsAlone(t *testing.T) {
 	var carolsTransfer transfer
 	_ = json.Unmarshal(results[8].Body, &carolsTransfer)
 	awaitFinal(t, s.US, carolsTransfer.ID, 20*time.Second)
+	if tr := awaitFinal(t, s.EU, first.ID, 20*time.Second); tr.Status != "completed" { // cross-shard when they do not share one
+		t.Fatalf("alice's transfer to bob = %+v", tr)
+	}
 	assertBalance(t, s, alice, "50", "0")
 	assertBalance(t, s, bob, "20", "0")
 	for user, want := range map[string]map[string]string{alice: {"EUR": "50", "USD": "5"}, carol: {"EUR": "0", "USD": "45"}} {

@@ -120,6 +120,7 @@ func computeRatios(res *results) map[string]float64 {
 	put("hot_account_vs_deposit", "hot_account", ops, w["deposit"].OpsPerS)
 	put("hot_account_vs_hot_row", "hot_account", ops, res.Baselines.HotRowTPS)
 	put("replay_vs_deposit", "idempotent_replay", ops, w["deposit"].OpsPerS)
+	put("batch_deposit_vs_deposit", "batch_deposit", ops, w["deposit"].OpsPerS)
 	return out
 }
 
@@ -133,6 +134,7 @@ var ratioTargets = map[string]string{
 	"balance_large_vs_small":         "<= 1.2",
 	"hot_account_vs_deposit":         ">= 1.0",
 	"hot_account_vs_hot_row":         ">= 0.3",
+	"batch_deposit_vs_deposit":       ">= 3.0",
 }
 
 func printTable(w io.Writer, res *results) {

@@ -34,13 +34,16 @@ type workload struct {
 	// async: the operation only starts a transfer; the workload's throughput and
 	// latency are those of transfers completed, read from the sender's shard.
 	async bool
+	// items is how many operations of the wallet one successful call carries (a
+	// batch's items); 0 means one. Throughput counts items, latency is per call.
+	items int
 	op    operation
 }
 
 // workloadNames lists every workload in the order they run. Transfers across shards
 // and regions run last: each leaves a backlog that must drain before the next starts.
 func workloadNames() []string {
-	return []string{"deposit", "withdrawal", "transfer_same_shard", "hot_account", "idempotent_replay",
+	return []string{"deposit", "withdrawal", "transfer_same_shard", "hot_account", "idempotent_replay", "batch_deposit",
 		"balance_small", "balance_large", "transfer_cross_shard", "transfer_cross_region", "transfer_cross_shard_1client"}
 }
 
@@ -385,6 +388,37 @@ func (b *bench) workloads() []workload {
 				o, _ := b.call(ctx, http.MethodPost, base+"/v1/users/"+rp.user+"/deposits", `{"amount":"1"}`, rp.key, "", http.StatusCreated)
 				return o
 			}},
+		{name: "batch_deposit", what: fmt.Sprintf("batches of %d deposits of 1 to users spread over every shard (ops are items)", batchSize),
+			items: batchSize,
+			op: func(ctx context.Context, rng *mathrand.Rand, w, seq int, _ time.Time) outcome {
+				var body strings.Builder
+				body.WriteString(`{"items":[`)
+				for i := range batchSize {
+					if i > 0 {
+						body.WriteByte(',')
+					}
+					fmt.Fprintf(&body, `{"kind":"deposit","user_id":%q,"amount":"1","idempotency_key":"%s-%d"}`, pick(rng, all), b.key("batch", w, seq), i)
+				}
+				body.WriteString(`]}`)
+				o, got := b.call(ctx, http.MethodPost, base+"/v1/batches", body.String(), "", "", http.StatusOK)
+				if o.err != "" {
+					return o
+				}
+				var res struct {
+					Results []struct {
+						Status int `json:"status"`
+					} `json:"results"`
+				}
+				if err := json.Unmarshal(got, &res); err != nil || len(res.Results) != batchSize {
+					return outcome{err: "malformed batch answer"}
+				}
+				for _, r := range res.Results {
+					if r.Status != http.StatusCreated {
+						return outcome{err: fmt.Sprintf("item status %d", r.Status)}
+					}
+				}
+				return o
+			}},
 		{name: "balance_small", what: fmt.Sprintf("balance reads of a user with %d ledger entries", smallHistory), op: read(b.small)},
 		{name: "balance_large", what: fmt.Sprintf("balance reads of a user with %d ledger entries", b.o.largeSize), op: read(b.large)},
 		{name: "transfer_cross_shard", what: "transfers between shards of the region, completed (TCC over Kafka)", async: true,
@@ -403,6 +437,9 @@ func (b *bench) workloads() []workload {
 			}},
 	}
 }
+
+// batchSize is the items of one batch_deposit call.
+const batchSize = 100
 
 // backoffOnPushback is how long a client waits after the wallet refuses a transfer
 // because its shard is backlogged (the wallet says Retry-After: 1; clients of a
@@ -424,7 +461,7 @@ func (b *bench) runWorkload(ctx context.Context, w workload, p *progress) (workl
 	d := drive(ctx, spec, w.op, p)
 	r := workloadResult{Clients: spec.clients, Errors: d.errors, ErrorKinds: d.errCounts, Requests: d.count, Throttled: d.throttled, What: w.what}
 	if !w.async {
-		r.fill(d.lat.summarise(), float64(d.count-d.errors-d.throttled)/spec.duration.Seconds())
+		r.fill(d.lat.summarise(), float64(max(w.items, 1)*(d.count-d.errors-d.throttled))/spec.duration.Seconds())
 		return r, nil
 	}
 	outcomes, err := b.awaitTransfers(ctx, d.transfers, p, w.name)

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
 
@@ -61,14 +62,12 @@ type batchJSON struct {
 }
 
 func (h *HTTP) create(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		Items []map[string]json.RawMessage `json:"items"`
-	}
-	if err := httpapi.DecodeJSON(r, &req); err != nil {
+	body, err := httpapi.ReadBody(r)
+	if err != nil {
 		httpapi.WriteError(w, r, err)
 		return
 	}
-	items, err := parseItems(req.Items)
+	items, err := parseBatch(body)
 	if err != nil {
 		httpapi.WriteError(w, r, err)
 		return
@@ -135,21 +134,41 @@ var kinds = map[string]func(user string) string{
 	"transfer":   func(string) string { return "/v1/transfers" },
 }
 
-// parseItems checks the batch's shape: 1 to MaxItems items, each of a known kind, naming
-// a well-formed user (user_id for deposits and withdrawals, from_user_id for
-// transfers), with an idempotency_key that is a string when present. Everything else of
-// an item is its request's body, checked by its route as if sent alone.
-func parseItems(raw []map[string]json.RawMessage) ([]item, error) {
-	if len(raw) == 0 || len(raw) > MaxItems {
-		return nil, httpapi.NewProblem(http.StatusBadRequest, httpapi.CodeInvalidRequest, "items: from 1 to %d", MaxItems)
+// parseBatch checks the batch's shape: {"items": [...]} with 1 to MaxItems objects,
+// each of a known kind, naming a well-formed user (user_id for deposits and
+// withdrawals, from_user_id for transfers), with an idempotency_key that is a string
+// when present. Everything else of an item is its request's body, passed on as it came
+// and checked by its route as if sent alone: the batch does not decode it strictly
+// itself, or an item's refusal (a null, an unknown field) would refuse its batch-mates.
+func parseBatch(body []byte) ([]item, error) {
+	invalid := func(format string, args ...any) error {
+		return httpapi.NewProblem(http.StatusBadRequest, httpapi.CodeInvalidRequest, format, args...)
 	}
-	items := make([]item, len(raw))
-	for i, fields := range raw {
+	if !utf8.Valid(body) {
+		return nil, invalid("the body is not valid UTF-8")
+	}
+	var envelope struct {
+		Items []json.RawMessage `json:"items"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&envelope); err != nil || dec.More() {
+		return nil, invalid("the body must be {\"items\": [...]}")
+	}
+	if len(envelope.Items) == 0 || len(envelope.Items) > MaxItems {
+		return nil, invalid("items: from 1 to %d", MaxItems)
+	}
+	items := make([]item, len(envelope.Items))
+	for i, raw := range envelope.Items {
 		bad := func(format string, args ...any) error {
-			return httpapi.NewProblem(http.StatusBadRequest, httpapi.CodeInvalidRequest, "items[%d].%s", i, fmt.Sprintf(format, args...))
+			return invalid("items[%d].%s", i, fmt.Sprintf(format, args...))
+		}
+		var fields map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &fields); err != nil || fields == nil {
+			return nil, invalid("items[%d]: must be an object", i)
 		}
 		var kind string
-		if err := json.Unmarshal(fields["kind"], &kind); err != nil || kinds[kind] == nil {
+		if err := json.Unmarshal(fields["kind"], &kind); err != nil || kinds[kind] == nil || kind == "" {
 			return nil, bad("kind: deposit, withdrawal or transfer")
 		}
 		delete(fields, "kind")
@@ -169,7 +188,7 @@ func parseItems(raw []map[string]json.RawMessage) ([]item, error) {
 		}
 		var key string
 		if rawKey, ok := fields["idempotency_key"]; ok {
-			if err := json.Unmarshal(rawKey, &key); err != nil {
+			if len(rawKey) == 0 || rawKey[0] != '"' || json.Unmarshal(rawKey, &key) != nil {
 				return nil, bad("idempotency_key: a string")
 			}
 			delete(fields, "idempotency_key")
