@@ -169,8 +169,8 @@ type EntryInput struct {
 	CaptureHold bool
 }
 
-// walletHead is the end of one user's ledger as the wallet row records it: its
-// newest entry's sequence number and hash, and the account's status.
+// walletHead is the end of one user's ledger: its newest entry's sequence number and
+// hash (read from that entry), and the account's status (the wallet row's).
 type walletHead struct {
 	defaultCurrency string
 	status          string // account.StatusActive, account.StatusFrozen or account.StatusClosed

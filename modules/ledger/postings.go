@@ -28,7 +28,7 @@ import (
 type Postings struct {
 	heads      map[string]walletHead
 	pots       map[pot]amounts // every balance of the locked users; absent is zero
-	changed    map[string]bool // wallets whose head changed
+	changed    map[string]bool // wallets whose account status changed
 	changedPot map[pot]bool
 	entries    []Entry
 	newHolds   ledgerdb.InsertHoldsParams
@@ -55,17 +55,28 @@ func (s *Service) LockTx(ctx context.Context, tx pgx.Tx, users ...string) (*Post
 	// with its sequence numbers (SeqBefore's binary search relies on it).
 	p := &Postings{heads: make(map[string]walletHead, len(rows)), pots: map[pot]amounts{}, changed: map[string]bool{},
 		changedPot: map[pot]bool{}, holdStatus: map[string]string{}, now: time.Now()}
+	var locked []string
 	for _, r := range rows {
-		p.heads[r.UserID] = walletHead{defaultCurrency: r.DefaultCurrency, status: r.Status, seq: r.LastSeq, hash: r.LastHash}
+		p.heads[r.UserID] = walletHead{defaultCurrency: r.DefaultCurrency, status: r.Status}
+		locked = append(locked, r.UserID)
 	}
-	// Read only once the locks are held: the balances are then the last committed
-	// ones, and no one else writes them until this transaction ends.
-	balances, err := s.q.BalancesOf(ctx, tx, ids)
+	if len(locked) == 0 {
+		return p, nil
+	}
+	// Read only once the locks are held: the balances and the chains' heads are then
+	// the last committed ones, and no one else writes them until this transaction ends.
+	state, err := s.q.StateOf(ctx, tx, locked)
 	if err != nil {
 		return nil, err
 	}
-	for _, b := range balances {
-		p.pots[pot{b.UserID, b.Currency}] = amounts{balance: b.Balance, frozen: b.Frozen}
+	for _, r := range state {
+		if r.Currency == "" {
+			h := p.heads[r.UserID]
+			h.seq, h.hash = r.Seq, r.Hash
+			p.heads[r.UserID] = h
+			continue
+		}
+		p.pots[pot{r.UserID, r.Currency}] = amounts{balance: r.Balance, frozen: r.Frozen}
 	}
 	return p, nil
 }
@@ -147,7 +158,10 @@ func (p *Postings) Post(ins ...EntryInput) ([]Entry, error) {
 		out = append(out, e)
 	}
 	for user, h := range stagedHeads {
-		p.heads[user], p.changed[user] = h, true
+		if h.status != p.heads[user].status {
+			p.changed[user] = true
+		}
+		p.heads[user] = h
 	}
 	for k, a := range stagedPots {
 		p.pots[k], p.changedPot[k] = a, true
@@ -274,9 +288,10 @@ func (p *Postings) status(h Hold) string {
 	return h.Status
 }
 
-// FlushTx writes what was staged: every entry with one insert, every changed wallet
-// and balance with one statement, new holds and hold status changes with one
-// statement each.
+// FlushTx writes what was staged: every entry with one insert, every changed balance
+// with one statement, new holds, hold status changes and account status changes with
+// one statement each. The head of each chain is its newest entry: nothing else to
+// write.
 // Postings may go on staging afterwards and be flushed again.
 func (s *Service) FlushTx(ctx context.Context, tx pgx.Tx, p *Postings) error {
 	if err := s.insertEntriesTx(ctx, tx, p.entries); err != nil {
@@ -302,27 +317,30 @@ func (s *Service) FlushTx(ctx context.Context, tx pgx.Tx, p *Postings) error {
 	}
 	p.newHolds = ledgerdb.InsertHoldsParams{}
 	clear(p.holdStatus)
-	if len(p.changed) == 0 && len(p.changedPot) == 0 {
+	if len(p.changed) > 0 {
+		var st ledgerdb.SetWalletStatusesParams
+		for user := range p.changed {
+			st.UserIds = append(st.UserIds, user)
+			st.Statuses = append(st.Statuses, p.heads[user].status)
+		}
+		clear(p.changed)
+		if err := s.q.SetWalletStatuses(ctx, tx, st); err != nil {
+			return err
+		}
+	}
+	if len(p.changedPot) == 0 {
 		return nil
 	}
-	var u ledgerdb.SaveHeadsParams
-	for user := range p.changed {
-		h := p.heads[user]
-		u.WalletUserIds = append(u.WalletUserIds, user)
-		u.LastSeqs = append(u.LastSeqs, h.seq)
-		u.LastHashes = append(u.LastHashes, h.hash)
-		u.Statuses = append(u.Statuses, h.status)
-	}
+	var u ledgerdb.SaveBalancesParams
 	for k := range p.changedPot {
 		a := p.pots[k]
-		u.BalanceUserIds = append(u.BalanceUserIds, k.user)
+		u.UserIds = append(u.UserIds, k.user)
 		u.Currencies = append(u.Currencies, k.currency)
 		u.Balances = append(u.Balances, a.balance.String())
 		u.Frozen = append(u.Frozen, a.frozen.String())
 	}
-	clear(p.changed)
 	clear(p.changedPot)
-	return s.q.SaveHeads(ctx, tx, u)
+	return s.q.SaveBalances(ctx, tx, u)
 }
 
 // SetStatusTx sets userID's account status in the caller's transaction (Postings.

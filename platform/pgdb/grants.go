@@ -11,8 +11,8 @@ import (
 // ApplicationPrivileges is everything the server's database role needs on a shard,
 // and nothing more. It reads the ledger and appends to it, but cannot change or remove
 // an entry (no UPDATE, DELETE or TRUNCATE on ledger_entries, nor on steps and
-// barriers, nor on users; of a wallet it may change the head of its chain and its
-// status, never whose it is or its default currency); and it owns nothing, so it cannot disable the append-only trigger, alter
+// barriers, nor on users; of a wallet it may change only the status, never whose
+// it is or its default currency); and it owns nothing, so it cannot disable the append-only trigger, alter
 // a table or drop one. Migrations run as the tables' owner, a different role; the
 // server never connects as it.
 var ApplicationPrivileges = []string{
@@ -20,7 +20,7 @@ var ApplicationPrivileges = []string{
 	"GRANT SELECT ON schema_migrations TO %s",
 	"GRANT SELECT, INSERT ON users, ledger_entries, ledger_seals, transfer_steps, tcc_barriers TO %s",
 	"GRANT SELECT, INSERT ON wallets TO %s",
-	"GRANT UPDATE (last_seq, last_hash, status, updated_at) ON wallets TO %s",
+	"GRANT UPDATE (status, updated_at) ON wallets TO %s",
 	"GRANT SELECT, INSERT, UPDATE ON balances, holds, transfers, outbox_relay_lease TO %s",
 	"GRANT SELECT, INSERT, UPDATE, DELETE ON outbox, idempotency_records TO %s",
 	"GRANT USAGE ON SEQUENCE outbox_id_seq TO %s",

@@ -18,7 +18,8 @@ LIMIT @page_size;
 -- disagree. No row when the user has no wallet, or a gap in the history stops the
 -- search (which `wallet ledger verify` reports).
 WITH RECURSIVE search (lo, hi) AS (
-    SELECT 0::bigint, w.last_seq FROM wallets w WHERE w.user_id = @user_id
+    SELECT 0::bigint, (SELECT coalesce(max(l.seq), 0) FROM ledger_entries l WHERE l.user_id = w.user_id)::bigint
+    FROM wallets w WHERE w.user_id = @user_id
     UNION ALL
     SELECT CASE WHEN e.created_at < @before THEN (s.lo + s.hi + 1) / 2 ELSE s.lo END,
            CASE WHEN e.created_at < @before THEN s.hi ELSE (s.lo + s.hi + 1) / 2 - 1 END
@@ -32,7 +33,8 @@ SELECT lo::bigint AS seq FROM search WHERE lo >= hi;
 -- The newest entry of a currency created before an instant, in one statement: the
 -- binary search of SeqBefore, then back from there past the other currencies' entries.
 WITH RECURSIVE search (lo, hi) AS (
-    SELECT 0::bigint, w.last_seq FROM wallets w WHERE w.user_id = @user_id
+    SELECT 0::bigint, (SELECT coalesce(max(l.seq), 0) FROM ledger_entries l WHERE l.user_id = w.user_id)::bigint
+    FROM wallets w WHERE w.user_id = @user_id
     UNION ALL
     SELECT CASE WHEN e.created_at < @before THEN (s.lo + s.hi + 1) / 2 ELSE s.lo END,
            CASE WHEN e.created_at < @before THEN s.hi ELSE (s.lo + s.hi + 1) / 2 - 1 END

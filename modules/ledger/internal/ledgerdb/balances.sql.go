@@ -11,46 +11,6 @@ import (
 	"example.com/wallet/platform/money"
 )
 
-const balancesOf = `-- name: BalancesOf :many
-SELECT user_id, currency, balance, frozen FROM balances WHERE user_id = ANY($1::text[])
-`
-
-type BalancesOfRow struct {
-	UserID   string
-	Currency string
-	Balance  money.Amount
-	Frozen   money.Amount
-}
-
-// Every balance of some users. Read after LockWallets, in a statement of its own: in
-// READ COMMITTED a new statement sees every transaction that committed before the
-// locks were granted, where a join in the locking statement could return a balance
-// row as it was before the lock holder changed it.
-func (q *Queries) BalancesOf(ctx context.Context, db DBTX, userIds []string) ([]BalancesOfRow, error) {
-	rows, err := db.Query(ctx, balancesOf, userIds)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []BalancesOfRow
-	for rows.Next() {
-		var i BalancesOfRow
-		if err := rows.Scan(
-			&i.UserID,
-			&i.Currency,
-			&i.Balance,
-			&i.Frozen,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
 const balancesOfUser = `-- name: BalancesOfUser :many
 SELECT currency, balance, frozen FROM balances WHERE user_id = $1 ORDER BY currency
 `
@@ -83,40 +43,30 @@ func (q *Queries) BalancesOfUser(ctx context.Context, db DBTX, userID string) ([
 }
 
 const getWallet = `-- name: GetWallet :one
-SELECT user_id, default_currency, status, last_seq, last_hash FROM wallets WHERE user_id = $1
+SELECT user_id, default_currency, status FROM wallets WHERE user_id = $1
 `
 
 type GetWalletRow struct {
 	UserID          string
 	DefaultCurrency string
 	Status          string
-	LastSeq         int64
-	LastHash        []byte
 }
 
 func (q *Queries) GetWallet(ctx context.Context, db DBTX, userID string) (GetWalletRow, error) {
 	row := db.QueryRow(ctx, getWallet, userID)
 	var i GetWalletRow
-	err := row.Scan(
-		&i.UserID,
-		&i.DefaultCurrency,
-		&i.Status,
-		&i.LastSeq,
-		&i.LastHash,
-	)
+	err := row.Scan(&i.UserID, &i.DefaultCurrency, &i.Status)
 	return i, err
 }
 
 const getWalletForUpdate = `-- name: GetWalletForUpdate :one
-SELECT user_id, default_currency, status, last_seq, last_hash FROM wallets WHERE user_id = $1 FOR UPDATE
+SELECT user_id, default_currency, status FROM wallets WHERE user_id = $1 FOR UPDATE
 `
 
 type GetWalletForUpdateRow struct {
 	UserID          string
 	DefaultCurrency string
 	Status          string
-	LastSeq         int64
-	LastHash        []byte
 }
 
 // Locks the user's wallet row: every change to a user's money, in any currency, is
@@ -124,13 +74,7 @@ type GetWalletForUpdateRow struct {
 func (q *Queries) GetWalletForUpdate(ctx context.Context, db DBTX, userID string) (GetWalletForUpdateRow, error) {
 	row := db.QueryRow(ctx, getWalletForUpdate, userID)
 	var i GetWalletForUpdateRow
-	err := row.Scan(
-		&i.UserID,
-		&i.DefaultCurrency,
-		&i.Status,
-		&i.LastSeq,
-		&i.LastHash,
-	)
+	err := row.Scan(&i.UserID, &i.DefaultCurrency, &i.Status)
 	return i, err
 }
 
@@ -165,7 +109,7 @@ func (q *Queries) ListWalletUsers(ctx context.Context, db DBTX, arg ListWalletUs
 }
 
 const lockWallets = `-- name: LockWallets :many
-SELECT user_id, default_currency, status, last_seq, last_hash FROM wallets
+SELECT user_id, default_currency, status FROM wallets
 WHERE user_id = ANY($1::text[])
 ORDER BY user_id
 FOR UPDATE
@@ -175,8 +119,6 @@ type LockWalletsRow struct {
 	UserID          string
 	DefaultCurrency string
 	Status          string
-	LastSeq         int64
-	LastHash        []byte
 }
 
 // Locks several users' wallet rows in user id order, the order every transaction that
@@ -190,13 +132,7 @@ func (q *Queries) LockWallets(ctx context.Context, db DBTX, userIds []string) ([
 	var items []LockWalletsRow
 	for rows.Next() {
 		var i LockWalletsRow
-		if err := rows.Scan(
-			&i.UserID,
-			&i.DefaultCurrency,
-			&i.Status,
-			&i.LastSeq,
-			&i.LastHash,
-		); err != nil {
+		if err := rows.Scan(&i.UserID, &i.DefaultCurrency, &i.Status); err != nil {
 			return nil, err
 		}
 		items = append(items, i)
@@ -225,7 +161,8 @@ func (q *Queries) OpenWallet(ctx context.Context, db DBTX, arg OpenWalletParams)
 }
 
 const readBalance = `-- name: ReadBalance :one
-SELECT w.default_currency, w.status, w.last_seq,
+SELECT w.default_currency, w.status,
+       (SELECT coalesce(max(e.seq), 0) FROM ledger_entries e WHERE e.user_id = w.user_id)::bigint AS last_seq,
        coalesce(nullif($1::text, ''), w.default_currency)::text AS currency,
        coalesce(b.balance, 0)::numeric(78,0) AS balance, coalesce(b.frozen, 0)::numeric(78,0) AS frozen
 FROM wallets w
@@ -264,7 +201,9 @@ func (q *Queries) ReadBalance(ctx context.Context, db DBTX, arg ReadBalanceParam
 }
 
 const readBalances = `-- name: ReadBalances :many
-SELECT w.default_currency, w.status, w.last_seq, coalesce(b.currency, '')::text AS currency,
+SELECT w.default_currency, w.status,
+       (SELECT coalesce(max(e.seq), 0) FROM ledger_entries e WHERE e.user_id = w.user_id)::bigint AS last_seq,
+       coalesce(b.currency, '')::text AS currency,
        coalesce(b.balance, 0)::numeric(78,0) AS balance, coalesce(b.frozen, 0)::numeric(78,0) AS frozen
 FROM wallets w
 LEFT JOIN balances b ON b.user_id = w.user_id
@@ -310,15 +249,7 @@ func (q *Queries) ReadBalances(ctx context.Context, db DBTX, userID string) ([]R
 	return items, nil
 }
 
-const saveHeads = `-- name: SaveHeads :exec
-WITH heads AS (
-    UPDATE wallets w
-    SET last_seq = v.last_seq, last_hash = v.last_hash, status = v.status, updated_at = now()
-    FROM ROWS FROM (unnest($5::text[]), unnest($6::bigint[]), unnest($7::bytea[]),
-                    unnest($8::text[]))
-         AS v(user_id, last_seq, last_hash, status)
-    WHERE w.user_id = v.user_id
-)
+const saveBalances = `-- name: SaveBalances :exec
 INSERT INTO balances (user_id, currency, balance, frozen, updated_at)
 SELECT b.user_id, b.currency, b.balance::numeric, b.frozen::numeric, now()
 FROM ROWS FROM (unnest($1::text[]), unnest($2::text[]), unnest($3::text[]),
@@ -327,30 +258,94 @@ FROM ROWS FROM (unnest($1::text[]), unnest($2::text[]), unnest($3::text[]),
 ON CONFLICT (user_id, currency) DO UPDATE SET balance = excluded.balance, frozen = excluded.frozen, updated_at = excluded.updated_at
 `
 
-type SaveHeadsParams struct {
-	BalanceUserIds []string
-	Currencies     []string
-	Balances       []string
-	Frozen         []string
-	WalletUserIds  []string
-	LastSeqs       []int64
-	LastHashes     [][]byte
-	Statuses       []string
+type SaveBalancesParams struct {
+	UserIds    []string
+	Currencies []string
+	Balances   []string
+	Frozen     []string
 }
 
-// Several wallet heads and balances in one statement: element i of the wallet arrays
-// is wallet i's new head; element j of the balance arrays is balance j, inserted the
-// first time a user holds its currency. Both are written under the wallets' locks.
-func (q *Queries) SaveHeads(ctx context.Context, db DBTX, arg SaveHeadsParams) error {
-	_, err := db.Exec(ctx, saveHeads,
-		arg.BalanceUserIds,
+// Several balances in one statement, written under their wallets' locks: element i of
+// every array is balance i, inserted the first time its user holds its currency.
+func (q *Queries) SaveBalances(ctx context.Context, db DBTX, arg SaveBalancesParams) error {
+	_, err := db.Exec(ctx, saveBalances,
+		arg.UserIds,
 		arg.Currencies,
 		arg.Balances,
 		arg.Frozen,
-		arg.WalletUserIds,
-		arg.LastSeqs,
-		arg.LastHashes,
-		arg.Statuses,
 	)
 	return err
+}
+
+const setWalletStatuses = `-- name: SetWalletStatuses :exec
+UPDATE wallets w SET status = v.status, updated_at = now()
+FROM ROWS FROM (unnest($1::text[]), unnest($2::text[])) AS v(user_id, status)
+WHERE w.user_id = v.user_id
+`
+
+type SetWalletStatusesParams struct {
+	UserIds  []string
+	Statuses []string
+}
+
+// The account statuses that changed, under the wallets' locks.
+func (q *Queries) SetWalletStatuses(ctx context.Context, db DBTX, arg SetWalletStatusesParams) error {
+	_, err := db.Exec(ctx, setWalletStatuses, arg.UserIds, arg.Statuses)
+	return err
+}
+
+const stateOf = `-- name: StateOf :many
+SELECT b.user_id, b.currency, b.balance, b.frozen, 0::bigint AS seq, '\x'::bytea AS hash
+FROM balances b
+WHERE b.user_id = ANY($1::text[])
+UNION ALL
+SELECT u.user_id, ''::text, 0::numeric(78,0), 0::numeric(78,0), coalesce(e.seq, 0)::bigint,
+       coalesce(e.hash, decode(repeat('00', 32), 'hex'))::bytea
+FROM unnest($1::text[]) AS u (user_id)
+LEFT JOIN LATERAL (
+    SELECT h.seq, h.hash FROM ledger_entries h WHERE h.user_id = u.user_id ORDER BY h.seq DESC LIMIT 1
+) e ON true
+`
+
+type StateOfRow struct {
+	UserID   string
+	Currency string
+	Balance  money.Amount
+	Frozen   money.Amount
+	Seq      int64
+	Hash     []byte
+}
+
+// What the next entries of some users are decided on: every balance (rows with a
+// currency) and the head of each user's chain, its newest entry's sequence number and
+// hash (rows with currency ”, seq 0 and the genesis hash before the first entry), one
+// probe of the primary key per user. Read after LockWallets, in a statement of its
+// own: in READ COMMITTED a new statement sees every transaction that committed before
+// the locks were granted, where a join in the locking statement could return rows as
+// they were before the lock holder changed them.
+func (q *Queries) StateOf(ctx context.Context, db DBTX, userIds []string) ([]StateOfRow, error) {
+	rows, err := db.Query(ctx, stateOf, userIds)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []StateOfRow
+	for rows.Next() {
+		var i StateOfRow
+		if err := rows.Scan(
+			&i.UserID,
+			&i.Currency,
+			&i.Balance,
+			&i.Frozen,
+			&i.Seq,
+			&i.Hash,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }

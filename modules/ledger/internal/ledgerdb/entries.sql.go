@@ -14,7 +14,8 @@ import (
 
 const balanceAt = `-- name: BalanceAt :one
 WITH RECURSIVE search (lo, hi) AS (
-    SELECT 0::bigint, w.last_seq FROM wallets w WHERE w.user_id = $1
+    SELECT 0::bigint, (SELECT coalesce(max(l.seq), 0) FROM ledger_entries l WHERE l.user_id = w.user_id)::bigint
+    FROM wallets w WHERE w.user_id = $1
     UNION ALL
     SELECT CASE WHEN e.created_at < $3 THEN (s.lo + s.hi + 1) / 2 ELSE s.lo END,
            CASE WHEN e.created_at < $3 THEN s.hi ELSE (s.lo + s.hi + 1) / 2 - 1 END
@@ -330,7 +331,8 @@ func (q *Queries) ListSeals(ctx context.Context, db DBTX, userID string) ([]List
 
 const seqBefore = `-- name: SeqBefore :one
 WITH RECURSIVE search (lo, hi) AS (
-    SELECT 0::bigint, w.last_seq FROM wallets w WHERE w.user_id = $1
+    SELECT 0::bigint, (SELECT coalesce(max(l.seq), 0) FROM ledger_entries l WHERE l.user_id = w.user_id)::bigint
+    FROM wallets w WHERE w.user_id = $1
     UNION ALL
     SELECT CASE WHEN e.created_at < $2 THEN (s.lo + s.hi + 1) / 2 ELSE s.lo END,
            CASE WHEN e.created_at < $2 THEN s.hi ELSE (s.lo + s.hi + 1) / 2 - 1 END
