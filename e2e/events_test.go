@@ -158,3 +158,59 @@ func TestEventsAnnounceEveryChange(t *testing.T) {
 		t.Fatalf("us's stream:\n%s\nwant, keyed by %s:\n%s", got(us[bob]), bob, want)
 	}
 }
+
+// TestAnEventStreamThatCannotBeWrittenHoldsBackNoTransfer: with region eu's event
+// topic gone, its transfers across shards still complete and back-pressure does not
+// refuse them (events wait in a relay loop of their own); once the topic is back, every
+// event that waited is published.
+func TestAnEventStreamThatCannotBeWrittenHoldsBackNoTransfer(t *testing.T) {
+	t.Parallel()
+	s := StartStack(t, "WALLET_TRANSFERS__MAX_OUTBOX_AGE=1s")
+	topic := s.TopicPrefix + ".eu.events"
+	createUser(t, s.EU, "eu")
+	readEvents(t, s, "eu", 1) // the stream works before it goes
+	ctx := context.Background()
+	if err := kafkabus.DeleteTopics(ctx, []string{brokers(t)}, topic); err != nil {
+		t.Fatal(err)
+	}
+	from, to := userOnShard(t, s, "eu", "eu0", "100"), userOnShard(t, s, "eu", "eu1", "0")
+	want := []string{from + ":created", from + ":1", to + ":created"}
+	for i := range 4 {
+		_, tr := send(t, s.EU, from, to, "10", fmt.Sprint("while-gone-", i), "Prefer", "wait=20")
+		if tr.Status != "completed" {
+			t.Fatalf("transfer %d while the event stream is gone = %+v", i, tr)
+		}
+		want = append(want, tr.ID+":created", tr.ID+":completed", tr.ID+":credited")
+		if i == 2 {
+			// Events now wait longer than the outbox's bound for transfers: the next
+			// transfer must not be refused for them.
+			time.Sleep(1500 * time.Millisecond)
+		}
+	}
+	if err := kafkabus.EnsureTopics(ctx, []string{brokers(t)}, 1, topic); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		msgs, err := kafkabus.ReadAll(ctx, []string{brokers(t)}, topic)
+		seen := map[string]bool{}
+		for _, m := range msgs {
+			var e event
+			_ = json.Unmarshal(m.Value, &e)
+			seen[e.ID] = true
+		}
+		var missing []string
+		for _, id := range want {
+			if !seen[id] {
+				missing = append(missing, id)
+			}
+		}
+		if err == nil && len(missing) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("30 s after the topic came back, %d events still missing (%v): %v", len(missing), err, missing)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}

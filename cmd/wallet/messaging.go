@@ -45,14 +45,17 @@ func (m *messaging) writer(region string) *kafka.Writer {
 	return m.writers[strings.Join(m.cfg.BrokersOf(region), ",")]
 }
 
-// publish sends relayed outbox messages, all for one destination region, to that
-// region's TCC topic, or to its event stream for events (only this region's own), in
-// order, waiting for every acknowledgement.
+// publish sends relayed outbox messages, all for one destination, in order, waiting
+// for every acknowledgement: a region's TCC topic, or this region's event stream
+// (events.Destination).
 func (m *messaging) publish(ctx context.Context, msgs []outbox.Message) error {
 	if len(msgs) == 0 {
 		return nil
 	}
 	region := msgs[0].Region
+	if region == events.Destination {
+		region = m.cfg.Region
+	}
 	key := m.cfg.MessageKey(region)
 	batch := make([]kafka.Message, 0, len(msgs))
 	for _, msg := range msgs {

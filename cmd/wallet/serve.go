@@ -25,6 +25,7 @@ import (
 	"example.com/wallet/modules/ledger"
 	"example.com/wallet/modules/transfers"
 	"example.com/wallet/platform/config"
+	"example.com/wallet/platform/events"
 	"example.com/wallet/platform/health"
 	"example.com/wallet/platform/httpapi"
 	"example.com/wallet/platform/idempotency"
@@ -157,7 +158,10 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 	hostname, _ := os.Hostname()
 	holder := hostname + "/" + cfg.HTTP.Addr
 	for name, s := range shards {
-		relay := &outbox.Relay{Shard: name, Pool: s.Pool, Regions: cfg.Regions(), Publish: bus.publish, Logger: logger, Holder: holder,
+		// Every region's TCC messages, and this region's event stream in a loop of its
+		// own (events.Destination).
+		destinations := append(cfg.Regions(), events.Destination)
+		relay := &outbox.Relay{Shard: name, Pool: s.Pool, Regions: destinations, Publish: bus.publish, Logger: logger, Holder: holder,
 			Metrics: bus.outboxMetrics, Hold: cfg.Testing.RelayHold, Drop: cfg.Testing.RelayDrop}
 		spawn(func() { relay.Run(bg) })
 	}

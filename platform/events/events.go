@@ -45,6 +45,13 @@ const (
 // outboxType is the type of the outbox row that holds the events of one transaction.
 const outboxType = "wallet.events"
 
+// Destination is the outbox destination of events: the relay publishes them in a loop
+// of their own, apart from the TCC messages of every region, so an event stream that
+// cannot be written (its topic missing, its cluster away) never holds back a
+// transfer, and back-pressure on transfers never counts events. It cannot be a
+// region's name (those are lowercase letters).
+const Destination = "_events"
+
 // IsEvent reports whether an outbox message of type messageType holds events (for the
 // region's event stream, see Unpack) rather than a TCC message.
 func IsEvent(messageType string) bool { return messageType == outboxType }
@@ -108,7 +115,7 @@ func Outbox(region string, evs []Event) ([]outbox.Message, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []outbox.Message{{Region: region, Key: evs[0].UserID, Type: outboxType, Payload: payload, Trace: sc}}, nil
+	return []outbox.Message{{Region: Destination, Key: evs[0].UserID, Type: outboxType, Payload: payload, Trace: sc}}, nil
 }
 
 // packed is one event in an outbox row: its key on the topic and its document.

@@ -17,8 +17,8 @@ func TestOneRowHoldsATransactionsEventsInOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(msgs) != 1 || msgs[0].Region != "eu" || !IsEvent(msgs[0].Type) {
-		t.Fatalf("messages = %+v, want one row of events for eu", msgs)
+	if len(msgs) != 1 || msgs[0].Region != Destination || !IsEvent(msgs[0].Type) {
+		t.Fatalf("messages = %+v, want one row for the event stream", msgs)
 	}
 	published, err := Unpack(msgs[0].Payload)
 	if err != nil || len(published) != 2 || published[0].Key != "eu_U" || published[1].Key != "eu_V" {

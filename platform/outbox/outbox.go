@@ -112,8 +112,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 type Relay struct {
 	Shard string
 	Pool  *pgxpool.Pool
-	// Regions are the destination regions, each relayed on its own: every region of
-	// the wallet (messages are only ever written for a configured region).
+	// Regions are the destinations, each relayed on its own: every region of the
+	// wallet (messages are only ever written for a configured region), and any other
+	// destination the caller writes messages for (the event stream's).
 	Regions []string
 	// Publish sends a batch of messages to one destination region.
 	Publish Publish
