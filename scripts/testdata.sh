@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# make testdata: users with deposits in both regions of a running `make run` stack.
+# make testdata: users with deposits in euros and dollars in both regions of a running
+# `make run` stack.
 set -euo pipefail
 EU=${EU_URL:-http://127.0.0.1:8081}
 US=${US_URL:-http://127.0.0.1:8082}
@@ -18,7 +19,10 @@ for region in eu eu eu us us us; do
 	amount=$((RANDOM % 9000 + 1000))
 	curl -fs -X POST "$EU/v1/users/$id/deposits" -H "$AUTH" -H "Idempotency-Key: testdata-$id" \
 		-H 'Content-Type: application/json' -d "{\"amount\":\"$amount\",\"metadata\":{\"source\":\"testdata\"}}" >/dev/null
-	echo "$region user $id deposited $amount"
+	dollars=$((RANDOM % 5000 + 500))
+	curl -fs -X POST "$EU/v1/users/$id/deposits" -H "$AUTH" -H "Idempotency-Key: testdata-usd-$id" \
+		-H 'Content-Type: application/json' -d "{\"amount\":\"$dollars\",\"currency\":\"USD\"}" >/dev/null
+	echo "$region user $id deposited $amount EUR and $dollars USD"
 	ids+=("$id")
 done
 
@@ -28,4 +32,10 @@ Any region answers for any user:
   curl -s $US/v1/users/${ids[0]}/balance -H '$AUTH'
   curl -s $EU/v1/users/${ids[3]}/ledger -H '$AUTH'
   curl -s -X POST $EU/v1/users/${ids[0]}/withdrawals -H '$AUTH' -H 'Idempotency-Key: w-1' -d '{"amount":"10"}'
+
+Every balance of a user, one per currency:
+  curl -s $EU/v1/users/${ids[0]}/balances -H '$AUTH'
+Dollars from eu to us, and a batch:
+  curl -s -X POST $EU/v1/transfers -H '$AUTH' -H 'Idempotency-Key: t-usd-1' -H 'Prefer: wait=10' -d '{"from_user_id":"${ids[0]}","to_user_id":"${ids[3]}","amount":"250","currency":"USD"}'
+  curl -s -X POST $EU/v1/batches -H '$AUTH' -d '{"items":[{"kind":"deposit","user_id":"${ids[1]}","amount":"5","idempotency_key":"b-1"},{"kind":"withdrawal","user_id":"${ids[1]}","amount":"5","idempotency_key":"b-2"}]}'
 MSG
