@@ -36,8 +36,8 @@ type Wallets interface {
 	// credit is decided, with the event in the user's history, and returns the
 	// account as it then is.
 	SetStatusTx(ctx context.Context, tx pgx.Tx, userID, status string) (account.State, error)
-	// AccountTx reads the account's status and default currency.
-	AccountTx(ctx context.Context, tx pgx.Tx, userID string) (account.State, error)
+	// Account reads the account's status and default currency.
+	Account(ctx context.Context, userID string) (account.State, error)
 }
 
 // Service creates and reads the users of one region.
@@ -59,13 +59,14 @@ func NewService(shards *pgdb.Shards, wallet Wallets, defaultCurrency string) *Se
 // what makes a retried create with the same idempotency key return the same user.
 func (s *Service) Create(ctx context.Context, id string) (User, error) {
 	var u User
+	existed := false
 	err := pgdb.InTx(ctx, s.shards.For(id).Pool, func(tx pgx.Tx) error {
 		row, err := s.q.InsertUser(ctx, tx, accountsdb.InsertUserParams{
 			ID: id, Region: s.shards.Router().Region(), CreatedAt: time.Now().UTC().Truncate(time.Microsecond),
 		})
 		if errors.Is(err, pgx.ErrNoRows) {
-			u, err = s.getTx(ctx, tx, id)
-			return err
+			existed = true
+			return nil
 		}
 		if err != nil {
 			return err
@@ -81,6 +82,9 @@ func (s *Service) Create(ctx context.Context, id string) (User, error) {
 		}
 		return outbox.EnqueueTx(ctx, tx, created...)
 	})
+	if err == nil && existed {
+		return s.Get(ctx, id)
+	}
 	return u, pgdb.InterpretError(err, nil)
 }
 
@@ -103,25 +107,19 @@ func (s *Service) SetStatus(ctx context.Context, id, status string) (User, error
 	return u, pgdb.InterpretError(err, shard.ErrUserNotFound)
 }
 
-// Get reads a user of this region, with its account's status and default currency,
-// in one snapshot.
+// Get reads a user of this region, with its account's status and default currency.
+// The user's own row never changes once written, so the two reads need no common
+// snapshot.
 func (s *Service) Get(ctx context.Context, id string) (User, error) {
-	var u User
-	err := pgdb.InTxWith(ctx, s.shards.For(id).Pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		var err error
-		u, err = s.getTx(ctx, tx, id)
-		return err
-	})
-	return u, pgdb.InterpretError(err, shard.ErrUserNotFound)
-}
-
-func (s *Service) getTx(ctx context.Context, tx pgx.Tx, id string) (User, error) {
-	row, err := s.q.GetUser(ctx, tx, id)
+	row, err := s.q.GetUser(ctx, s.shards.For(id).Pool, id)
+	if err != nil {
+		return User{}, pgdb.InterpretError(err, shard.ErrUserNotFound)
+	}
+	state, err := s.wallet.Account(ctx, id)
 	if err != nil {
 		return User{}, err
 	}
-	state, err := s.wallet.AccountTx(ctx, tx, id)
-	return toUser(row, state), err
+	return toUser(row, state), nil
 }
 
 func toUser(row accountsdb.User, state account.State) User {

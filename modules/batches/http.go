@@ -43,15 +43,14 @@ func (h *HTTP) Mount(r chi.Router) {
 	r.With(httpapi.RequireScope(config.ScopePayments)).Post("/v1/batches", h.create)
 }
 
-// item is one entry of a batch: its kind, the user whose route it takes, its key, and
-// the rest, which is the body of the request it stands for.
+// item is one entry of a batch: the user whose items it is ordered with, its key, the
+// route its request takes and the rest, which is that request's body.
 type item struct {
-	kind, user, key string
-	path            string
+	user, key, path string
 	body            []byte
 }
 
-// Result is one item's answer: the status and body its own request would have had.
+// resultJSON is one item's answer: the status and body its own request would have had.
 type resultJSON struct {
 	Status int             `json:"status"`
 	Body   json.RawMessage `json:"body"`
@@ -168,7 +167,7 @@ func parseBatch(body []byte) ([]item, error) {
 			return nil, invalid("items[%d]: must be an object", i)
 		}
 		var kind string
-		if err := json.Unmarshal(fields["kind"], &kind); err != nil || kinds[kind] == nil || kind == "" {
+		if err := json.Unmarshal(fields["kind"], &kind); err != nil || kinds[kind] == nil {
 			return nil, bad("kind: deposit, withdrawal or transfer")
 		}
 		delete(fields, "kind")
@@ -197,7 +196,7 @@ func parseBatch(body []byte) ([]item, error) {
 		if err != nil {
 			return nil, err
 		}
-		items[i] = item{kind: kind, user: user, key: key, path: kinds[kind](user), body: body}
+		items[i] = item{user: user, key: key, path: kinds[kind](user), body: body}
 	}
 	return items, nil
 }

@@ -209,7 +209,7 @@ func (h walletHead) append(in EntryInput, a amounts, empty func() bool, now time
 	}
 	switch in.Kind {
 	case KindAccountFrozen, KindAccountUnfrozen:
-		status = map[string]string{KindAccountFrozen: account.StatusFrozen, KindAccountUnfrozen: account.StatusActive}[in.Kind]
+		status = accountStatuses[in.Kind]
 	case KindAccountClosed:
 		if !empty() {
 			return Entry{}, h, a, account.ErrNotEmpty
@@ -308,8 +308,11 @@ func (s *Service) AppendManyTx(ctx context.Context, tx pgx.Tx, userID string, in
 		}
 	}
 	entries, err := p.Post(ins...)
-	if err != nil || len(entries) == 0 {
-		return p.Balance(userID, ""), err
+	if err != nil {
+		return Balance{}, err
+	}
+	if len(entries) == 0 {
+		return p.Balance(userID, ""), nil
 	}
 	return p.Balance(userID, entries[len(entries)-1].Currency), s.FlushTx(ctx, tx, p)
 }
@@ -400,16 +403,13 @@ func (s *Service) BalanceAt(ctx context.Context, userID, currency string, at tim
 		out.Currency = w.DefaultCurrency
 	}
 	// PostgreSQL keeps microseconds: "at or before at" is "before at + 1µs".
-	before := at.Truncate(time.Microsecond).Add(time.Microsecond)
-	row, err := s.q.BalanceAt(ctx, pool, ledgerdb.BalanceAtParams{UserID: userID, Currency: out.Currency, Before: before})
+	seq, err := s.seqBefore(ctx, pool, userID, at.Truncate(time.Microsecond).Add(time.Microsecond))
+	if err != nil {
+		return BalanceAt{}, err
+	}
+	row, err := s.q.BalanceAt(ctx, pool, ledgerdb.BalanceAtParams{UserID: userID, MaxSeq: seq, Currency: out.Currency})
 	if errors.Is(err, pgx.ErrNoRows) {
-		// No entry of the currency yet at that instant, or no such user, or a history
-		// with a gap: only the first is an answer, and only this rarer case pays for
-		// telling them apart.
-		if _, err := s.seqBefore(ctx, pool, userID, before); err != nil {
-			return BalanceAt{}, err
-		}
-		return out, nil
+		return out, nil // no entry of the currency yet at that instant
 	}
 	if err != nil {
 		return BalanceAt{}, pgdb.InterpretError(err, nil)
@@ -472,7 +472,8 @@ var eventTypes = map[string]string{
 	KindAccountClosed:   events.TypeAccountClosed,
 }
 
-// accountStatuses are the statuses account events leave.
+// accountStatuses are the statuses account events leave: what append applies, verify
+// replays and the events announce.
 var accountStatuses = map[string]string{
 	KindAccountFrozen: account.StatusFrozen, KindAccountUnfrozen: account.StatusActive, KindAccountClosed: account.StatusClosed,
 }

@@ -367,10 +367,10 @@ func (s *Service) SetStatusTx(ctx context.Context, tx pgx.Tx, userID, status str
 	return state, s.announceTx(ctx, tx, []Entry{event})
 }
 
-// AccountTx reads userID's account status and default currency in the caller's
-// transaction (shard.ErrUserNotFound when it has no wallet).
-func (s *Service) AccountTx(ctx context.Context, tx pgx.Tx, userID string) (account.State, error) {
-	w, err := s.q.GetWallet(ctx, tx, userID)
+// Account reads userID's account status and default currency (shard.ErrUserNotFound
+// when it has no wallet).
+func (s *Service) Account(ctx context.Context, userID string) (account.State, error) {
+	w, err := s.q.GetWallet(ctx, s.shards.For(userID).Pool, userID)
 	if err != nil {
 		return account.State{}, pgdb.InterpretError(err, shard.ErrUserNotFound)
 	}

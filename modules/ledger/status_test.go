@@ -26,11 +26,11 @@ func TestAccountStatusRules(t *testing.T) {
 	}
 	setStatus := func(status string) (bool, error) {
 		var changed bool
-		err := pgdb.InTx(ctx, f.pool(u), func(tx pgx.Tx) error {
-			before, err := f.svc.AccountTx(ctx, tx, u)
-			if err != nil {
-				return err
-			}
+		before, err := f.svc.Account(ctx, u)
+		if err != nil {
+			return false, err
+		}
+		err = pgdb.InTx(ctx, f.pool(u), func(tx pgx.Tx) error {
 			after, err := f.svc.SetStatusTx(ctx, tx, u, status)
 			changed = after != before
 			if err == nil && after.Status != status {

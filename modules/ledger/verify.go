@@ -196,7 +196,7 @@ func (s *Service) checkUser(ctx context.Context, tx pgx.Tx, userID string, mode 
 				if !e.Amount.IsZero() {
 					drift("entry %d, an account event, moves %s", e.Seq, e.Amount)
 				}
-				status = map[string]string{KindAccountFrozen: account.StatusFrozen, KindAccountUnfrozen: account.StatusActive, KindAccountClosed: account.StatusClosed}[e.Kind]
+				status = accountStatuses[e.Kind]
 			case KindDeposit, KindTransferCredit:
 				balance = balance.Add(e.Amount)
 			default:

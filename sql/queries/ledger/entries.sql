@@ -30,27 +30,12 @@ WITH RECURSIVE search (lo, hi) AS (
 SELECT lo::bigint AS seq FROM search WHERE lo >= hi;
 
 -- name: BalanceAt :one
--- The newest entry of a currency created before an instant, in one statement: the
--- binary search of SeqBefore, then back from there past the other currencies' entries.
-WITH RECURSIVE search (lo, hi) AS (
-    SELECT 0::bigint, (SELECT coalesce(max(l.seq), 0) FROM ledger_entries l WHERE l.user_id = w.user_id)::bigint
-    FROM wallets w WHERE w.user_id = @user_id
-    UNION ALL
-    SELECT CASE WHEN e.created_at < @before THEN (s.lo + s.hi + 1) / 2 ELSE s.lo END,
-           CASE WHEN e.created_at < @before THEN s.hi ELSE (s.lo + s.hi + 1) / 2 - 1 END
-    FROM search s
-    JOIN ledger_entries e ON e.user_id = @user_id AND e.seq = (s.lo + s.hi + 1) / 2
-    WHERE s.lo < s.hi
-)
-SELECT e.seq, e.balance_after
-FROM search s
-CROSS JOIN LATERAL (
-    SELECT c.seq, c.balance_after FROM ledger_entries c
-    WHERE c.user_id = @user_id AND c.seq <= s.lo AND c.currency = @currency
-    ORDER BY c.seq DESC
-    LIMIT 1
-) e
-WHERE s.lo >= s.hi;
+-- The newest entry of a currency at or before a sequence number (SeqBefore's answer):
+-- back from there past the other currencies' entries.
+SELECT seq, balance_after FROM ledger_entries
+WHERE user_id = @user_id AND seq <= @max_seq AND currency = @currency
+ORDER BY seq DESC
+LIMIT 1;
 
 -- name: ListEntriesAscending :many
 -- Oldest first, for verify and rebuild.

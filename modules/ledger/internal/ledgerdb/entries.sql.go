@@ -13,31 +13,16 @@ import (
 )
 
 const balanceAt = `-- name: BalanceAt :one
-WITH RECURSIVE search (lo, hi) AS (
-    SELECT 0::bigint, (SELECT coalesce(max(l.seq), 0) FROM ledger_entries l WHERE l.user_id = w.user_id)::bigint
-    FROM wallets w WHERE w.user_id = $1
-    UNION ALL
-    SELECT CASE WHEN e.created_at < $3 THEN (s.lo + s.hi + 1) / 2 ELSE s.lo END,
-           CASE WHEN e.created_at < $3 THEN s.hi ELSE (s.lo + s.hi + 1) / 2 - 1 END
-    FROM search s
-    JOIN ledger_entries e ON e.user_id = $1 AND e.seq = (s.lo + s.hi + 1) / 2
-    WHERE s.lo < s.hi
-)
-SELECT e.seq, e.balance_after
-FROM search s
-CROSS JOIN LATERAL (
-    SELECT c.seq, c.balance_after FROM ledger_entries c
-    WHERE c.user_id = $1 AND c.seq <= s.lo AND c.currency = $2
-    ORDER BY c.seq DESC
-    LIMIT 1
-) e
-WHERE s.lo >= s.hi
+SELECT seq, balance_after FROM ledger_entries
+WHERE user_id = $1 AND seq <= $2 AND currency = $3
+ORDER BY seq DESC
+LIMIT 1
 `
 
 type BalanceAtParams struct {
 	UserID   string
+	MaxSeq   int64
 	Currency string
-	Before   time.Time
 }
 
 type BalanceAtRow struct {
@@ -45,10 +30,10 @@ type BalanceAtRow struct {
 	BalanceAfter money.Amount
 }
 
-// The newest entry of a currency created before an instant, in one statement: the
-// binary search of SeqBefore, then back from there past the other currencies' entries.
+// The newest entry of a currency at or before a sequence number (SeqBefore's answer):
+// back from there past the other currencies' entries.
 func (q *Queries) BalanceAt(ctx context.Context, db DBTX, arg BalanceAtParams) (BalanceAtRow, error) {
-	row := db.QueryRow(ctx, balanceAt, arg.UserID, arg.Currency, arg.Before)
+	row := db.QueryRow(ctx, balanceAt, arg.UserID, arg.MaxSeq, arg.Currency)
 	var i BalanceAtRow
 	err := row.Scan(&i.Seq, &i.BalanceAfter)
 	return i, err
