@@ -221,6 +221,9 @@ func (s *Service) SweepOnce(ctx context.Context, shardName string) (int, error) 
 			msg := Message{Type: msgType, TransferID: t.ID, FromUserID: t.FromUserID, ToUserID: t.ToUserID, Currency: t.Currency, Amount: t.Amount.String()}
 			if msgType == MsgCredit {
 				msg.Metadata = storedMetadata(t.Metadata)
+				if t.RefundOf != nil {
+					msg.RefundOf = *t.RefundOf
+				}
 			}
 			msgs = append(msgs, outbox.Message{Region: toRegion, Key: t.ID, Type: msgType, Payload: msg.encode(), Trace: span.SpanContext()})
 			if span.IsRecording() {

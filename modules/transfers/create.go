@@ -47,12 +47,21 @@ type Created struct {
 // read for its trace alone (the request's SpanTry, whose context its credit message
 // carries): once queued, a request is applied or refused, never abandoned.
 func (s *Service) Create(ctx context.Context, req Request, answer Answer) (Created, error) {
+	return s.create(ctx, req, answer)
+}
+
+// create runs a transfer or, with req.refundOf set, a refund (see Refund).
+func (s *Service) create(ctx context.Context, req Request, answer Answer) (Created, error) {
 	ctx, span := startTry(ctx, req)
+	fingerprintOf := fingerprint
+	if req.refundOf != "" {
+		fingerprintOf = refundFingerprint
+	}
 	op := createOp{req: req, answer: answer, trace: span.SpanContext(), idem: idempotency.Request{
 		Gateway:     req.Gateway,
 		Scope:       req.FromUserID,
 		Key:         req.Key,
-		Fingerprint: fingerprint(req),
+		Fingerprint: fingerprintOf(req),
 	}}
 	res, err := s.creates[s.shards.For(req.FromUserID).Name].DoTraced(ctx, op)
 	if err == nil {
@@ -122,21 +131,40 @@ func (s *Service) applyCreates(ctx context.Context, tx pgx.Tx, batch []createOp)
 	if err != nil {
 		return nil, err
 	}
-	var users []string
+	// Each request as it is applied: a refund's receiver and currency are its
+	// transfer's, known once its refund key is held, and they decide which wallets are
+	// locked. A copy, so a retried transaction starts from the requests as they came.
+	requests := make([]Request, len(batch))
+	var refunded []string
 	for i, op := range batch {
+		requests[i] = op.req
+		if op.req.refundOf != "" && claims[i].Err == nil && claims[i].Stored == nil {
+			refunded = append(refunded, op.req.refundOf)
+		}
+	}
+	refunds, err := s.lockRefundsTx(ctx, tx, refunded)
+	if err != nil {
+		return nil, err
+	}
+	var users []string
+	for i, req := range requests {
+		if req.refundOf != "" && claims[i].Err == nil && claims[i].Stored == nil {
+			requests[i], claims[i].Err = refunds.parties(req)
+			req = requests[i]
+		}
 		switch {
 		case claims[i].Err != nil:
 			results[i].err = claims[i].Err
 		case claims[i].Stored != nil:
 			results[i].created, results[i].outcome = Created{Answer: *claims[i].Stored, Replayed: true}, "replayed"
-		case s.pushedBack(op.req):
+		case s.pushedBack(req):
 			// A backlog that only grows is a failure mode, not a queue: new work from
 			// this shard to other shards waits until it drains. Replays are answered.
 			results[i].err = ErrBacklogged
 		default:
-			users = append(users, op.req.FromUserID)
-			if s.sameShard(op.req) {
-				users = append(users, op.req.ToUserID)
+			users = append(users, req.FromUserID)
+			if s.sameShard(req) {
+				users = append(users, req.ToUserID)
 			}
 		}
 	}
@@ -154,7 +182,16 @@ func (s *Service) applyCreates(ctx context.Context, tx pgx.Tx, batch []createOp)
 		if results[i].err != nil || claims[i].Stored != nil {
 			continue
 		}
-		t, outcome, err := s.decideCreate(postings, &rows, op.req, op.trace)
+		req := requests[i]
+		if req.refundOf != "" {
+			amount, err := refunds.amount(req)
+			if err != nil {
+				results[i].err = err
+				continue
+			}
+			req.Amount = amount
+		}
+		t, outcome, err := s.decideCreate(postings, &rows, req, op.trace)
 		if err != nil {
 			if isRefusal(err) {
 				results[i].err = err
@@ -162,6 +199,7 @@ func (s *Service) applyCreates(ctx context.Context, tx pgx.Tx, batch []createOp)
 			}
 			return nil, err
 		}
+		refunds.count(t)
 		answer, err := op.answer(t)
 		if err != nil {
 			return nil, err
@@ -200,6 +238,7 @@ func (r *createdRows) addTransfer(t Transfer, md []byte) {
 	r.transfers.Statuses = append(r.transfers.Statuses, t.Status)
 	r.transfers.Reasons = append(r.transfers.Reasons, t.Reason)
 	r.transfers.Metadata = append(r.transfers.Metadata, string(md))
+	r.transfers.RefundOfs = append(r.transfers.RefundOfs, t.RefundOf)
 	for _, st := range t.Steps {
 		r.steps.TransferIds = append(r.steps.TransferIds, t.ID)
 		r.steps.Steps = append(r.steps.Steps, st.Step)
@@ -214,6 +253,7 @@ func (r *createdRows) addIncoming(t Transfer, md []byte) {
 	r.incoming.Currencies = append(r.incoming.Currencies, t.Currency)
 	r.incoming.Amounts = append(r.incoming.Amounts, t.Amount.String())
 	r.incoming.Metadata = append(r.incoming.Metadata, string(md))
+	r.incoming.RefundOfs = append(r.incoming.RefundOfs, t.RefundOf)
 }
 
 func (r *createdRows) writeTx(ctx context.Context, tx pgx.Tx, q *transfersdb.Queries, ttl, resendAfter time.Duration) error {
@@ -249,17 +289,17 @@ func transferEvent(t Transfer, eventType string, sc trace.SpanContext) events.Ev
 		ID: t.ID + ":" + strings.TrimPrefix(eventType, "wallet.transfer."), Type: eventType, Subject: t.ID, UserID: t.FromUserID,
 		Time: t.UpdatedAt, Trace: sc,
 		Data: events.TransferData{ID: t.ID, FromUserID: t.FromUserID, ToUserID: t.ToUserID, Currency: t.Currency, Amount: t.Amount.String(),
-			Status: t.Status, Reason: t.Reason, Metadata: t.Metadata, CreatedAt: events.Timestamp(t.CreatedAt)},
+			Status: t.Status, Reason: t.Reason, Metadata: t.Metadata, RefundOf: t.RefundOf, CreatedAt: events.Timestamp(t.CreatedAt)},
 	}
 }
 
 // creditEvent announces, on the receiver's stream, the entry that credited a transfer
-// to its receiver.
-func creditEvent(e ledger.Entry, fromUserID string) events.Event {
+// (a refund of refundOf, when not "") to its receiver.
+func creditEvent(e ledger.Entry, fromUserID, refundOf string) events.Event {
 	return events.Event{
 		ID: e.TransferID + ":credited", Type: events.TypeTransferCredited, Subject: e.TransferID, UserID: e.UserID, Time: e.CreatedAt,
 		Data: events.CreditData{TransferID: e.TransferID, FromUserID: fromUserID, ToUserID: e.UserID, Currency: e.Currency,
-			Amount: e.Amount.String(), Seq: e.Seq, BalanceAfter: e.BalanceAfter.String(), CreatedAt: events.Timestamp(e.CreatedAt)},
+			Amount: e.Amount.String(), Seq: e.Seq, BalanceAfter: e.BalanceAfter.String(), RefundOf: refundOf, CreatedAt: events.Timestamp(e.CreatedAt)},
 	}
 }
 
@@ -267,7 +307,8 @@ func creditEvent(e ledger.Entry, fromUserID string) events.Event {
 // of it was staged or written.
 func isRefusal(err error) bool {
 	return errors.Is(err, shard.ErrUserNotFound) || errors.Is(err, account.ErrFrozen) || errors.Is(err, account.ErrClosed) ||
-		errors.Is(err, ledger.ErrInsufficientFunds) || errors.Is(err, ledger.ErrBalanceLimit)
+		errors.Is(err, ledger.ErrInsufficientFunds) || errors.Is(err, ledger.ErrBalanceLimit) ||
+		errors.Is(err, ErrTransferNotFound) || errors.Is(err, ErrNotRefundable) || errors.Is(err, ErrRefundExceedsRemainder)
 }
 
 // pushedBack reports whether r goes to another shard or region from a shard that is
@@ -293,7 +334,7 @@ func (s *Service) decideCreate(p *ledger.Postings, rows *createdRows, r Request,
 	}
 	t := Transfer{
 		ID: shard.NewTransferID(s.router().Region(), r.FromUserID, s.buckets), FromUserID: r.FromUserID, ToUserID: r.ToUserID,
-		Currency: r.Currency, Amount: r.Amount, Metadata: r.Metadata, CreatedAt: now, UpdatedAt: now,
+		Currency: r.Currency, Amount: r.Amount, Metadata: r.Metadata, CreatedAt: now, UpdatedAt: now, RefundOf: r.refundOf,
 	}
 	if t.Currency == "" {
 		// A request naming no currency moves the sender's default.
@@ -322,7 +363,7 @@ func (s *Service) decideCreate(p *ledger.Postings, rows *createdRows, r Request,
 		if err != nil {
 			return Transfer{}, "", err
 		}
-		rows.events = append(rows.events, creditEvent(posted[1], r.FromUserID))
+		rows.events = append(rows.events, creditEvent(posted[1], r.FromUserID, t.RefundOf))
 		// The receiver's incoming record, as a participant would have written it.
 		rows.addIncoming(t, md)
 		t.Status, outcome, steps = StatusCompleted, "completed_same_shard", []string{"debited", "credited", StatusCompleted}
@@ -332,7 +373,7 @@ func (s *Service) decideCreate(p *ledger.Postings, rows *createdRows, r Request,
 		if err := p.Hold(r.FromUserID, t.ID, t.Currency, r.Amount); err != nil {
 			return Transfer{}, "", err
 		}
-		msg := Message{Type: MsgCredit, TransferID: t.ID, FromUserID: t.FromUserID, ToUserID: t.ToUserID, Currency: t.Currency, Amount: t.Amount.String(), Metadata: r.Metadata}
+		msg := Message{Type: MsgCredit, TransferID: t.ID, FromUserID: t.FromUserID, ToUserID: t.ToUserID, Currency: t.Currency, Amount: t.Amount.String(), Metadata: r.Metadata, RefundOf: t.RefundOf}
 		rows.credits = append(rows.credits, outbox.Message{Region: toRegion, Key: t.ID, Type: MsgCredit, Payload: msg.encode(), Trace: sc})
 		t.Status, outcome, steps = StatusPending, "held", []string{"held"}
 		// As writeTx records it: the first resend is due after resendAfter, or at the

@@ -37,6 +37,7 @@ func NewHTTP(transfers *Service, forward *httpapi.Forwarder, limiter *ratelimit.
 func (h *HTTP) Mount(r chi.Router) {
 	payments, read := r.With(httpapi.RequireScope(config.ScopePayments)), r.With(httpapi.RequireScope(config.ScopeRead))
 	payments.Post("/v1/transfers", h.create)
+	payments.Post("/v1/transfers/{id}/refunds", h.refund)
 	read.Get("/v1/transfers/{id}", h.get)
 	read.Get("/v1/users/{id}/transfers", h.list)
 }
@@ -44,6 +45,8 @@ func (h *HTTP) Mount(r chi.Router) {
 // Problems of the transfers' refusals.
 var (
 	problemTransferNotFound = httpapi.NewProblem(http.StatusNotFound, "transfer_not_found", "no such transfer")
+	problemNotRefundable    = httpapi.NewProblem(http.StatusConflict, "transfer_not_refundable", "only a completed transfer that is not itself a refund can be refunded")
+	problemRefundExceeds    = httpapi.NewProblem(http.StatusUnprocessableEntity, "refund_exceeds_remainder", "the refund exceeds what is left to refund of the transfer (its amount less its refunds not cancelled)")
 	problemBacklogged       = &httpapi.Problem{
 		Status: http.StatusServiceUnavailable, Code: "transfers_backlogged", RetryAfter: 1,
 		Detail: "transfers from this user's shard to other shards and regions are backlogged; retry with the same Idempotency-Key after Retry-After",
@@ -59,6 +62,10 @@ func problemFor(err error) error {
 		return problemTransferNotFound
 	case errors.Is(err, ErrBacklogged):
 		return problemBacklogged
+	case errors.Is(err, ErrNotRefundable):
+		return problemNotRefundable
+	case errors.Is(err, ErrRefundExceedsRemainder):
+		return problemRefundExceeds
 	}
 	return ledger.ProblemFor(err)
 }
@@ -135,6 +142,13 @@ func (h *HTTP) create(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
+	h.answerCreated(w, r, created)
+}
+
+// answerCreated answers a transfer (or refund) request: its first answer, or for a
+// replayed key the transfer as it is now; with Prefer: wait, once it is final.
+func (h *HTTP) answerCreated(w http.ResponseWriter, r *http.Request, created Created) {
+	var err error
 	id := created.Transfer.ID
 	if created.Replayed {
 		// The first answer names the transfer; what it says of it may be old.
@@ -155,6 +169,100 @@ func (h *HTTP) create(w http.ResponseWriter, r *http.Request) {
 	default:
 		httpapi.WriteRawJSON(w, created.Answer.Status, created.Answer.Body)
 	}
+}
+
+// refundSenderHeader carries, on the hop from a transfer's region to its receiver's,
+// the receiver the transfer's region read: the refund's sender. It is only a route:
+// the receiver's shard serves the refund only if it credited that user the transfer.
+const refundSenderHeader = "Wallet-Refund-Sender"
+
+type refundRequest struct {
+	Amount   *string           `json:"amount"`
+	Metadata map[string]string `json:"metadata"`
+}
+
+// refund serves POST /v1/transfers/{id}/refunds. A refund is created on the original
+// receiver's shard, whose region the id does not tell: the request goes first to the
+// transfer's region, which reads the transfer (refusing one that is not completed or
+// is itself a refund) and serves it when the receiver lives there, or relays it once
+// to the receiver's region.
+func (h *HTTP) refund(w http.ResponseWriter, r *http.Request) {
+	body, err := httpapi.ReadBody(r)
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	id := chi.URLParam(r, "id")
+	region, err := shard.TransferRegion(id)
+	if err != nil {
+		httpapi.WriteProblem(w, r, httpapi.NewProblem(http.StatusBadRequest, httpapi.CodeInvalidRequest, "id: %q is not a transfer id", id))
+		return
+	}
+	if !h.forward.Knows(region) {
+		httpapi.WriteProblem(w, r, problemTransferNotFound)
+		return
+	}
+	var req refundRequest
+	if err := httpapi.DecodeJSONBytes(body, &req); err != nil {
+		fail(w, r, err)
+		return
+	}
+	here := h.transfers.router().Region()
+	var receiver string
+	switch {
+	case region == here:
+		t, err := h.transfers.Get(r.Context(), id)
+		if err != nil {
+			fail(w, r, err)
+			return
+		}
+		if t.Status != StatusCompleted || t.RefundOf != "" {
+			httpapi.WriteProblem(w, r, problemNotRefundable)
+			return
+		}
+		receiver = t.ToUserID
+		if home, _ := shard.UserRegion(receiver); home != here {
+			r.Header.Set(refundSenderHeader, receiver)
+			h.forward.Relay(w, r, home, body)
+			return
+		}
+	case httpapi.CallerFrom(r.Context()).ForwardedFrom == region && r.Header.Get(refundSenderHeader) != "":
+		// The transfer's region relayed it here, naming the receiver it read.
+		receiver = r.Header.Get(refundSenderHeader)
+		if home, err := shard.UserRegion(receiver); err != nil || home != here {
+			httpapi.WriteProblem(w, r, httpapi.NewProblem(http.StatusBadGateway, "misrouted", "region %s relayed a refund for receiver %q to region %s", region, receiver, here))
+			return
+		}
+	default:
+		h.forward.Forward(w, r, region, body)
+		return
+	}
+	key, err := idempotency.KeyFromRequest(r)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	var amount money.Amount
+	if req.Amount != nil {
+		if amount, err = httpapi.AmountField(req.Amount); err != nil {
+			fail(w, r, err)
+			return
+		}
+	}
+	if err := httpapi.MetadataField(req.Metadata); err != nil {
+		fail(w, r, err)
+		return
+	}
+	if !h.limiter.AllowRequest(w, r, receiver) {
+		return
+	}
+	created, err := h.transfers.Refund(r.Context(), RefundRequest{TransferID: id, ReceiverID: receiver, Amount: amount,
+		Metadata: req.Metadata, Key: key, Gateway: httpapi.CallerFrom(r.Context()).Gateway}, answerTransfer)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	h.answerCreated(w, r, created)
 }
 
 // answerTransfer encodes a fresh transfer: 202 while pending, 201 once final. Its
@@ -321,6 +429,18 @@ type transferJSON struct {
 	// Waiting comes last and only while pending: the answers stored before it
 	// existed keep their bytes, and a final transfer's JSON is what it always was.
 	Waiting *waitingJSON `json:"waiting,omitempty"`
+	// RefundOf and Refunds are there only on a refund and on a refunded transfer:
+	// every other transfer's JSON is what it always was.
+	RefundOf       string        `json:"refund_of,omitempty"`
+	Refunds        []refundJSON  `json:"refunds,omitempty"`
+	RefundedAmount *money.Amount `json:"refunded_amount,omitempty"`
+}
+
+// refundJSON is a Refund on the wire.
+type refundJSON struct {
+	ID         string       `json:"id"`
+	Amount     money.Amount `json:"amount"`
+	CreditedAt string       `json:"credited_at"`
 }
 
 // waitingJSON is Waiting on the wire; see the Transfer schema's waiting in
@@ -349,6 +469,15 @@ func toJSON(t Transfer) transferJSON {
 	for _, s := range t.Steps {
 		out.Steps = append(out.Steps, stepJSON{Step: s.Step, At: s.At.Format(time.RFC3339Nano)})
 	}
+	if len(t.Refunds) > 0 {
+		var sum money.Amount
+		for _, rf := range t.Refunds {
+			out.Refunds = append(out.Refunds, refundJSON{ID: rf.ID, Amount: rf.Amount, CreditedAt: rf.CreditedAt.Format(time.RFC3339Nano)})
+			sum = sum.Add(rf.Amount)
+		}
+		out.RefundedAmount = &sum
+	}
+	out.RefundOf = t.RefundOf
 	if w := t.Waiting; w != nil {
 		out.Waiting = &waitingJSON{For: w.For, Since: w.Since.Format(time.RFC3339Nano), Attempts: w.Attempts,
 			NextAttemptAt: optionalTime(w.NextAttemptAt), ExpiresAt: w.ExpiresAt.Format(time.RFC3339Nano),

@@ -25,6 +25,9 @@ type Message struct {
 	Amount   string            `json:"amount"`
 	Metadata map[string]string `json:"metadata,omitempty"`
 	Reason   string            `json:"reason,omitempty"`
+	// RefundOf, on a refund's credit, names the transfer it refunds: the receiver's
+	// shard records the refund against it (the original transfer shows its refunds).
+	RefundOf string `json:"refund_of,omitempty"`
 }
 
 // ErrMalformedMessage wraps every reason a message cannot be decoded. Such a message
@@ -61,6 +64,11 @@ func DecodeMessage(b []byte) (Message, money.Amount, error) {
 	}
 	if m.Currency != "" && !currency.ValidCode(m.Currency) {
 		return Message{}, money.Amount{}, fmt.Errorf("%w: currency %q", ErrMalformedMessage, m.Currency)
+	}
+	if m.RefundOf != "" {
+		if _, err := shard.TransferRegion(m.RefundOf); err != nil {
+			return Message{}, money.Amount{}, fmt.Errorf("%w: refund_of %q", ErrMalformedMessage, m.RefundOf)
+		}
 	}
 	amount, err := money.ParsePositive(m.Amount)
 	if err != nil {

@@ -15,6 +15,11 @@ func TestDecodeMessage(t *testing.T) {
 	if err != nil || m.TransferID != id || amount.String() != "42" || m.Metadata["a"] != "b" {
 		t.Fatalf("round trip = %+v %s %v", m, amount, err)
 	}
+	refund := good
+	refund.RefundOf = shard.NewTransferID("us", to, 256)
+	if m, _, err := DecodeMessage(refund.encode()); err != nil || m.RefundOf != refund.RefundOf {
+		t.Fatalf("a refund's credit = %+v, %v", m, err)
+	}
 	bad := []string{
 		``, `{}`, `not json`, `{"type":"credit"}`,
 		`{"type":"explode","transfer_id":"` + id + `","from_user_id":"` + from + `","to_user_id":"` + to + `","amount":"1"}`,
@@ -22,6 +27,7 @@ func TestDecodeMessage(t *testing.T) {
 		`{"type":"credit","transfer_id":"` + id + `","from_user_id":"` + from + `","to_user_id":"` + to + `","amount":"0"}`,
 		`{"type":"credit","transfer_id":"` + id + `","from_user_id":"` + from + `","to_user_id":"` + to + `","amount":"1","extra":1}`,
 		`{"type":"credit","transfer_id":"` + id + `","from_user_id":"` + from + `","to_user_id":"` + to + `","amount":"1"} {}`,
+		`{"type":"credit","transfer_id":"` + id + `","from_user_id":"` + from + `","to_user_id":"` + to + `","amount":"1","refund_of":"` + from + `"}`,
 	}
 	for _, b := range bad {
 		if _, _, err := DecodeMessage([]byte(b)); !errors.Is(err, ErrMalformedMessage) {

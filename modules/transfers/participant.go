@@ -101,7 +101,7 @@ func (s *Service) participateTx(ctx context.Context, tx pgx.Tx, v participantVie
 		if decision.Credit {
 			posted, err := postings.Post(ledger.EntryInput{UserID: m.ToUserID, Kind: ledger.KindTransferCredit, Currency: code, Amount: m.Amount, TransferID: m.TransferID, Metadata: m.Metadata})
 			if err == nil {
-				credited = append(credited, creditEvent(posted[0], m.FromUserID))
+				credited = append(credited, creditEvent(posted[0], m.FromUserID, m.RefundOf))
 			}
 			switch {
 			case errors.Is(err, ledger.ErrBalanceLimit):
@@ -132,6 +132,7 @@ func (s *Service) participateTx(ctx context.Context, tx pgx.Tx, v participantVie
 			barriers.Outcomes = append(barriers.Outcomes, decision.Outcome)
 			barriers.Reasons = append(barriers.Reasons, decision.Reason)
 			barriers.Metadata = append(barriers.Metadata, string(metadata.Canonical(m.Metadata)))
+			barriers.RefundOfs = append(barriers.RefundOfs, m.RefundOf)
 		}
 		reply := Message{Type: decision.Reply, TransferID: m.TransferID, FromUserID: m.FromUserID, ToUserID: m.ToUserID, Currency: m.Currency, Amount: m.Amount.String(), Reason: decision.Reason}
 		senderRegion, _ := shard.TransferRegion(m.TransferID)

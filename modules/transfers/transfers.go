@@ -70,6 +70,12 @@ type Transfer struct {
 	// Waiting says what a pending transfer waits for; nil once it is final, and for
 	// an incoming transfer (the receiver's shard knows only that it was credited).
 	Waiting *Waiting
+	// RefundOf names the transfer this one refunds; "" for any other transfer.
+	RefundOf string
+	// Refunds are the refunds credited back to the sender, oldest first, read with
+	// the transfer on its sender's shard. A refund still in flight shows on its own
+	// transfer (GET it by id), not here.
+	Refunds []Refund
 }
 
 // What a pending transfer waits for (Waiting.For).
@@ -223,6 +229,9 @@ type Request struct {
 	Metadata map[string]string
 	Key      string
 	Gateway  string // the gateway that sent it: keys belong to a (gateway, sender) pair
+	// refundOf is set by Refund alone: the transfer refunded, whose credit decides
+	// ToUserID, Currency and (when zero) Amount.
+	refundOf string
 }
 
 // Get reads a transfer of this region from its sender's shard.
@@ -238,6 +247,9 @@ func (s *Service) getTx(ctx context.Context, db transfersdb.DBTX, id string) (Tr
 	}
 	out := []Transfer{fromRow(row)}
 	if err := s.attachSteps(ctx, db, out); err != nil {
+		return Transfer{}, err
+	}
+	if err := s.attachRefunds(ctx, db, out); err != nil {
 		return Transfer{}, err
 	}
 	return out[0], nil
@@ -323,6 +335,9 @@ func (s *Service) list(ctx context.Context, userID, direction, status, before st
 		if err := s.attachSteps(ctx, db, page.Transfers); err != nil {
 			return Page{}, err
 		}
+		if err := s.attachRefunds(ctx, db, page.Transfers); err != nil {
+			return Page{}, err
+		}
 	}
 	return page, nil
 }
@@ -334,6 +349,9 @@ func fromRow(r transfersdb.Transfer) Transfer {
 	}
 	if r.Reason != nil {
 		t.Reason = *r.Reason
+	}
+	if r.RefundOf != nil {
+		t.RefundOf = *r.RefundOf
 	}
 	if r.Status == StatusPending {
 		t.Waiting = waitingOf(r)

@@ -204,7 +204,9 @@ type TransferData struct {
 	Status     string            `json:"status"`
 	Reason     string            `json:"reason,omitempty"`
 	Metadata   map[string]string `json:"metadata,omitempty"`
-	CreatedAt  string            `json:"created_at"`
+	// RefundOf names the transfer a refund refunds; absent on other transfers.
+	RefundOf  string `json:"refund_of,omitempty"`
+	CreatedAt string `json:"created_at"`
 }
 
 // CreditData is the data of TypeTransferCredited: the transfer and the receiver's
@@ -217,7 +219,9 @@ type CreditData struct {
 	Amount       string `json:"amount"`
 	Seq          int64  `json:"seq"`
 	BalanceAfter string `json:"balance_after"`
-	CreatedAt    string `json:"created_at"`
+	// RefundOf names the transfer a refund refunds; absent on other transfers.
+	RefundOf  string `json:"refund_of,omitempty"`
+	CreatedAt string `json:"created_at"`
 }
 
 // Timestamp formats t as every event's times are.

@@ -102,6 +102,15 @@ func (f *Forwarder) Forward(w http.ResponseWriter, r *http.Request, region strin
 		WriteProblem(w, r, NewProblem(http.StatusBadGateway, "misrouted", "region %s forwarded a request for region %s to region %s", from, region, f.self))
 		return
 	}
+	f.Relay(w, r, region, body)
+}
+
+// Relay relays r to region even when r was itself forwarded here: the one second hop
+// of a request whose home this region learns only by reading its own data (a refund
+// goes to the transfer's region, which reads the receiver, then to the receiver's).
+// The caller guarantees the hop ends there: the region relayed to serves the request
+// or refuses it, never forwards it again.
+func (f *Forwarder) Relay(w http.ResponseWriter, r *http.Request, region string, body []byte) {
 	proxy, ok := f.proxies[region]
 	if !ok {
 		WriteProblem(w, r, NewProblem(http.StatusServiceUnavailable, CodeRegionUnavailable, "region %s is not a peer of region %s", region, f.self))

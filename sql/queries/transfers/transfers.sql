@@ -1,22 +1,23 @@
 -- name: InsertTransfers :exec
 -- The transfers created by one batch, in one statement: element i of every array is
--- transfer i. Empty strings stand for NULL reason and metadata. Pending ones are due
--- for the recovery sweep at @first_attempt_at.
-INSERT INTO transfers (id, from_user_id, to_user_id, currency, amount, status, reason, metadata, created_at, updated_at, expires_at, next_attempt_at)
+-- transfer i. Empty strings stand for NULL reason, metadata and refund_of. Pending
+-- ones are due for the recovery sweep at @first_attempt_at.
+INSERT INTO transfers (id, from_user_id, to_user_id, currency, amount, status, reason, metadata, created_at, updated_at, expires_at, next_attempt_at, refund_of)
 SELECT t.id, t.from_user_id, t.to_user_id, t.currency, t.amount::numeric, t.status, NULLIF(t.reason, ''),
        NULLIF(t.metadata, '')::jsonb, @created_at, @created_at, @expires_at,
-       CASE WHEN t.status = 'pending' THEN @first_attempt_at::timestamptz END
+       CASE WHEN t.status = 'pending' THEN @first_attempt_at::timestamptz END, NULLIF(t.refund_of, '')
 FROM ROWS FROM (unnest(@ids::text[]), unnest(@from_user_ids::text[]), unnest(@to_user_ids::text[]), unnest(@currencies::text[]),
-                unnest(@amounts::text[]), unnest(@statuses::text[]), unnest(@reasons::text[]), unnest(@metadata::text[]))
-     AS t(id, from_user_id, to_user_id, currency, amount, status, reason, metadata);
+                unnest(@amounts::text[]), unnest(@statuses::text[]), unnest(@reasons::text[]), unnest(@metadata::text[]),
+                unnest(@refund_ofs::text[]))
+     AS t(id, from_user_id, to_user_id, currency, amount, status, reason, metadata, refund_of);
 
 -- name: GetTransfer :one
-SELECT id, from_user_id, to_user_id, amount, status, reason, metadata, created_at, updated_at, expires_at, cancel_requested_at, next_attempt_at, attempts, currency
+SELECT id, from_user_id, to_user_id, amount, status, reason, metadata, created_at, updated_at, expires_at, cancel_requested_at, next_attempt_at, attempts, currency, refund_of
 FROM transfers WHERE id = @id;
 
 -- name: LockTransfers :many
 -- Several transfers, locked in id order.
-SELECT id, from_user_id, to_user_id, amount, status, reason, metadata, created_at, updated_at, expires_at, cancel_requested_at, next_attempt_at, attempts, currency
+SELECT id, from_user_id, to_user_id, amount, status, reason, metadata, created_at, updated_at, expires_at, cancel_requested_at, next_attempt_at, attempts, currency, refund_of
 FROM transfers WHERE id = ANY(@ids::text[])
 ORDER BY id
 FOR UPDATE;
@@ -35,7 +36,7 @@ SELECT pg_notify('wallet_transfer_final', id) FROM unnest(@ids::text[]) AS id;
 -- name: DueTransfers :many
 -- Pending transfers due for another attempt; SKIP LOCKED lets replicas sweep the same
 -- shard without waiting on each other or on a lane applying a reply.
-SELECT id, from_user_id, to_user_id, currency, amount, metadata, expires_at, cancel_requested_at, attempts FROM transfers
+SELECT id, from_user_id, to_user_id, currency, amount, metadata, expires_at, cancel_requested_at, attempts, refund_of FROM transfers
 WHERE status = 'pending' AND next_attempt_at <= now()
 ORDER BY next_attempt_at
 LIMIT @batch
@@ -52,7 +53,7 @@ FROM ROWS FROM (unnest(@ids::text[]), unnest(@next_attempt_ats::timestamptz[]), 
 WHERE t.id = v.id;
 
 -- name: ListOutgoing :many
-SELECT id, from_user_id, to_user_id, amount, status, reason, metadata, created_at, updated_at, expires_at, cancel_requested_at, next_attempt_at, attempts, currency
+SELECT id, from_user_id, to_user_id, amount, status, reason, metadata, created_at, updated_at, expires_at, cancel_requested_at, next_attempt_at, attempts, currency, refund_of
 FROM transfers
 WHERE from_user_id = @user_id AND id < @before_id AND (sqlc.narg(status)::text IS NULL OR status = sqlc.narg(status))
 ORDER BY id DESC
@@ -81,3 +82,19 @@ SELECT width_bucket(extract(epoch FROM now() - created_at)::float8, @edges::floa
 FROM transfers
 WHERE status = 'pending'
 GROUP BY band;
+
+-- name: LockRefundKeys :exec
+-- Serializes the refunds of each transfer: every refund of a transfer is created on
+-- its receiver's shard under this key, so two refunds racing through two regions
+-- cannot both count the same remainder. Keys are taken in id order, before any
+-- wallet's lock, so two batches never deadlock.
+SELECT pg_advisory_xact_lock(hashtextextended(k.id, 7154))
+FROM (SELECT unnest(@transfer_ids::text[]) AS id ORDER BY 1) AS k;
+
+-- name: RefundedAmounts :many
+-- What the refunds of each transfer hold back from its remainder: the amounts of
+-- those not cancelled (pending ones count, until they are cancelled).
+SELECT refund_of::text AS transfer_id, sum(amount)::numeric AS refunded
+FROM transfers
+WHERE refund_of = ANY(@transfer_ids::text[]) AND status <> 'cancelled'
+GROUP BY refund_of;

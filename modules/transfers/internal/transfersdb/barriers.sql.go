@@ -12,6 +12,50 @@ import (
 	"example.com/wallet/platform/money"
 )
 
+const creditedTransfers = `-- name: CreditedTransfers :many
+SELECT transfer_id, to_user_id, from_user_id, currency, amount, refund_of
+FROM tcc_barriers
+WHERE transfer_id = ANY($1::text[]) AND branch = 'credit' AND outcome = 'credited'
+`
+
+type CreditedTransfersRow struct {
+	TransferID string
+	ToUserID   string
+	FromUserID string
+	Currency   string
+	Amount     money.Amount
+	RefundOf   *string
+}
+
+// The credits this shard's receivers got for these transfers: what a refund of each
+// may move back, and whether it was itself a refund.
+func (q *Queries) CreditedTransfers(ctx context.Context, db DBTX, transferIds []string) ([]CreditedTransfersRow, error) {
+	rows, err := db.Query(ctx, creditedTransfers, transferIds)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []CreditedTransfersRow
+	for rows.Next() {
+		var i CreditedTransfersRow
+		if err := rows.Scan(
+			&i.TransferID,
+			&i.ToUserID,
+			&i.FromUserID,
+			&i.Currency,
+			&i.Amount,
+			&i.RefundOf,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const getBarriers = `-- name: GetBarriers :many
 SELECT transfer_id, branch, outcome, reason FROM tcc_barriers WHERE transfer_id = ANY($1::text[])
 `
@@ -49,13 +93,13 @@ func (q *Queries) GetBarriers(ctx context.Context, db DBTX, transferIds []string
 }
 
 const insertBarriers = `-- name: InsertBarriers :exec
-INSERT INTO tcc_barriers (transfer_id, branch, to_user_id, from_user_id, currency, amount, outcome, reason, metadata)
+INSERT INTO tcc_barriers (transfer_id, branch, to_user_id, from_user_id, currency, amount, outcome, reason, metadata, refund_of)
 SELECT b.transfer_id, b.branch, b.to_user_id, b.from_user_id, b.currency, b.amount::numeric, b.outcome,
-       NULLIF(b.reason, ''), NULLIF(b.metadata, '')::jsonb
+       NULLIF(b.reason, ''), NULLIF(b.metadata, '')::jsonb, NULLIF(b.refund_of, '')
 FROM ROWS FROM (unnest($1::text[]), unnest($2::text[]), unnest($3::text[]),
                 unnest($4::text[]), unnest($5::text[]), unnest($6::text[]), unnest($7::text[]),
-                unnest($8::text[]), unnest($9::text[]))
-     AS b(transfer_id, branch, to_user_id, from_user_id, currency, amount, outcome, reason, metadata)
+                unnest($8::text[]), unnest($9::text[]), unnest($10::text[]))
+     AS b(transfer_id, branch, to_user_id, from_user_id, currency, amount, outcome, reason, metadata, refund_of)
 `
 
 type InsertBarriersParams struct {
@@ -68,10 +112,11 @@ type InsertBarriersParams struct {
 	Outcomes    []string
 	Reasons     []string
 	Metadata    []string
+	RefundOfs   []string
 }
 
 // Barriers written by one batch: element i of every array is barrier i; empty
-// reasons and metadata are NULL.
+// reasons, metadata and refund_of are NULL.
 func (q *Queries) InsertBarriers(ctx context.Context, db DBTX, arg InsertBarriersParams) error {
 	_, err := db.Exec(ctx, insertBarriers,
 		arg.TransferIds,
@@ -83,6 +128,7 @@ func (q *Queries) InsertBarriers(ctx context.Context, db DBTX, arg InsertBarrier
 		arg.Outcomes,
 		arg.Reasons,
 		arg.Metadata,
+		arg.RefundOfs,
 	)
 	return err
 }
@@ -159,11 +205,12 @@ func (q *Queries) LockBarrierKeys(ctx context.Context, db DBTX, transferIds []st
 }
 
 const recordIncoming = `-- name: RecordIncoming :exec
-INSERT INTO tcc_barriers (transfer_id, branch, to_user_id, from_user_id, currency, amount, outcome, metadata)
-SELECT b.transfer_id, 'credit', b.to_user_id, b.from_user_id, b.currency, b.amount::numeric, 'credited', NULLIF(b.metadata, '')::jsonb
+INSERT INTO tcc_barriers (transfer_id, branch, to_user_id, from_user_id, currency, amount, outcome, metadata, refund_of)
+SELECT b.transfer_id, 'credit', b.to_user_id, b.from_user_id, b.currency, b.amount::numeric, 'credited', NULLIF(b.metadata, '')::jsonb,
+       NULLIF(b.refund_of, '')
 FROM ROWS FROM (unnest($1::text[]), unnest($2::text[]), unnest($3::text[]),
-                unnest($4::text[]), unnest($5::text[]), unnest($6::text[]))
-     AS b(transfer_id, to_user_id, from_user_id, currency, amount, metadata)
+                unnest($4::text[]), unnest($5::text[]), unnest($6::text[]), unnest($7::text[]))
+     AS b(transfer_id, to_user_id, from_user_id, currency, amount, metadata, refund_of)
 `
 
 type RecordIncomingParams struct {
@@ -173,6 +220,7 @@ type RecordIncomingParams struct {
 	Currencies  []string
 	Amounts     []string
 	Metadata    []string
+	RefundOfs   []string
 }
 
 // The receivers' records of same-shard transfers, as a participant's credit barrier
@@ -185,6 +233,47 @@ func (q *Queries) RecordIncoming(ctx context.Context, db DBTX, arg RecordIncomin
 		arg.Currencies,
 		arg.Amounts,
 		arg.Metadata,
+		arg.RefundOfs,
 	)
 	return err
+}
+
+const refundsCredited = `-- name: RefundsCredited :many
+SELECT refund_of::text AS refund_of, transfer_id, amount, created_at
+FROM tcc_barriers
+WHERE refund_of = ANY($1::text[]) AND branch = 'credit' AND outcome = 'credited'
+ORDER BY created_at, transfer_id
+`
+
+type RefundsCreditedRow struct {
+	RefundOf   string
+	TransferID string
+	Amount     money.Amount
+	CreatedAt  time.Time
+}
+
+// The refunds of these transfers credited back to their senders, oldest first.
+func (q *Queries) RefundsCredited(ctx context.Context, db DBTX, transferIds []string) ([]RefundsCreditedRow, error) {
+	rows, err := db.Query(ctx, refundsCredited, transferIds)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []RefundsCreditedRow
+	for rows.Next() {
+		var i RefundsCreditedRow
+		if err := rows.Scan(
+			&i.RefundOf,
+			&i.TransferID,
+			&i.Amount,
+			&i.CreatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }

@@ -25,6 +25,7 @@ type Transfer struct {
 	NextAttemptAt     *time.Time
 	Attempts          int32
 	Currency          string
+	RefundOf          *string
 }
 
 type TransferStep struct {

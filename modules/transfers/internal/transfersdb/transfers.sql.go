@@ -34,7 +34,7 @@ func (q *Queries) AddStepsAt(ctx context.Context, db DBTX, arg AddStepsAtParams)
 }
 
 const dueTransfers = `-- name: DueTransfers :many
-SELECT id, from_user_id, to_user_id, currency, amount, metadata, expires_at, cancel_requested_at, attempts FROM transfers
+SELECT id, from_user_id, to_user_id, currency, amount, metadata, expires_at, cancel_requested_at, attempts, refund_of FROM transfers
 WHERE status = 'pending' AND next_attempt_at <= now()
 ORDER BY next_attempt_at
 LIMIT $1
@@ -51,6 +51,7 @@ type DueTransfersRow struct {
 	ExpiresAt         time.Time
 	CancelRequestedAt *time.Time
 	Attempts          int32
+	RefundOf          *string
 }
 
 // Pending transfers due for another attempt; SKIP LOCKED lets replicas sweep the same
@@ -74,6 +75,7 @@ func (q *Queries) DueTransfers(ctx context.Context, db DBTX, batch int32) ([]Due
 			&i.ExpiresAt,
 			&i.CancelRequestedAt,
 			&i.Attempts,
+			&i.RefundOf,
 		); err != nil {
 			return nil, err
 		}
@@ -104,7 +106,7 @@ func (q *Queries) FinishTransfers(ctx context.Context, db DBTX, arg FinishTransf
 }
 
 const getTransfer = `-- name: GetTransfer :one
-SELECT id, from_user_id, to_user_id, amount, status, reason, metadata, created_at, updated_at, expires_at, cancel_requested_at, next_attempt_at, attempts, currency
+SELECT id, from_user_id, to_user_id, amount, status, reason, metadata, created_at, updated_at, expires_at, cancel_requested_at, next_attempt_at, attempts, currency, refund_of
 FROM transfers WHERE id = $1
 `
 
@@ -126,18 +128,20 @@ func (q *Queries) GetTransfer(ctx context.Context, db DBTX, id string) (Transfer
 		&i.NextAttemptAt,
 		&i.Attempts,
 		&i.Currency,
+		&i.RefundOf,
 	)
 	return i, err
 }
 
 const insertTransfers = `-- name: InsertTransfers :exec
-INSERT INTO transfers (id, from_user_id, to_user_id, currency, amount, status, reason, metadata, created_at, updated_at, expires_at, next_attempt_at)
+INSERT INTO transfers (id, from_user_id, to_user_id, currency, amount, status, reason, metadata, created_at, updated_at, expires_at, next_attempt_at, refund_of)
 SELECT t.id, t.from_user_id, t.to_user_id, t.currency, t.amount::numeric, t.status, NULLIF(t.reason, ''),
        NULLIF(t.metadata, '')::jsonb, $1, $1, $2,
-       CASE WHEN t.status = 'pending' THEN $3::timestamptz END
+       CASE WHEN t.status = 'pending' THEN $3::timestamptz END, NULLIF(t.refund_of, '')
 FROM ROWS FROM (unnest($4::text[]), unnest($5::text[]), unnest($6::text[]), unnest($7::text[]),
-                unnest($8::text[]), unnest($9::text[]), unnest($10::text[]), unnest($11::text[]))
-     AS t(id, from_user_id, to_user_id, currency, amount, status, reason, metadata)
+                unnest($8::text[]), unnest($9::text[]), unnest($10::text[]), unnest($11::text[]),
+                unnest($12::text[]))
+     AS t(id, from_user_id, to_user_id, currency, amount, status, reason, metadata, refund_of)
 `
 
 type InsertTransfersParams struct {
@@ -152,11 +156,12 @@ type InsertTransfersParams struct {
 	Statuses       []string
 	Reasons        []string
 	Metadata       []string
+	RefundOfs      []string
 }
 
 // The transfers created by one batch, in one statement: element i of every array is
-// transfer i. Empty strings stand for NULL reason and metadata. Pending ones are due
-// for the recovery sweep at @first_attempt_at.
+// transfer i. Empty strings stand for NULL reason, metadata and refund_of. Pending
+// ones are due for the recovery sweep at @first_attempt_at.
 func (q *Queries) InsertTransfers(ctx context.Context, db DBTX, arg InsertTransfersParams) error {
 	_, err := db.Exec(ctx, insertTransfers,
 		arg.CreatedAt,
@@ -170,12 +175,13 @@ func (q *Queries) InsertTransfers(ctx context.Context, db DBTX, arg InsertTransf
 		arg.Statuses,
 		arg.Reasons,
 		arg.Metadata,
+		arg.RefundOfs,
 	)
 	return err
 }
 
 const listOutgoing = `-- name: ListOutgoing :many
-SELECT id, from_user_id, to_user_id, amount, status, reason, metadata, created_at, updated_at, expires_at, cancel_requested_at, next_attempt_at, attempts, currency
+SELECT id, from_user_id, to_user_id, amount, status, reason, metadata, created_at, updated_at, expires_at, cancel_requested_at, next_attempt_at, attempts, currency, refund_of
 FROM transfers
 WHERE from_user_id = $1 AND id < $2 AND ($3::text IS NULL OR status = $3)
 ORDER BY id DESC
@@ -218,6 +224,7 @@ func (q *Queries) ListOutgoing(ctx context.Context, db DBTX, arg ListOutgoingPar
 			&i.NextAttemptAt,
 			&i.Attempts,
 			&i.Currency,
+			&i.RefundOf,
 		); err != nil {
 			return nil, err
 		}
@@ -253,8 +260,22 @@ func (q *Queries) ListSteps(ctx context.Context, db DBTX, ids []string) ([]Trans
 	return items, nil
 }
 
+const lockRefundKeys = `-- name: LockRefundKeys :exec
+SELECT pg_advisory_xact_lock(hashtextextended(k.id, 7154))
+FROM (SELECT unnest($1::text[]) AS id ORDER BY 1) AS k
+`
+
+// Serializes the refunds of each transfer: every refund of a transfer is created on
+// its receiver's shard under this key, so two refunds racing through two regions
+// cannot both count the same remainder. Keys are taken in id order, before any
+// wallet's lock, so two batches never deadlock.
+func (q *Queries) LockRefundKeys(ctx context.Context, db DBTX, transferIds []string) error {
+	_, err := db.Exec(ctx, lockRefundKeys, transferIds)
+	return err
+}
+
 const lockTransfers = `-- name: LockTransfers :many
-SELECT id, from_user_id, to_user_id, amount, status, reason, metadata, created_at, updated_at, expires_at, cancel_requested_at, next_attempt_at, attempts, currency
+SELECT id, from_user_id, to_user_id, amount, status, reason, metadata, created_at, updated_at, expires_at, cancel_requested_at, next_attempt_at, attempts, currency, refund_of
 FROM transfers WHERE id = ANY($1::text[])
 ORDER BY id
 FOR UPDATE
@@ -285,6 +306,7 @@ func (q *Queries) LockTransfers(ctx context.Context, db DBTX, ids []string) ([]T
 			&i.NextAttemptAt,
 			&i.Attempts,
 			&i.Currency,
+			&i.RefundOf,
 		); err != nil {
 			return nil, err
 		}
@@ -336,6 +358,40 @@ func (q *Queries) PendingByAge(ctx context.Context, db DBTX, edges []float64) ([
 	for rows.Next() {
 		var i PendingByAgeRow
 		if err := rows.Scan(&i.Band, &i.Pending, &i.OldestSeconds); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const refundedAmounts = `-- name: RefundedAmounts :many
+SELECT refund_of::text AS transfer_id, sum(amount)::numeric AS refunded
+FROM transfers
+WHERE refund_of = ANY($1::text[]) AND status <> 'cancelled'
+GROUP BY refund_of
+`
+
+type RefundedAmountsRow struct {
+	TransferID string
+	Refunded   money.Amount
+}
+
+// What the refunds of each transfer hold back from its remainder: the amounts of
+// those not cancelled (pending ones count, until they are cancelled).
+func (q *Queries) RefundedAmounts(ctx context.Context, db DBTX, transferIds []string) ([]RefundedAmountsRow, error) {
+	rows, err := db.Query(ctx, refundedAmounts, transferIds)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []RefundedAmountsRow
+	for rows.Next() {
+		var i RefundedAmountsRow
+		if err := rows.Scan(&i.TransferID, &i.Refunded); err != nil {
 			return nil, err
 		}
 		items = append(items, i)
