@@ -104,6 +104,7 @@ func TestSpecLoadsAndValidates(t *testing.T) {
 		"/v1/users/{id}/transfers":   {"GET"},
 		"/v1/transfers":              {"POST"},
 		"/v1/transfers/{id}":         {"GET"},
+		"/v1/transfers/{id}/refunds": {"POST"},
 		"/v1/batches":                {"POST"},
 		"/v1/currencies":             {"GET"},
 		"/v1/users/{id}/freeze":      {"POST"},
