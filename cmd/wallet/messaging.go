@@ -10,6 +10,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"example.com/wallet/modules/transfers"
+	"example.com/wallet/modules/webhooks"
 	"example.com/wallet/platform/config"
 	"example.com/wallet/platform/events"
 	"example.com/wallet/platform/kafkabus"
@@ -121,6 +122,25 @@ func (m *messaging) consumer(svc *transfers.Service) *kafkabus.Consumer[transfer
 		Decode:       svc.DecodeInbound,
 		Apply:        svc.ApplyInbound,
 		Permanent:    transfers.IsPermanent,
+		MaxTries:     m.cfg.Transfers.MaxTries,
+		MaxBatch:     consumerBatch,
+		LaneCapacity: consumerLaneCapacity,
+		Logger:       m.logger,
+		Metrics:      m.consumerStats,
+	}
+}
+
+// webhookConsumer builds the consumer of the region's event stream that writes the
+// webhooks' deliveries: one lane (the webhook shard), its own group.
+func (m *messaging) webhookConsumer(svc *webhooks.Service) *kafkabus.Consumer[webhooks.Event] {
+	topic := m.cfg.TopicEvents(m.cfg.Region)
+	return &kafkabus.Consumer[webhooks.Event]{
+		Reader:       m.kafka.NewGroupReader(m.cfg.Kafka.Brokers, topic+".webhooks", topic, m.logger),
+		DeadLetters:  m.writer(m.cfg.Region),
+		DLQTopic:     m.cfg.TopicDLQ(m.cfg.Region),
+		Decode:       svc.Decode,
+		Apply:        svc.Apply,
+		Permanent:    webhooks.IsPermanent,
 		MaxTries:     m.cfg.Transfers.MaxTries,
 		MaxBatch:     consumerBatch,
 		LaneCapacity: consumerLaneCapacity,

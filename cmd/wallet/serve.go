@@ -22,6 +22,7 @@ import (
 	"example.com/wallet/api"
 	"example.com/wallet/modules/accounts"
 	"example.com/wallet/modules/batches"
+	"example.com/wallet/modules/webhooks"
 	"example.com/wallet/modules/ledger"
 	"example.com/wallet/modules/transfers"
 	"example.com/wallet/platform/config"
@@ -117,11 +118,17 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 		region, ledgerSvc, idem, transfers.NewMetrics(reg))
 	reg.MustRegister(transfersSvc.PendingCollector(logger))
 
+	// Webhook endpoints and deliveries live on the region's first shard.
+	webhooksSvc := webhooks.NewService(shards[cfg.ShardList[0].Name].Pool, webhooks.Config{Region: cfg.Region,
+		RetryDelays: cfg.Webhooks.Delays(), Timeout: cfg.Webhooks.Timeout, Senders: cfg.Webhooks.Senders,
+		PerEndpoint: cfg.Webhooks.PerEndpoint, AllowInternal: cfg.Profile == "local", SecretOverlap: cfg.Webhooks.SecretOverlap})
+
 	batchesHTTP := batches.NewHTTP()
 	api := newAPI(cfg, logger, reg, tracker, func(r chi.Router) {
 		accounts.NewHTTP(accountsSvc, forwarder, cfg.Region).Mount(r)
 		ledger.NewHTTP(ledgerSvc, movements, forwarder, limiter, cfg.Catalogue()).Mount(r)
 		transfers.NewHTTP(transfersSvc, forwarder, limiter, cfg.Catalogue()).Mount(r)
+		webhooks.NewHTTP(webhooksSvc, forwarder).Mount(r)
 		batchesHTTP.Mount(r)
 	})
 	batchesHTTP.Dispatch(api)
@@ -168,17 +175,25 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 	// kafka-go starts a group reader's membership as soon as it is built, and one that
 	// joins before its topic exists can stay unassigned: build it once the topic is there.
 	consumerDone := make(chan *kafkabus.Consumer[transfers.Inbound], 1)
+	webhookConsumerDone := make(chan *kafkabus.Consumer[webhooks.Event], 1)
 	spawn(func() {
 		bus.ensureTopics(bg, cfg.Region)
 		if bg.Err() != nil {
 			close(consumerDone)
+			close(webhookConsumerDone)
 			return
 		}
 		consumer := bus.consumer(transfersSvc)
 		backpressure.consumer.Store(consumer)
 		consumerDone <- consumer
+		// The webhooks read the event stream in a group of their own: however far
+		// behind they fall, the TCC consumer and the money never wait for them.
+		webhookConsumer := bus.webhookConsumer(webhooksSvc)
+		webhookConsumerDone <- webhookConsumer
+		spawn(func() { webhookConsumer.Run(bg) })
 		consumer.Run(bg)
 	})
+	spawn(func() { webhooksSvc.RunDispatcher(bg, logger) })
 	spawn(func() { transfersSvc.RunNotifications(bg, logger) })
 	spawn(func() { backpressure.run(bg, shards) })
 	spawn(func() {
@@ -219,6 +234,9 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 	workers.Wait()
 	if consumer, ok := <-consumerDone; ok {
 		// Leaving the group hands its partitions to the other replicas at once.
+		_ = consumer.Reader.Close()
+	}
+	if consumer, ok := <-webhookConsumerDone; ok {
 		_ = consumer.Reader.Close()
 	}
 	logger.Info("stopped")

@@ -48,6 +48,7 @@ type Config struct {
 	Limits      Limits           `koanf:"limits"`
 	Idempotency Idempotency      `koanf:"idempotency"`
 	Transfers   Transfers        `koanf:"transfers"`
+	Webhooks    Webhooks         `koanf:"webhooks"`
 	Currencies  Currencies       `koanf:"currencies"`
 	Log         Log              `koanf:"log"`
 	Tracing     Tracing          `koanf:"tracing"`
@@ -316,6 +317,43 @@ type Transfers struct {
 	MaxWaiters int `koanf:"max_waiters"`
 }
 
+// Webhooks configures the delivery of the event stream to gateways' endpoints
+// (modules/webhooks).
+type Webhooks struct {
+	// RetryDelays is the wait after each failed attempt, comma-separated; a delivery
+	// that fails once more after the last is given up. The default (Standard
+	// Webhooks' schedule) retries for about 27 hours.
+	RetryDelays string `koanf:"retry_delays"`
+	// Timeout bounds one attempt.
+	Timeout time.Duration `koanf:"timeout"`
+	// Senders bounds a replica's attempts in flight; PerEndpoint, those it claims for
+	// one endpoint at a time.
+	Senders     int `koanf:"senders"`
+	PerEndpoint int `koanf:"per_endpoint"`
+	// SecretOverlap is how long a rotated-out secret keeps signing beside the new one.
+	SecretOverlap time.Duration `koanf:"secret_overlap"`
+
+	delays []time.Duration
+}
+
+// Delays is RetryDelays parsed (by Load's validation).
+func (w Webhooks) Delays() []time.Duration { return w.delays }
+
+func (w *Webhooks) validate() error {
+	w.delays = nil
+	for _, f := range strings.Split(w.RetryDelays, ",") {
+		d, err := time.ParseDuration(strings.TrimSpace(f))
+		if err != nil || d <= 0 {
+			return fmt.Errorf("webhooks.retry_delays: %q is not a positive duration", f)
+		}
+		w.delays = append(w.delays, d)
+	}
+	if w.Timeout <= 0 || w.Senders < 1 || w.PerEndpoint < 1 || w.SecretOverlap < 0 {
+		return errors.New("webhooks.timeout, senders and per_endpoint must be positive, and secret_overlap not negative")
+	}
+	return nil
+}
+
 // Tracing configures OpenTelemetry tracing (platform/tracing). It is off unless
 // OTLPEndpoint is set.
 type Tracing struct {
@@ -424,6 +462,11 @@ var defaults = map[string]any{
 	"transfers.max_outbox_age":       "10s",
 	"transfers.max_lane_backlog":     10000,
 	"transfers.max_waiters":          10000,
+	"webhooks.retry_delays":          "5s,5m,30m,2h,5h,10h,10h",
+	"webhooks.timeout":               "10s",
+	"webhooks.senders":               32,
+	"webhooks.per_endpoint":          4,
+	"webhooks.secret_overlap":        "24h",
 	"log.level":                      "info",
 	"tracing.otlp_endpoint":          "",
 	"tracing.sample_ratio":           1.0,
@@ -721,6 +764,9 @@ func (c *Config) validate(forMigrations bool) error {
 	}
 	if c.Transfers.ResendAfter <= 0 || c.Transfers.ResendMax < c.Transfers.ResendAfter {
 		return errors.New("transfers.resend_after must be positive and transfers.resend_max at least as long")
+	}
+	if err := c.Webhooks.validate(); err != nil {
+		return err
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

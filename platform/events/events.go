@@ -42,6 +42,10 @@ const (
 	TypeAccountClosed    = "wallet.account.closed"
 )
 
+// Types lists every event type, in the order above: what a webhook may subscribe to.
+var Types = []string{TypeUserCreated, TypeDepositCreated, TypeWithdrawalCreated, TypeTransferCreated, TypeTransferCompleted,
+	TypeTransferCancelled, TypeTransferCredited, TypeAccountFrozen, TypeAccountUnfrozen, TypeAccountClosed}
+
 // outboxType is the type of the outbox row that holds the events of one transaction.
 const outboxType = "wallet.events"
 

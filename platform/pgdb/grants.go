@@ -24,6 +24,8 @@ var ApplicationPrivileges = []string{
 	"GRANT SELECT, INSERT, UPDATE ON balances, holds, transfers, outbox_relay_lease TO %s",
 	"GRANT SELECT, INSERT, UPDATE, DELETE ON outbox, idempotency_records TO %s",
 	"GRANT USAGE ON SEQUENCE outbox_id_seq TO %s",
+	"GRANT SELECT, INSERT, UPDATE, DELETE ON webhook_endpoints, webhook_deliveries TO %s",
+	"GRANT USAGE ON SEQUENCE webhook_deliveries_id_seq TO %s",
 }
 
 // GrantApplication gives role the ApplicationPrivileges on the shard behind ownerDSN,

@@ -31,7 +31,23 @@ const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 var (
 	userIDRe     = regexp.MustCompile(`^([a-z]{2,8})_[0-9A-HJKMNP-TV-Z]{26}$`)
 	transferIDRe = regexp.MustCompile(`^([a-z]{2,8})_tr_[0-9A-HJKMNP-TV-Z]{26}$`)
+	webhookIDRe  = regexp.MustCompile(`^([a-z]{2,8})_wh_[0-9A-HJKMNP-TV-Z]{26}$`)
 )
+
+// NewWebhookID makes a fresh webhook endpoint id of region: "<region>_wh_" and a ULID,
+// so a request about the endpoint reaches the region that delivers to it.
+func NewWebhookID(region string) string {
+	return region + "_wh_" + newULID(time.Now())
+}
+
+// WebhookRegion returns the region written in a webhook endpoint id.
+func WebhookRegion(id string) (string, error) {
+	m := webhookIDRe.FindStringSubmatch(id)
+	if m == nil {
+		return "", ErrBadID
+	}
+	return m[1], nil
+}
 
 // NewUserID makes a fresh user id homed in region: "<region>_" and a ULID (48 bits of
 // milliseconds, 80 random bits), so ids sort by creation time.

@@ -1,0 +1,93 @@
+-- name: InsertEndpoint :exec
+INSERT INTO webhook_endpoints (id, gateway, url, event_types, description, secret, created_at, updated_at)
+VALUES (@id, @gateway, @url, @event_types::text[], sqlc.narg(description), @secret, @created_at, @created_at);
+
+-- name: GetEndpoint :one
+SELECT * FROM webhook_endpoints WHERE id = @id AND gateway = @gateway;
+
+-- name: ListEndpoints :many
+-- A gateway's endpoints, in id (creation) order.
+SELECT * FROM webhook_endpoints WHERE gateway = @gateway ORDER BY id;
+
+-- name: AllEndpoints :many
+-- Every endpoint of the region: what the event consumer fans events out to.
+SELECT id, event_types, created_at FROM webhook_endpoints;
+
+-- name: EndpointsByID :many
+SELECT * FROM webhook_endpoints WHERE id = ANY(@ids::text[]);
+
+-- name: DeleteEndpoint :execrows
+DELETE FROM webhook_endpoints WHERE id = @id AND gateway = @gateway;
+
+-- name: RotateSecret :one
+-- The new secret signs from now on; the current one keeps signing beside it until
+-- @previous_expires_at.
+UPDATE webhook_endpoints
+SET previous_secret = secret, previous_secret_expires_at = @previous_expires_at, secret = @secret, updated_at = now()
+WHERE id = @id AND gateway = @gateway
+RETURNING *;
+
+-- name: InsertDeliveries :exec
+-- The deliveries of a batch of events, in the stream's order (ids rise with it); an
+-- event read again finds its row and adds nothing.
+INSERT INTO webhook_deliveries (endpoint_id, event_id, event_type, ordering_key, payload, next_attempt_at, created_at)
+SELECT d.endpoint_id, d.event_id, d.event_type, d.ordering_key, d.payload, @now, @now
+FROM ROWS FROM (unnest(@endpoint_ids::text[]), unnest(@event_ids::text[]), unnest(@event_types::text[]),
+                unnest(@ordering_keys::text[]), unnest(@payloads::bytea[]))
+     WITH ORDINALITY AS d(endpoint_id, event_id, event_type, ordering_key, payload, n)
+ORDER BY d.n
+ON CONFLICT (endpoint_id, event_id) DO NOTHING;
+
+-- name: ClaimDeliveries :many
+-- Due deliveries at the head of their (endpoint, user) queue, leased until
+-- @lease_until so no other replica sends them meanwhile; at most @per_endpoint per
+-- endpoint, so one slow endpoint cannot take every sender. Endpoints in @busy are
+-- skipped: this replica is already sending to them as much as it may.
+WITH due AS (
+    SELECT d.id, d.endpoint_id, row_number() OVER (PARTITION BY d.endpoint_id ORDER BY d.next_attempt_at, d.id) AS rank
+    FROM webhook_deliveries d
+    WHERE d.status = 'pending' AND d.next_attempt_at <= now()
+      AND NOT (d.endpoint_id = ANY(coalesce(@busy::text[], '{}')))
+      AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e
+                      WHERE e.endpoint_id = d.endpoint_id AND e.ordering_key = d.ordering_key
+                        AND e.status = 'pending' AND e.id < d.id)
+    ORDER BY d.next_attempt_at
+    LIMIT 1000
+), picked AS (
+    SELECT w.id FROM webhook_deliveries w
+    WHERE w.id IN (SELECT due.id FROM due WHERE due.rank <= @per_endpoint::bigint)
+    ORDER BY w.id
+    LIMIT @batch
+    FOR UPDATE OF w SKIP LOCKED
+)
+UPDATE webhook_deliveries w
+SET next_attempt_at = @lease_until, attempts = w.attempts + 1, first_attempt_at = coalesce(w.first_attempt_at, now()),
+    last_attempt_at = now()
+FROM picked
+WHERE w.id = picked.id
+RETURNING w.id, w.endpoint_id, w.event_id, w.payload, w.attempts, w.first_attempt_at;
+
+-- name: RecordAttempt :exec
+-- The outcome of one attempt: delivered, failed for good, or pending again at
+-- @next_attempt_at.
+UPDATE webhook_deliveries
+SET status = @status, next_attempt_at = @next_attempt_at, last_status_code = sqlc.narg(status_code),
+    last_error = sqlc.narg(error), delivered_at = CASE WHEN @status = 'delivered' THEN now() END
+WHERE id = @id;
+
+-- name: ListDeliveries :many
+-- An endpoint's deliveries, newest first, below @before_id.
+SELECT id, event_id, event_type, status, attempts, first_attempt_at, next_attempt_at, last_attempt_at, last_status_code,
+       last_error, delivered_at, created_at
+FROM webhook_deliveries
+WHERE endpoint_id = @endpoint_id AND id < @before_id
+ORDER BY id DESC
+LIMIT @page_size;
+
+-- name: Redeliver :one
+-- Sends a delivery again as soon as it heads its queue, whatever became of it.
+UPDATE webhook_deliveries
+SET status = 'pending', next_attempt_at = now(), first_attempt_at = NULL, last_error = NULL
+WHERE id = @id AND endpoint_id = @endpoint_id
+RETURNING id, event_id, event_type, status, attempts, first_attempt_at, next_attempt_at, last_attempt_at, last_status_code,
+       last_error, delivered_at, created_at;
