@@ -27,6 +27,7 @@ var (
 	peerID     = shard.NewUserID("us")
 	derivedID  = shard.DerivedUserID("us", "gw", "signup-1")
 	transferID = shard.NewTransferID("eu", userID, 256)
+	webhookID  = shard.NewWebhookID("eu")
 )
 
 const hash = "50d858e0985ecc7f60418aaf0cc5ab587f42c2570a884095a9e8ccacd0f6545c"
@@ -91,25 +92,30 @@ func TestSpecLoadsAndValidates(t *testing.T) {
 	}
 
 	want := map[string][]string{
-		"/livez":                     {"GET"},
-		"/readyz":                    {"GET"},
-		"/openapi.yaml":              {"GET"},
-		"/v1/users":                  {"POST"},
-		"/v1/users/{id}":             {"GET"},
-		"/v1/users/{id}/balance":     {"GET"},
-		"/v1/users/{id}/balances":    {"GET"},
-		"/v1/users/{id}/deposits":    {"POST"},
-		"/v1/users/{id}/withdrawals": {"POST"},
-		"/v1/users/{id}/ledger":      {"GET"},
-		"/v1/users/{id}/transfers":   {"GET"},
-		"/v1/transfers":              {"POST"},
-		"/v1/transfers/{id}":         {"GET"},
-		"/v1/transfers/{id}/refunds": {"POST"},
-		"/v1/batches":                {"POST"},
-		"/v1/currencies":             {"GET"},
-		"/v1/users/{id}/freeze":      {"POST"},
-		"/v1/users/{id}/unfreeze":    {"POST"},
-		"/v1/users/{id}/close":       {"POST"},
+		"/livez":                          {"GET"},
+		"/readyz":                         {"GET"},
+		"/openapi.yaml":                   {"GET"},
+		"/v1/users":                       {"POST"},
+		"/v1/users/{id}":                  {"GET"},
+		"/v1/users/{id}/balance":          {"GET"},
+		"/v1/users/{id}/balances":         {"GET"},
+		"/v1/users/{id}/deposits":         {"POST"},
+		"/v1/users/{id}/withdrawals":      {"POST"},
+		"/v1/users/{id}/ledger":           {"GET"},
+		"/v1/users/{id}/transfers":        {"GET"},
+		"/v1/transfers":                   {"POST"},
+		"/v1/transfers/{id}":              {"GET"},
+		"/v1/transfers/{id}/refunds":      {"POST"},
+		"/v1/batches":                     {"POST"},
+		"/v1/currencies":                  {"GET"},
+		"/v1/users/{id}/freeze":           {"POST"},
+		"/v1/users/{id}/unfreeze":         {"POST"},
+		"/v1/users/{id}/close":            {"POST"},
+		"/v1/webhooks":                    {"POST", "GET"},
+		"/v1/webhooks/{id}":               {"GET", "DELETE"},
+		"/v1/webhooks/{id}/rotate-secret": {"POST"},
+		"/v1/webhooks/{id}/deliveries":    {"GET"},
+		"/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver": {"POST"},
 	}
 	if got := doc.Paths.Len(); got != len(want) {
 		t.Errorf("%d paths, want %d", got, len(want))
@@ -153,10 +159,11 @@ func TestSpecLoadsAndValidates(t *testing.T) {
 				}
 			}
 			// Money-moving POSTs need a key; creating a user takes one optionally, the
-			// account controls are idempotent by the state they set, and a batch's items
-			// carry one each.
+			// account controls are idempotent by the state they set, a batch's items
+			// carry one each, and webhook endpoints move no money.
 			accountControl := strings.HasSuffix(path, "/freeze") || strings.HasSuffix(path, "/unfreeze") || strings.HasSuffix(path, "/close")
-			if m == "POST" && path != "/v1/users" && path != "/v1/batches" && !accountControl {
+			webhooks := strings.HasPrefix(path, "/v1/webhooks")
+			if m == "POST" && path != "/v1/users" && path != "/v1/batches" && !accountControl && !webhooks {
 				p := op.Parameters.GetByInAndName("header", "Idempotency-Key")
 				if p == nil || !p.Required {
 					t.Errorf("%s %s: Idempotency-Key header not required", m, path)
@@ -185,6 +192,17 @@ func TestValidatorAccepts(t *testing.T) {
 			`,"code":"` + code + `","detail":"no such thing","instance":"` + path + `","request_id":"4f1c2a9be07d5c3a18f6e2b0"}`
 	}
 	transferLoc := map[string]string{"Location": "/v1/transfers/" + transferID}
+	// In the order modules/webhooks encodes the fields.
+	wh := "/v1/webhooks/" + webhookID
+	webhook := `{"id":"` + webhookID + `","url":"https://hooks.example.com/wallet","event_types":["wallet.transfer.cancelled","wallet.transfer.completed"],` +
+		`"created_at":"2024-11-20T10:15:30.123456Z","updated_at":"2024-11-20T10:15:30.123456Z"}`
+	withSecret := strings.Replace(webhook, `,"created_at"`, `,"description":"Payments","secret":"whsec_L/HrecyqgHsTps+/RwYvuhHfcknAemv2rf8oHGYh/6k=","created_at"`, 1)
+	delivered := `{"id":1041,"event_id":"` + transferID + `:completed","event_type":"wallet.transfer.completed","status":"delivered","attempts":1,` +
+		`"first_attempt_at":"2024-11-20T10:30:01.6Z","last_attempt_at":"2024-11-20T10:30:01.6Z","last_status_code":200,"delivered_at":"2024-11-20T10:30:01.7Z","created_at":"2024-11-20T10:30:01.55Z"}`
+	retrying := `{"id":1042,"event_id":"` + userID + `:4","event_type":"wallet.withdrawal.created","status":"pending","attempts":2,` +
+		`"first_attempt_at":"2024-11-20T10:40:00Z","next_attempt_at":"2024-11-20T10:45:05Z","last_attempt_at":"2024-11-20T10:40:05Z",` +
+		`"last_error":"dial tcp 198.51.100.7:443: connect: connection refused","created_at":"2024-11-20T10:40:00Z"}`
+	fresh := `{"id":7,"event_id":"` + userID + `:1","event_type":"wallet.deposit.created","status":"pending","attempts":0,"next_attempt_at":"2024-11-20T10:40:00Z","created_at":"2024-11-20T10:40:00Z"}`
 
 	for _, x := range []exchange{
 		{name: "livez", method: "GET", path: "/livez", status: 200, body: `{"status":"alive"}`},
@@ -253,6 +271,25 @@ func TestValidatorAccepts(t *testing.T) {
 		{name: "transfer 404", method: "GET", path: "/v1/transfers/" + transferID, status: 404, ctype: "application/problem+json", body: problem(404, "transfer_not_found", "/x")},
 		{name: "user transfers", method: "GET", path: "/v1/users/" + userID + "/transfers?direction=out&status=pending", status: 200,
 			body: `{"transfers":[` + pending + `,` + cancelled + `],"next_cursor":null}`},
+		{name: "register webhook", method: "POST", path: "/v1/webhooks", status: 201, headers: map[string]string{"Location": wh}, body: withSecret},
+		{name: "register unsafe url", method: "POST", path: "/v1/webhooks", status: 422, ctype: "application/problem+json", body: problem(422, "unsafe_webhook_url", "/v1/webhooks")},
+		{name: "register bad body", method: "POST", path: "/v1/webhooks", status: 400, ctype: "application/problem+json", body: problem(400, "invalid_request", "/v1/webhooks")},
+		{name: "list webhooks", method: "GET", path: "/v1/webhooks", status: 200, body: `{"webhooks":[` + webhook + `]}`},
+		{name: "list no webhooks", method: "GET", path: "/v1/webhooks", status: 200, body: `{"webhooks":[]}`},
+		{name: "get webhook", method: "GET", path: wh, status: 200, body: webhook},
+		{name: "webhook 404", method: "GET", path: wh, status: 404, ctype: "application/problem+json", body: problem(404, "webhook_not_found", wh)},
+		{name: "webhook malformed id", method: "GET", path: "/v1/webhooks/eu_wh_1", status: 400, ctype: "application/problem+json", body: problem(400, "invalid_request", "/v1/webhooks/eu_wh_1")},
+		{name: "webhook region unavailable", method: "DELETE", path: wh, status: 503, ctype: "application/problem+json", body: problem(503, "region_unavailable", wh)},
+		{name: "delete webhook", method: "DELETE", path: wh, status: 204, headers: map[string]string{"Content-Type": ""}},
+		{name: "rotate secret", method: "POST", path: wh + "/rotate-secret", status: 200, body: withSecret},
+		{name: "deliveries", method: "GET", path: wh + "/deliveries?limit=3", status: 200,
+			body: `{"deliveries":[` + fresh + `,` + retrying + `,` + delivered + `],"next_cursor":"d2Q6MTA0MQ"}`},
+		{name: "deliveries empty", method: "GET", path: wh + "/deliveries", status: 200, body: `{"deliveries":[],"next_cursor":null}`},
+		{name: "redeliver", method: "POST", path: wh + "/deliveries/1041/redeliver", status: 202,
+			body: `{"id":1041,"event_id":"` + transferID + `:completed","event_type":"wallet.transfer.completed","status":"pending","attempts":1,` +
+				`"next_attempt_at":"2024-11-21T08:00:00Z","last_attempt_at":"2024-11-20T10:30:01.6Z","last_status_code":200,"delivered_at":"2024-11-20T10:30:01.7Z","created_at":"2024-11-20T10:30:01.55Z"}`},
+		{name: "redeliver unknown delivery", method: "POST", path: wh + "/deliveries/99/redeliver", status: 404, ctype: "application/problem+json",
+			body: problem(404, "delivery_not_found", wh+"/deliveries/99/redeliver")},
 	} {
 		t.Run(x.name, func(t *testing.T) {
 			if err := x.check(v); err != nil {
@@ -273,6 +310,10 @@ func TestValidatorRejects(t *testing.T) {
 	balances := `{"user_id":"` + userID + `","default_currency":"EUR","ledger_seq":1,"balances":[{"currency":"EUR","balance":"12500","frozen":"0","available":"12500"}]}`
 	notFound := `{"type":"https://wallet.example/problems/user_not_found","title":"Not Found","status":404,"code":"user_not_found"}`
 	dep := "/v1/users/" + userID + "/deposits"
+	wh := "/v1/webhooks/" + webhookID
+	webhook := `{"id":"` + webhookID + `","url":"https://hooks.example.com/wallet","event_types":["wallet.transfer.completed"],` +
+		`"created_at":"2024-11-20T10:15:30Z","updated_at":"2024-11-20T10:15:30Z"}`
+	delivery := `{"id":1,"event_id":"` + userID + `:1","event_type":"wallet.deposit.created","status":"delivered","attempts":1,"last_status_code":204,"created_at":"2024-11-20T10:40:00Z"}`
 
 	for _, x := range []exchange{
 		{name: "amount as JSON number", method: "POST", path: dep, status: 201, body: deposit(entry(`12500`), balance)},
@@ -330,6 +371,22 @@ func TestValidatorRejects(t *testing.T) {
 		{name: "unknown dependency state", method: "GET", path: "/readyz", status: 200, body: `{"status":"ready","region":"eu","dependencies":{"kafka":"flaky"}}`},
 		{name: "unknown route", method: "GET", path: "/v1/nothing", status: 200, body: `{}`},
 		{name: "wrong method", method: "DELETE", path: "/v1/users/" + userID, status: 200, body: user},
+		{name: "registered webhook without Location", method: "POST", path: "/v1/webhooks", status: 201, body: webhook},
+		{name: "webhook with its gateway", method: "GET", path: wh, status: 200, body: strings.Replace(webhook, `{`, `{"gateway":"gw",`, 1)},
+		{name: "webhook with a malformed secret", method: "GET", path: wh, status: 200, body: strings.Replace(webhook, `{`, `{"secret":"s3cr3t",`, 1)},
+		{name: "webhook without event types", method: "GET", path: wh, status: 200, body: strings.Replace(webhook, `"wallet.transfer.completed"`, "", 1)},
+		{name: "webhook with an unknown event type", method: "GET", path: wh, status: 200, body: strings.Replace(webhook, `transfer.completed`, `transfer.refunded`, 1)},
+		{name: "webhook with a user id", method: "GET", path: wh, status: 200, body: strings.Replace(webhook, webhookID, userID, 1)},
+		{name: "webhook 404 with another code", method: "GET", path: wh, status: 404, ctype: "application/problem+json",
+			body: `{"type":"https://wallet.example/problems/delivery_not_found","title":"Not Found","status":404,"code":"delivery_not_found"}`},
+		{name: "webhook list as an array", method: "GET", path: "/v1/webhooks", status: 200, body: `[` + webhook + `]`},
+		{name: "deliveries without next_cursor", method: "GET", path: wh + "/deliveries", status: 200, body: `{"deliveries":[` + delivery + `]}`},
+		{name: "delivery with an unknown status", method: "GET", path: wh + "/deliveries", status: 200,
+			body: `{"deliveries":[` + strings.Replace(delivery, "delivered", "retrying", 1) + `],"next_cursor":null}`},
+		{name: "delivery with status code 0", method: "GET", path: wh + "/deliveries", status: 200,
+			body: `{"deliveries":[` + strings.Replace(delivery, "204", "0", 1) + `],"next_cursor":null}`},
+		{name: "delivery with a string id", method: "POST", path: wh + "/deliveries/1/redeliver", status: 202, body: strings.Replace(delivery, `"id":1`, `"id":"1"`, 1)},
+		{name: "redelivery answered 200", method: "POST", path: wh + "/deliveries/1/redeliver", status: 200, body: delivery},
 	} {
 		t.Run(x.name, func(t *testing.T) {
 			if err := x.check(v); err == nil {

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
 
@@ -59,6 +61,11 @@ func fail(w http.ResponseWriter, r *http.Request, err error) {
 	httpapi.WriteError(w, r, err)
 }
 
+// unprintable reports the characters a description may not hold: control characters
+// (NUL among them, which PostgreSQL's text cannot store) and U+FFFD, which stands for
+// bytes that were not UTF-8.
+func unprintable(r rune) bool { return r < 0x20 || r == 0x7f || r == utf8.RuneError }
+
 type registerRequest struct {
 	URL         *string  `json:"url"`
 	EventTypes  []string `json:"event_types"`
@@ -78,8 +85,8 @@ func (h *HTTP) register(w http.ResponseWriter, r *http.Request) {
 	case len(req.EventTypes) == 0:
 		httpapi.WriteProblem(w, r, httpapi.NewProblem(http.StatusBadRequest, httpapi.CodeInvalidRequest, "event_types: at least one event type"))
 		return
-	case req.Description != nil && len(*req.Description) > 256:
-		httpapi.WriteProblem(w, r, httpapi.NewProblem(http.StatusBadRequest, httpapi.CodeInvalidRequest, "description: at most 256 bytes"))
+	case req.Description != nil && (utf8.RuneCountInString(*req.Description) > 256 || strings.ContainsFunc(*req.Description, unprintable)):
+		httpapi.WriteProblem(w, r, httpapi.NewProblem(http.StatusBadRequest, httpapi.CodeInvalidRequest, "description: at most 256 characters, none of them a control character"))
 		return
 	}
 	description := ""

@@ -212,12 +212,23 @@ func (s *Service) Deliveries(ctx context.Context, gateway, endpointID string, be
 
 // Redeliver sends one delivery of one of gateway's endpoints again, whatever became
 // of it, as soon as it heads its user's queue (ErrDeliveryNotFound when the endpoint
-// has no such delivery). Its attempts count on; its retry schedule starts again.
+// has no such delivery). It is one attempt more, counted with the others: if it fails,
+// a delivery that had been given up is failed again, and one still pending goes on
+// with its schedule. A delivery being sent at that moment is not sent twice at once:
+// the attempt in flight answers the request.
 func (s *Service) Redeliver(ctx context.Context, gateway, endpointID string, deliveryID int64) (Delivery, error) {
 	if _, err := s.Get(ctx, gateway, endpointID); err != nil {
 		return Delivery{}, err
 	}
 	r, err := s.q.Redeliver(ctx, s.pool, webhooksdb.RedeliverParams{ID: deliveryID, EndpointID: endpointID})
+	if errors.Is(err, pgx.ErrNoRows) {
+		// In flight, or no such delivery: which, the delivery itself says.
+		var row webhooksdb.GetDeliveryRow
+		row, err = s.q.GetDelivery(ctx, s.pool, webhooksdb.GetDeliveryParams{ID: deliveryID, EndpointID: endpointID})
+		if err == nil {
+			return listRow(webhooksdb.ListDeliveriesRow(row)).toDelivery(), nil
+		}
+	}
 	if err != nil {
 		return Delivery{}, pgdb.InterpretError(err, ErrDeliveryNotFound)
 	}

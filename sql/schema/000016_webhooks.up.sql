@@ -33,6 +33,8 @@ CREATE TABLE webhook_deliveries (
     payload         bytea       NOT NULL,
     status          text        NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'delivered', 'failed')),
     attempts        integer     NOT NULL DEFAULT 0,
+    -- sending: a dispatcher leased it (until next_attempt_at) and is sending it.
+    sending         boolean     NOT NULL DEFAULT false,
     first_attempt_at timestamptz,
     next_attempt_at timestamptz NOT NULL,
     last_attempt_at timestamptz,

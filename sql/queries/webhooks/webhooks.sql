@@ -61,8 +61,8 @@ WITH due AS (
     FOR UPDATE OF w SKIP LOCKED
 )
 UPDATE webhook_deliveries w
-SET next_attempt_at = @lease_until, attempts = w.attempts + 1, first_attempt_at = coalesce(w.first_attempt_at, now()),
-    last_attempt_at = now()
+SET next_attempt_at = @lease_until, sending = true, attempts = w.attempts + 1,
+    first_attempt_at = coalesce(w.first_attempt_at, now()), last_attempt_at = now()
 FROM picked
 WHERE w.id = picked.id
 RETURNING w.id, w.endpoint_id, w.event_id, w.payload, w.attempts, w.first_attempt_at;
@@ -71,7 +71,7 @@ RETURNING w.id, w.endpoint_id, w.event_id, w.payload, w.attempts, w.first_attemp
 -- The outcome of one attempt: delivered, failed for good, or pending again at
 -- @next_attempt_at.
 UPDATE webhook_deliveries
-SET status = @status, next_attempt_at = @next_attempt_at, last_status_code = sqlc.narg(status_code),
+SET status = @status, next_attempt_at = @next_attempt_at, sending = false, last_status_code = sqlc.narg(status_code),
     last_error = sqlc.narg(error), delivered_at = CASE WHEN @status = 'delivered' THEN now() END
 WHERE id = @id;
 
@@ -85,9 +85,17 @@ ORDER BY id DESC
 LIMIT @page_size;
 
 -- name: Redeliver :one
--- Sends a delivery again as soon as it heads its queue, whatever became of it.
+-- Sends a delivery again as soon as it heads its queue, whatever became of it; one
+-- being sent right now (leased, the lease not lapsed) is left as it is: the attempt
+-- in flight is the redelivery, and a delivery is never sent twice at once.
 UPDATE webhook_deliveries
-SET status = 'pending', next_attempt_at = now(), first_attempt_at = NULL, last_error = NULL
-WHERE id = @id AND endpoint_id = @endpoint_id
+SET status = 'pending', next_attempt_at = now()
+WHERE id = @id AND endpoint_id = @endpoint_id AND NOT (sending AND next_attempt_at > now())
 RETURNING id, event_id, event_type, status, attempts, first_attempt_at, next_attempt_at, last_attempt_at, last_status_code,
        last_error, delivered_at, created_at;
+
+-- name: GetDelivery :one
+SELECT id, event_id, event_type, status, attempts, first_attempt_at, next_attempt_at, last_attempt_at, last_status_code,
+       last_error, delivered_at, created_at
+FROM webhook_deliveries
+WHERE id = @id AND endpoint_id = @endpoint_id;

@@ -60,8 +60,8 @@ WITH due AS (
     FOR UPDATE OF w SKIP LOCKED
 )
 UPDATE webhook_deliveries w
-SET next_attempt_at = $1, attempts = w.attempts + 1, first_attempt_at = coalesce(w.first_attempt_at, now()),
-    last_attempt_at = now()
+SET next_attempt_at = $1, sending = true, attempts = w.attempts + 1,
+    first_attempt_at = coalesce(w.first_attempt_at, now()), last_attempt_at = now()
 FROM picked
 WHERE w.id = picked.id
 RETURNING w.id, w.endpoint_id, w.event_id, w.payload, w.attempts, w.first_attempt_at
@@ -169,6 +169,53 @@ func (q *Queries) EndpointsByID(ctx context.Context, db DBTX, ids []string) ([]W
 		return nil, err
 	}
 	return items, nil
+}
+
+const getDelivery = `-- name: GetDelivery :one
+SELECT id, event_id, event_type, status, attempts, first_attempt_at, next_attempt_at, last_attempt_at, last_status_code,
+       last_error, delivered_at, created_at
+FROM webhook_deliveries
+WHERE id = $1 AND endpoint_id = $2
+`
+
+type GetDeliveryParams struct {
+	ID         int64
+	EndpointID string
+}
+
+type GetDeliveryRow struct {
+	ID             int64
+	EventID        string
+	EventType      string
+	Status         string
+	Attempts       int32
+	FirstAttemptAt *time.Time
+	NextAttemptAt  time.Time
+	LastAttemptAt  *time.Time
+	LastStatusCode *int32
+	LastError      *string
+	DeliveredAt    *time.Time
+	CreatedAt      time.Time
+}
+
+func (q *Queries) GetDelivery(ctx context.Context, db DBTX, arg GetDeliveryParams) (GetDeliveryRow, error) {
+	row := db.QueryRow(ctx, getDelivery, arg.ID, arg.EndpointID)
+	var i GetDeliveryRow
+	err := row.Scan(
+		&i.ID,
+		&i.EventID,
+		&i.EventType,
+		&i.Status,
+		&i.Attempts,
+		&i.FirstAttemptAt,
+		&i.NextAttemptAt,
+		&i.LastAttemptAt,
+		&i.LastStatusCode,
+		&i.LastError,
+		&i.DeliveredAt,
+		&i.CreatedAt,
+	)
+	return i, err
 }
 
 const getEndpoint = `-- name: GetEndpoint :one
@@ -361,7 +408,7 @@ func (q *Queries) ListEndpoints(ctx context.Context, db DBTX, gateway string) ([
 
 const recordAttempt = `-- name: RecordAttempt :exec
 UPDATE webhook_deliveries
-SET status = $1, next_attempt_at = $2, last_status_code = $3,
+SET status = $1, next_attempt_at = $2, sending = false, last_status_code = $3,
     last_error = $4, delivered_at = CASE WHEN $1 = 'delivered' THEN now() END
 WHERE id = $5
 `
@@ -389,8 +436,8 @@ func (q *Queries) RecordAttempt(ctx context.Context, db DBTX, arg RecordAttemptP
 
 const redeliver = `-- name: Redeliver :one
 UPDATE webhook_deliveries
-SET status = 'pending', next_attempt_at = now(), first_attempt_at = NULL, last_error = NULL
-WHERE id = $1 AND endpoint_id = $2
+SET status = 'pending', next_attempt_at = now()
+WHERE id = $1 AND endpoint_id = $2 AND NOT (sending AND next_attempt_at > now())
 RETURNING id, event_id, event_type, status, attempts, first_attempt_at, next_attempt_at, last_attempt_at, last_status_code,
        last_error, delivered_at, created_at
 `
@@ -415,7 +462,9 @@ type RedeliverRow struct {
 	CreatedAt      time.Time
 }
 
-// Sends a delivery again as soon as it heads its queue, whatever became of it.
+// Sends a delivery again as soon as it heads its queue, whatever became of it; one
+// being sent right now (leased, the lease not lapsed) is left as it is: the attempt
+// in flight is the redelivery, and a delivery is never sent twice at once.
 func (q *Queries) Redeliver(ctx context.Context, db DBTX, arg RedeliverParams) (RedeliverRow, error) {
 	row := db.QueryRow(ctx, redeliver, arg.ID, arg.EndpointID)
 	var i RedeliverRow
