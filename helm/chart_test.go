@@ -105,6 +105,11 @@ type walletConfig struct {
 	Idempotency struct {
 		Retention string `json:"retention"`
 	} `json:"idempotency"`
+	Webhooks struct {
+		RetryDelays   string `json:"retry_delays"`
+		Timeout       string `json:"timeout"`
+		SecretOverlap string `json:"secret_overlap"`
+	} `json:"webhooks"`
 	Auth *struct {
 		GatewayScopes map[string][]string `json:"gateway_scopes"`
 	} `json:"auth"`
@@ -456,7 +461,8 @@ func TestRegionsRender(t *testing.T) {
 			}
 			if cfg.HTTP.WriteTimeout != "40s" || cfg.HTTP.MaxBodyBytes != 65536 || cfg.Limits.RateBurst != 200 ||
 				cfg.Limits.RatePerSecond != 50 || cfg.Idempotency.Retention != "24h" || cfg.Log.Level != "info" ||
-				cfg.Kafka.TopicPrefix != "wallet" {
+				cfg.Kafka.TopicPrefix != "wallet" || cfg.Webhooks.RetryDelays != "5s,5m,30m,2h,5h,10h,10h" ||
+				cfg.Webhooks.Timeout != "10s" || cfg.Webhooks.SecretOverlap != "24h" || loaded.Webhooks.Delays()[6] != 10*time.Hour {
 				t.Errorf("defaults not rendered as documented: %+v", cfg)
 			}
 			wantShards := map[string]string{region + "0": "0-127", region + "1": "128-255"}
@@ -1360,8 +1366,8 @@ func TestOptionalResources(t *testing.T) {
 		np.Spec.Ingress[1].Ports[0].Port.String() != "admin" {
 		t.Errorf("ingress = %+v", np.Spec.Ingress)
 	}
-	// The extra rule follows DNS, PostgreSQL, Kafka and peers.
-	if len(np.Spec.Egress) != 5 || np.Spec.Egress[4].To[0].IPBlock.CIDR != "10.0.0.0/8" || np.Spec.Egress[4].Ports[0].Port.IntValue() != 5432 {
+	// The extra rule follows DNS, PostgreSQL, Kafka, peers and webhook endpoints.
+	if len(np.Spec.Egress) != 6 || np.Spec.Egress[5].To[0].IPBlock.CIDR != "10.0.0.0/8" || np.Spec.Egress[5].Ports[0].Port.IntValue() != 5432 {
 		t.Errorf("egress = %+v", np.Spec.Egress)
 	}
 
@@ -1579,8 +1585,25 @@ func TestEgressPolicy(t *testing.T) {
 
 			server := onlyPolicyFor(t, r, pods["server"])
 			// The regions' brokers listen for TLS on 9093.
-			if got := egressPorts(server); !equalJSON(got, [][]string{dnsPorts, {"TCP/5432"}, {"TCP/9093"}, {"TCP/443"}}) {
-				t.Errorf("server egress opens %v, want DNS, PostgreSQL, Kafka, peers", got)
+			if got := egressPorts(server); !equalJSON(got, [][]string{dnsPorts, {"TCP/5432"}, {"TCP/9093"}, {"TCP/443"}, {"TCP/443"}}) {
+				t.Errorf("server egress opens %v, want DNS, PostgreSQL, Kafka, peers, webhook endpoints", got)
+			}
+			// Webhook endpoints: anywhere but the ranges the wallet refuses to deliver to.
+			webhooks := server.Spec.Egress[4]
+			if len(webhooks.To) != 2 {
+				t.Fatalf("webhook egress to %+v, want every IPv4 and IPv6 address but the internal ones", webhooks.To)
+			}
+			for _, peer := range webhooks.To {
+				internal := map[string][]string{"0.0.0.0/0": {"10.0.0.0/8", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"},
+					"::/0": {"::1/128", "fc00::/7", "fe80::/10"}}
+				if peer.IPBlock == nil || internal[peer.IPBlock.CIDR] == nil {
+					t.Fatalf("webhook egress to %+v", peer)
+				}
+				for _, cidr := range internal[peer.IPBlock.CIDR] {
+					if !slices.Contains(peer.IPBlock.Except, cidr) {
+						t.Errorf("webhook egress to %s does not except %s", peer.IPBlock.CIDR, cidr)
+					}
+				}
 			}
 			// The region's Kafka runs in the cluster, in the namespace its broker names say.
 			kafka := egressRule(t, server, "TCP/9093")
@@ -1589,8 +1612,8 @@ func TestEgressPolicy(t *testing.T) {
 			if len(kafka.To) != 1 || !equalJSON(kafka.To[0], wantKafka) {
 				t.Errorf("kafka egress to %+v, want namespace kafka-%s", kafka.To, region)
 			}
-			for _, port := range []string{"TCP/5432", "TCP/443"} {
-				rule := egressRule(t, server, port)
+			for _, rule := range []networkingv1.NetworkPolicyEgressRule{egressRule(t, server, "TCP/5432"), server.Spec.Egress[3]} {
+				port := egressPorts(&networkingv1.NetworkPolicy{Spec: networkingv1.NetworkPolicySpec{Egress: []networkingv1.NetworkPolicyEgressRule{rule}}})[0]
 				for _, peer := range rule.To {
 					if peer.IPBlock == nil || peer.IPBlock.CIDR == "0.0.0.0/0" || peer.IPBlock.CIDR == "::/0" {
 						t.Errorf("%s egress to %+v, want private address ranges", port, peer)
@@ -1660,8 +1683,8 @@ func TestEgressPolicy(t *testing.T) {
 	t.Run("no peers, no peer rule", func(t *testing.T) {
 		r := mustRender(t, ch, modify(t, base, func(m map[string]any) { m["peers"] = []any{} }))
 		server := onlyPolicyFor(t, r, deployment(t, r).Spec.Template)
-		if got := egressPorts(server); !equalJSON(got, [][]string{dnsPorts, {"TCP/5432"}, {"TCP/9093"}}) {
-			t.Errorf("server egress without peers opens %v", got)
+		if got := egressPorts(server); !equalJSON(got, [][]string{dnsPorts, {"TCP/5432"}, {"TCP/9093"}, {"TCP/443"}}) {
+			t.Errorf("server egress without peers opens %v, want DNS, PostgreSQL, Kafka and webhook endpoints", got)
 		}
 	})
 

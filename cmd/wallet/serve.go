@@ -121,7 +121,9 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 	// Webhook endpoints and deliveries live on the region's first shard.
 	webhooksSvc := webhooks.NewService(shards[cfg.ShardList[0].Name].Pool, webhooks.Config{Region: cfg.Region,
 		RetryDelays: cfg.Webhooks.Delays(), Timeout: cfg.Webhooks.Timeout, Senders: cfg.Webhooks.Senders,
-		PerEndpoint: cfg.Webhooks.PerEndpoint, AllowInternal: cfg.Profile == "local", SecretOverlap: cfg.Webhooks.SecretOverlap})
+		PerEndpoint: cfg.Webhooks.PerEndpoint, AllowInternal: cfg.Profile == "local", SecretOverlap: cfg.Webhooks.SecretOverlap},
+		webhooks.NewMetrics(reg))
+	reg.MustRegister(webhooksSvc.PendingCollector(logger))
 
 	batchesHTTP := batches.NewHTTP()
 	api := newAPI(cfg, logger, reg, tracker, func(r chi.Router) {

@@ -97,6 +97,7 @@ func (w *workload) verifyAll(ctx context.Context) []check {
 	out = append(out, w.checkAudit(ctx))
 	out = append(out, w.checkAcknowledged(ctx))
 	out = append(out, w.checkRetries())
+	out = append(out, w.checkRefunds(ctx))
 	out = append(out, w.checkDeadLetters(ctx))
 	out = append(out, w.checkLinearizable())
 	out = append(out, w.checkNo500())
@@ -413,7 +414,7 @@ func (w *workload) checkAcknowledged(ctx context.Context) check {
 	acked, missing := 0, []string{}
 	for _, k := range w.byKey() {
 		c := k.applied
-		if c == nil && k.first.op == "transfer" && k.first.status == http.StatusAccepted {
+		if c == nil && k.first.movesBetweenUsers() && k.first.status == http.StatusAccepted {
 			c = k.first
 		}
 		if c == nil {
@@ -426,10 +427,10 @@ func (w *workload) checkAcknowledged(ctx context.Context) check {
 			if e, ok := entries[c.user+"/"+c.key]; !ok || e.kind != kind || e.amount != strconv.FormatInt(c.amount, 10) {
 				missing = append(missing, fmt.Sprintf("%s %s of %d (key %s): found %+v", c.op, c.user, c.amount, c.key, e))
 			}
-		case "transfer":
+		case "transfer", "refund":
 			acked++
 			if t, ok := transfers[c.transferID]; !ok || t[0] != strconv.FormatInt(c.amount, 10) || t[1] == "pending" {
-				missing = append(missing, fmt.Sprintf("transfer %s of %d: found %v", c.transferID, c.amount, t))
+				missing = append(missing, fmt.Sprintf("%s %s of %d: found %v", c.op, c.transferID, c.amount, t))
 			}
 		}
 	}
@@ -458,9 +459,9 @@ func (w *workload) checkRetries() check {
 			if final != nil && a.start > final.end {
 				checked++
 				switch {
-				case a.op != "transfer" && (a.status != final.status || !bytes.Equal(a.body, final.body)):
+				case !a.movesBetweenUsers() && (a.status != final.status || !bytes.Equal(a.body, final.body)):
 					problems = append(problems, fmt.Sprintf("%s: %d %s then %d %s", key, final.status, final.body, a.status, a.body))
-				case a.op == "transfer" && (a.transferID != final.transferID || a.status != http.StatusCreated):
+				case a.movesBetweenUsers() && (a.transferID != final.transferID || a.status != http.StatusCreated):
 					problems = append(problems, fmt.Sprintf("%s: transfer %s final, then %d %s", key, final.transferID, a.status, a.body))
 				}
 			}
@@ -470,7 +471,7 @@ func (w *workload) checkRetries() check {
 		}
 		// A transfer's id never changes, final or not.
 		for _, a := range calls {
-			if a.op == "transfer" && a.transferID != "" && k.first.transferID != "" && a.transferID != k.first.transferID {
+			if a.movesBetweenUsers() && a.transferID != "" && k.first.transferID != "" && a.transferID != k.first.transferID {
 				problems = append(problems, fmt.Sprintf("%s: transfer %s then %s", key, k.first.transferID, a.transferID))
 			}
 		}
@@ -491,6 +492,71 @@ func (w *workload) checkRetries() check {
 }
 
 // checkDeadLetters: the dead-letter topics hold exactly the poison messages.
+// checkRefunds: the refunds of a transfer that were not cancelled never add up to more
+// than its amount, every refunded transfer completed, and no refund was refunded;
+// refunds raced through both regions under faults, and every region's transfers are
+// read from every shard.
+func (w *workload) checkRefunds(ctx context.Context) check {
+	type row struct {
+		amount   *big.Int
+		status   string
+		refundOf string
+	}
+	transfers := map[string]row{}
+	for shard := range w.c.dbs {
+		err := w.query(ctx, shard, func(conn *pgx.Conn) error {
+			rows, err := conn.Query(ctx, `SELECT id, amount::text, status, coalesce(refund_of, '') FROM transfers`)
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var id, amount string
+				var r row
+				if err := rows.Scan(&id, &amount, &r.status, &r.refundOf); err != nil {
+					return err
+				}
+				r.amount, _ = new(big.Int).SetString(amount, 10)
+				transfers[id] = r
+			}
+			return rows.Err()
+		})
+		if err != nil {
+			return w.fail("refunds within their transfers", "reading shard %s: %v", shard, err)
+		}
+	}
+	refunded := map[string]*big.Int{}
+	refunds := 0
+	var problems []string
+	for id, r := range transfers {
+		if r.refundOf == "" || r.status == "cancelled" {
+			continue
+		}
+		refunds++
+		original, ok := transfers[r.refundOf]
+		switch {
+		case !ok:
+			problems = append(problems, fmt.Sprintf("refund %s of %s, which no shard holds", id, r.refundOf))
+			continue
+		case original.status != "completed" || original.refundOf != "":
+			problems = append(problems, fmt.Sprintf("refund %s of %s, which is %s (refund of %q)", id, r.refundOf, original.status, original.refundOf))
+		}
+		if refunded[r.refundOf] == nil {
+			refunded[r.refundOf] = new(big.Int)
+		}
+		refunded[r.refundOf].Add(refunded[r.refundOf], r.amount)
+	}
+	for id, sum := range refunded {
+		if sum.Cmp(transfers[id].amount) > 0 {
+			problems = append(problems, fmt.Sprintf("transfer %s of %s refunded %s", id, transfers[id].amount, sum))
+		}
+	}
+	if len(problems) > 0 {
+		return w.fail("refunds within their transfers", "%d problems, e.g. %s", len(problems), problems[0])
+	}
+	return w.pass("refunds within their transfers", "%d refunds of %d transfers, none past its transfer's amount", refunds, len(refunded))
+}
+
 func (w *workload) checkDeadLetters(ctx context.Context) check {
 	var keys []string
 	for _, region := range chaosRegions {

@@ -26,7 +26,7 @@ type account struct {
 
 // call is one request of the workload and what came of it.
 type call struct {
-	op     string // deposit, withdraw, read, transfer
+	op     string // deposit, withdraw, read, transfer, refund
 	user   string
 	to     string
 	amount int64
@@ -40,8 +40,10 @@ type call struct {
 	status   int // 0: no answer (timeout, connection)
 	code     string
 	body     []byte
-	// transferID is the transfer a create answered with.
+	// transferID is the transfer a create (or refund) answered with.
 	transferID string
+	// refundOf is the transfer a refund refunds.
+	refundOf string
 }
 
 // unknown reports whether the request's outcome cannot be known from its answer: no
@@ -68,6 +70,9 @@ type workload struct {
 
 	mu    sync.Mutex
 	calls []*call
+	// created are the transfers the bank's creates answered with: what refunds pick
+	// from (any of them: one not completed yet, or a refund, is refused 409).
+	created []string
 	// retries are repeated requests with a key already used, by key.
 	retries map[string][]*call
 	reused  []*call // a key used again with another body
@@ -125,6 +130,9 @@ func (w *workload) do(ctx context.Context, c *call) {
 	case "transfer":
 		c.status, c.body = w.send(ctx, c.via, http.MethodPost, "/v1/transfers",
 			fmt.Sprintf(`{"from_user_id":%q,"to_user_id":%q,"amount":"%d"%s}`, c.user, c.to, c.amount, c.currencyField()), c.key)
+	case "refund":
+		c.status, c.body = w.send(ctx, c.via, http.MethodPost, "/v1/transfers/"+c.refundOf+"/refunds",
+			fmt.Sprintf(`{"amount":"%d"}`, c.amount), c.key)
 	}
 	c.end = w.now()
 	var p struct {
@@ -133,10 +141,14 @@ func (w *workload) do(ctx context.Context, c *call) {
 	}
 	_ = json.Unmarshal(c.body, &p)
 	c.code = p.Code
-	if c.op == "transfer" && (c.status == 201 || c.status == 202) {
+	if c.movesBetweenUsers() && (c.status == 201 || c.status == 202) {
 		c.transferID = p.ID
 	}
 }
+
+// movesBetweenUsers reports whether c is a transfer or a refund: a transfer of its
+// own, answered 201 or 202 with its id.
+func (c *call) movesBetweenUsers() bool { return c.op == "transfer" || c.op == "refund" }
 
 // currencyField is the request's currency member, after the amount: none for the
 // default currency.
@@ -156,6 +168,23 @@ func (w *workload) record(c *call) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.calls = append(w.calls, c)
+	if c.op == "transfer" && c.transferID != "" {
+		w.created = append(w.created, c.transferID)
+	}
+}
+
+// refundable picks one of the transfers created so far ("" before the first).
+func (w *workload) refundable() string {
+	w.mu.Lock()
+	n := len(w.created)
+	w.mu.Unlock()
+	if n == 0 {
+		return ""
+	}
+	i := w.intn(n)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.created[i]
 }
 
 // setUp creates 200 users over both regions (160 that transfer, 40 whose histories
@@ -246,11 +275,19 @@ func (w *workload) next(client, seq int) *call {
 			c.op = "withdraw"
 		case r < 50:
 			c.op = "read"
+		case r < 55:
+			// A refund of any transfer so far, through either region: one not yet
+			// completed, or itself a refund, is refused 409; more than is left, 422.
+			if c.refundOf = w.refundable(); c.refundOf == "" {
+				c.op = "read"
+			} else {
+				c.op = "refund"
+			}
 		default:
 			c.op = "transfer"
 			c.to = w.receiver(u, r)
 		}
-		if c.op != "read" && w.intn(4) == 0 {
+		if (c.op == "deposit" || c.op == "withdraw" || c.op == "transfer") && w.intn(4) == 0 {
 			c.currency = foreignCurrency
 		}
 	}

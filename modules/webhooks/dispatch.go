@@ -189,6 +189,7 @@ func (s *Service) attempt(ctx context.Context, logger *slog.Logger, ep webhooksd
 		}
 		rec.Error = &msg
 	}
+	s.metrics.attempts.WithLabelValues(result).Inc()
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	if err := s.q.RecordAttempt(rctx, s.pool, rec); err != nil {

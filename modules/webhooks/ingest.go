@@ -5,13 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"example.com/wallet/modules/webhooks/internal/webhooksdb"
 	"example.com/wallet/platform/kafkabus"
+	"example.com/wallet/platform/pgdb"
 )
 
 // Event is an event of the region's stream, as the webhooks keep it: its id, type
@@ -51,32 +49,19 @@ func (s *Service) Decode(m kafkabus.Message) (Event, string, error) {
 // IsPermanent reports the errors of Apply that retrying cannot cure.
 func IsPermanent(err error) bool { return errors.Is(err, ErrMalformedEvent) }
 
-// Apply writes, in one transaction, a delivery of each event of batch to every
-// endpoint subscribed to its type and registered before it happened. An event read
-// again (the stream is read at least once) adds nothing: a delivery is unique per
-// endpoint and event.
+// Apply writes a delivery of each event of batch to every endpoint subscribed to its
+// type and registered before it happened, in one statement (so in one transaction,
+// and one round trip: the consumer reads every event of the region, and most regions
+// have few endpoints). An event read again (the stream is read at least once) adds
+// nothing: a delivery is unique per endpoint and event.
 func (s *Service) Apply(ctx context.Context, _ string, batch []Event) error {
-	return s.inTx(ctx, func(tx pgx.Tx) error {
-		endpoints, err := s.q.AllEndpoints(ctx, tx)
-		if err != nil || len(endpoints) == 0 {
-			return err
-		}
-		p := webhooksdb.InsertDeliveriesParams{Now: time.Now().UTC()}
-		for _, ev := range batch {
-			for _, ep := range endpoints {
-				if !slices.Contains(ep.EventTypes, ev.Type) || ev.Time.Before(ep.CreatedAt) {
-					continue
-				}
-				p.EndpointIds = append(p.EndpointIds, ep.ID)
-				p.EventIds = append(p.EventIds, ev.ID)
-				p.EventTypes = append(p.EventTypes, ev.Type)
-				p.OrderingKeys = append(p.OrderingKeys, ev.Key)
-				p.Payloads = append(p.Payloads, ev.Payload)
-			}
-		}
-		if len(p.EndpointIds) == 0 {
-			return nil
-		}
-		return s.q.InsertDeliveries(ctx, tx, p)
-	})
+	p := webhooksdb.InsertDeliveriesParams{Now: time.Now().UTC()}
+	for _, ev := range batch {
+		p.EventIds = append(p.EventIds, ev.ID)
+		p.EventTypes = append(p.EventTypes, ev.Type)
+		p.OrderingKeys = append(p.OrderingKeys, ev.Key)
+		p.EventTimes = append(p.EventTimes, ev.Time)
+		p.Payloads = append(p.Payloads, ev.Payload)
+	}
+	return pgdb.InterpretError(s.q.InsertDeliveries(ctx, s.pool, p), nil)
 }

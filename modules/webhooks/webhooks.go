@@ -49,15 +49,16 @@ type Service struct {
 	pool   *pgxpool.Pool
 	q      *webhooksdb.Queries
 	cfg    Config
-	policy addressPolicy
-	client *httpSender
+	policy  addressPolicy
+	client  *httpSender
+	metrics *Metrics
 }
 
 // NewService builds the webhooks of a region, stored on pool (the region's first
 // shard).
-func NewService(pool *pgxpool.Pool, cfg Config) *Service {
+func NewService(pool *pgxpool.Pool, cfg Config, metrics *Metrics) *Service {
 	policy := addressPolicy{allowInternal: cfg.AllowInternal, resolver: net.DefaultResolver}
-	return &Service{pool: pool, q: webhooksdb.New(), cfg: cfg, policy: policy, client: newHTTPSender(policy, cfg.Timeout)}
+	return &Service{pool: pool, q: webhooksdb.New(), cfg: cfg, policy: policy, client: newHTTPSender(policy, cfg.Timeout), metrics: metrics}
 }
 
 // Endpoint is a registered endpoint. Secret is set only in the answers of Register
@@ -264,9 +265,4 @@ func utc(t *time.Time) time.Time {
 		return time.Time{}
 	}
 	return t.UTC()
-}
-
-// inTx runs f in a transaction on the webhook shard.
-func (s *Service) inTx(ctx context.Context, f func(pgx.Tx) error) error {
-	return pgdb.InTx(ctx, s.pool, f)
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"example.com/wallet/platform/events"
 	"example.com/wallet/platform/kafkabus"
@@ -157,7 +158,7 @@ func newService(t *testing.T) (*Service, *pgxpool.Pool) {
 	byName, _ := pgtest.NewShards(t, "eu0")
 	pool := byName["eu0"].Pool
 	return NewService(pool, Config{Region: "eu", RetryDelays: []time.Duration{10 * time.Millisecond, 10 * time.Millisecond},
-		Timeout: 2 * time.Second, Senders: 8, PerEndpoint: 2, AllowInternal: true, SecretOverlap: time.Hour}), pool
+		Timeout: 2 * time.Second, Senders: 8, PerEndpoint: 2, AllowInternal: true, SecretOverlap: time.Hour}, NewMetrics(prometheus.NewRegistry())), pool
 }
 
 func event(id, typ, user string, at time.Time) kafkabus.Message {
@@ -337,5 +338,123 @@ func TestAFailingDeliveryIsGivenUpAfterTheSchedule(t *testing.T) {
 	x1 := page.Deliveries[1]
 	if x1.EventID != "x1" || x1.Status != StatusFailed || x1.Attempts != 3 || x1.LastStatusCode != 500 || x1.LastError != "HTTP 500" {
 		t.Fatalf("x1 = %+v, want failed after 3 attempts answered 500", x1)
+	}
+}
+
+// TestADeliveryNeverConnectsToAnInternalAddress: an endpoint whose name resolves to an
+// internal address after it was registered (here written straight to the table, as
+// if the name had been re-pointed) gets no connection: the dial itself is refused,
+// and the attempt says why.
+func TestADeliveryNeverConnectsToAnInternalAddress(t *testing.T) {
+	byName, _ := pgtest.NewShards(t, "eu0")
+	pool := byName["eu0"].Pool
+	svc := NewService(pool, Config{Region: "eu", RetryDelays: []time.Duration{time.Hour}, Timeout: 2 * time.Second,
+		Senders: 4, PerEndpoint: 2, SecretOverlap: time.Hour}, NewMetrics(prometheus.NewRegistry()))
+	ctx := context.Background()
+	var hits int
+	var mu sync.Mutex
+	server := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		hits++
+		mu.Unlock()
+	}))
+	defer server.Close()
+	id := "eu_wh_01JD60A1B2C3D4E5F6G7H8J9K0"
+	if _, err := pool.Exec(ctx, `INSERT INTO webhook_endpoints (id, gateway, url, event_types, secret, created_at, updated_at)
+		VALUES ($1, 'gw', $2, $3, $4, now() - interval '1 hour', now())`, id, server.URL, []string{events.TypeDepositCreated}, NewSecret()); err != nil {
+		t.Fatal(err)
+	}
+	e, _, _ := svc.Decode(event("e1", events.TypeDepositCreated, "u", time.Now()))
+	if err := svc.Apply(ctx, Lane, []Event{e}); err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { svc.RunDispatcher(runCtx, slog.New(slog.DiscardHandler)); close(done) }()
+	defer func() { stop(); <-done }()
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		page, err := svc.Deliveries(ctx, "gw", id, 0, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := page.Deliveries[0]; d.Attempts == 1 && d.LastError != "" {
+			if !strings.Contains(d.LastError, "internal address") || d.LastStatusCode != 0 || d.Status != StatusPending {
+				t.Fatalf("the attempt = %+v, want refused for its internal address", d)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no attempt recorded: %+v", page.Deliveries)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if hits != 0 {
+		t.Fatalf("the internal endpoint got %d requests", hits)
+	}
+}
+
+// TestASlowEndpointDelaysOnlyItself: an endpoint that holds every request until its
+// timeout takes at most its share of the senders; another endpoint's deliveries go
+// out meanwhile.
+func TestASlowEndpointDelaysOnlyItself(t *testing.T) {
+	byName, _ := pgtest.NewShards(t, "eu0")
+	// Attempts may last a minute: the slow endpoint holds its senders all the while.
+	svc := NewService(byName["eu0"].Pool, Config{Region: "eu", RetryDelays: []time.Duration{time.Hour}, Timeout: time.Minute,
+		Senders: 8, PerEndpoint: 2, AllowInternal: true, SecretOverlap: time.Hour}, NewMetrics(prometheus.NewRegistry()))
+	ctx := context.Background()
+	release := make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer slow.Close()
+	defer close(release)
+	rc := &receiver{}
+	fast := httptest.NewServer(rc)
+	defer fast.Close()
+	if _, err := svc.Register(ctx, "gw", slow.URL, []string{events.TypeDepositCreated}, "slow"); err != nil {
+		t.Fatal(err)
+	}
+	ep, err := svc.Register(ctx, "gw", fast.URL, []string{events.TypeDepositCreated}, "fast")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc.mu.Lock()
+	rc.secret = ep.Secret
+	rc.mu.Unlock()
+	// Twenty users, one event each: the slow endpoint could take every sender if
+	// nothing bounded it.
+	var batch []Event
+	now := time.Now()
+	for i := range 20 {
+		e, _, _ := svc.Decode(event(fmt.Sprint("s", i), events.TypeDepositCreated, fmt.Sprint("user", i), now))
+		batch = append(batch, e)
+	}
+	if err := svc.Apply(ctx, Lane, batch); err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { svc.RunDispatcher(runCtx, slog.New(slog.DiscardHandler)); close(done) }()
+	defer func() { stop(); <-done }()
+	// The slow endpoint answers nothing until the test ends; the fast endpoint's
+	// twenty deliveries all arrive meanwhile (were the slow one to hold every sender,
+	// none would before its minute-long attempts ran out).
+	eventually := time.Now().Add(30 * time.Second)
+	for {
+		rc.mu.Lock()
+		n := len(rc.got)
+		rc.mu.Unlock()
+		if n == 20 {
+			break
+		}
+		if time.Now().After(eventually) {
+			t.Fatalf("the fast endpoint got %d of 20 deliveries while the slow one held its senders", n)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

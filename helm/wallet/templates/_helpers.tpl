@@ -244,6 +244,10 @@ limits:
   rate_burst: {{ int64 .Values.limits.rateBurst }}
 idempotency:
   retention: {{ .Values.idempotency.retention | quote }}
+webhooks:
+  retry_delays: {{ .Values.webhooks.retryDelays | quote }}
+  timeout: {{ .Values.webhooks.timeout | quote }}
+  secret_overlap: {{ .Values.webhooks.secretOverlap | quote }}
 currencies:
   default: {{ .Values.currencies.default | quote }}
 {{- with .Values.currencies.assets }}

@@ -9,10 +9,6 @@ SELECT * FROM webhook_endpoints WHERE id = @id AND gateway = @gateway;
 -- A gateway's endpoints, in id (creation) order.
 SELECT * FROM webhook_endpoints WHERE gateway = @gateway ORDER BY id;
 
--- name: AllEndpoints :many
--- Every endpoint of the region: what the event consumer fans events out to.
-SELECT id, event_types, created_at FROM webhook_endpoints;
-
 -- name: EndpointsByID :many
 SELECT * FROM webhook_endpoints WHERE id = ANY(@ids::text[]);
 
@@ -28,14 +24,16 @@ WHERE id = @id AND gateway = @gateway
 RETURNING *;
 
 -- name: InsertDeliveries :exec
--- The deliveries of a batch of events, in the stream's order (ids rise with it); an
--- event read again finds its row and adds nothing.
+-- The deliveries of a batch of events, in one statement: each event to every endpoint
+-- subscribed to its type and registered before it happened, in the stream's order
+-- (ids rise with it); an event read again finds its rows and adds nothing.
 INSERT INTO webhook_deliveries (endpoint_id, event_id, event_type, ordering_key, payload, next_attempt_at, created_at)
-SELECT d.endpoint_id, d.event_id, d.event_type, d.ordering_key, d.payload, @now, @now
-FROM ROWS FROM (unnest(@endpoint_ids::text[]), unnest(@event_ids::text[]), unnest(@event_types::text[]),
-                unnest(@ordering_keys::text[]), unnest(@payloads::bytea[]))
-     WITH ORDINALITY AS d(endpoint_id, event_id, event_type, ordering_key, payload, n)
-ORDER BY d.n
+SELECT ep.id, e.event_id, e.event_type, e.ordering_key, e.payload, @now, @now
+FROM ROWS FROM (unnest(@event_ids::text[]), unnest(@event_types::text[]), unnest(@ordering_keys::text[]),
+                unnest(@event_times::timestamptz[]), unnest(@payloads::bytea[]))
+     WITH ORDINALITY AS e(event_id, event_type, ordering_key, event_time, payload, n)
+JOIN webhook_endpoints ep ON e.event_type = ANY(ep.event_types) AND ep.created_at <= e.event_time
+ORDER BY e.n, ep.id
 ON CONFLICT (endpoint_id, event_id) DO NOTHING;
 
 -- name: ClaimDeliveries :many
@@ -99,3 +97,11 @@ SELECT id, event_id, event_type, status, attempts, first_attempt_at, next_attemp
        last_error, delivered_at, created_at
 FROM webhook_deliveries
 WHERE id = @id AND endpoint_id = @endpoint_id;
+
+-- name: PendingDeliveries :one
+-- The deliveries waiting and the age of the oldest (by its event's arrival), for the
+-- metrics; it reads the pending rows only (webhook_deliveries_due covers them).
+SELECT count(*)::bigint AS pending,
+       coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 AS oldest_seconds
+FROM webhook_deliveries
+WHERE status = 'pending';

@@ -10,37 +10,6 @@ import (
 	"time"
 )
 
-const allEndpoints = `-- name: AllEndpoints :many
-SELECT id, event_types, created_at FROM webhook_endpoints
-`
-
-type AllEndpointsRow struct {
-	ID         string
-	EventTypes []string
-	CreatedAt  time.Time
-}
-
-// Every endpoint of the region: what the event consumer fans events out to.
-func (q *Queries) AllEndpoints(ctx context.Context, db DBTX) ([]AllEndpointsRow, error) {
-	rows, err := db.Query(ctx, allEndpoints)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []AllEndpointsRow
-	for rows.Next() {
-		var i AllEndpointsRow
-		if err := rows.Scan(&i.ID, &i.EventTypes, &i.CreatedAt); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
 const claimDeliveries = `-- name: ClaimDeliveries :many
 WITH due AS (
     SELECT d.id, d.endpoint_id, row_number() OVER (PARTITION BY d.endpoint_id ORDER BY d.next_attempt_at, d.id) AS rank
@@ -247,32 +216,34 @@ func (q *Queries) GetEndpoint(ctx context.Context, db DBTX, arg GetEndpointParam
 
 const insertDeliveries = `-- name: InsertDeliveries :exec
 INSERT INTO webhook_deliveries (endpoint_id, event_id, event_type, ordering_key, payload, next_attempt_at, created_at)
-SELECT d.endpoint_id, d.event_id, d.event_type, d.ordering_key, d.payload, $1, $1
+SELECT ep.id, e.event_id, e.event_type, e.ordering_key, e.payload, $1, $1
 FROM ROWS FROM (unnest($2::text[]), unnest($3::text[]), unnest($4::text[]),
-                unnest($5::text[]), unnest($6::bytea[]))
-     WITH ORDINALITY AS d(endpoint_id, event_id, event_type, ordering_key, payload, n)
-ORDER BY d.n
+                unnest($5::timestamptz[]), unnest($6::bytea[]))
+     WITH ORDINALITY AS e(event_id, event_type, ordering_key, event_time, payload, n)
+JOIN webhook_endpoints ep ON e.event_type = ANY(ep.event_types) AND ep.created_at <= e.event_time
+ORDER BY e.n, ep.id
 ON CONFLICT (endpoint_id, event_id) DO NOTHING
 `
 
 type InsertDeliveriesParams struct {
 	Now          time.Time
-	EndpointIds  []string
 	EventIds     []string
 	EventTypes   []string
 	OrderingKeys []string
+	EventTimes   []time.Time
 	Payloads     [][]byte
 }
 
-// The deliveries of a batch of events, in the stream's order (ids rise with it); an
-// event read again finds its row and adds nothing.
+// The deliveries of a batch of events, in one statement: each event to every endpoint
+// subscribed to its type and registered before it happened, in the stream's order
+// (ids rise with it); an event read again finds its rows and adds nothing.
 func (q *Queries) InsertDeliveries(ctx context.Context, db DBTX, arg InsertDeliveriesParams) error {
 	_, err := db.Exec(ctx, insertDeliveries,
 		arg.Now,
-		arg.EndpointIds,
 		arg.EventIds,
 		arg.EventTypes,
 		arg.OrderingKeys,
+		arg.EventTimes,
 		arg.Payloads,
 	)
 	return err
@@ -404,6 +375,27 @@ func (q *Queries) ListEndpoints(ctx context.Context, db DBTX, gateway string) ([
 		return nil, err
 	}
 	return items, nil
+}
+
+const pendingDeliveries = `-- name: PendingDeliveries :one
+SELECT count(*)::bigint AS pending,
+       coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 AS oldest_seconds
+FROM webhook_deliveries
+WHERE status = 'pending'
+`
+
+type PendingDeliveriesRow struct {
+	Pending       int64
+	OldestSeconds float64
+}
+
+// The deliveries waiting and the age of the oldest (by its event's arrival), for the
+// metrics; it reads the pending rows only (webhook_deliveries_due covers them).
+func (q *Queries) PendingDeliveries(ctx context.Context, db DBTX) (PendingDeliveriesRow, error) {
+	row := db.QueryRow(ctx, pendingDeliveries)
+	var i PendingDeliveriesRow
+	err := row.Scan(&i.Pending, &i.OldestSeconds)
+	return i, err
 }
 
 const recordAttempt = `-- name: RecordAttempt :exec
