@@ -46,9 +46,9 @@ type Config struct {
 
 // Service registers endpoints and delivers the region's events to them.
 type Service struct {
-	pool   *pgxpool.Pool
-	q      *webhooksdb.Queries
-	cfg    Config
+	pool    *pgxpool.Pool
+	q       *webhooksdb.Queries
+	cfg     Config
 	policy  addressPolicy
 	client  *httpSender
 	metrics *Metrics
