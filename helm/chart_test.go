@@ -109,6 +109,7 @@ type walletConfig struct {
 		RetryDelays   string `json:"retry_delays"`
 		Timeout       string `json:"timeout"`
 		SecretOverlap string `json:"secret_overlap"`
+		LogRetention  string `json:"log_retention"`
 	} `json:"webhooks"`
 	Auth *struct {
 		GatewayScopes map[string][]string `json:"gateway_scopes"`
@@ -462,7 +463,7 @@ func TestRegionsRender(t *testing.T) {
 			if cfg.HTTP.WriteTimeout != "40s" || cfg.HTTP.MaxBodyBytes != 65536 || cfg.Limits.RateBurst != 200 ||
 				cfg.Limits.RatePerSecond != 50 || cfg.Idempotency.Retention != "24h" || cfg.Log.Level != "info" ||
 				cfg.Kafka.TopicPrefix != "wallet" || cfg.Webhooks.RetryDelays != "5s,5m,30m,2h,5h,10h,10h" ||
-				cfg.Webhooks.Timeout != "10s" || cfg.Webhooks.SecretOverlap != "24h" || loaded.Webhooks.Delays()[6] != 10*time.Hour {
+				cfg.Webhooks.Timeout != "10s" || cfg.Webhooks.SecretOverlap != "24h" || cfg.Webhooks.LogRetention != "720h" || loaded.Webhooks.Delays()[6] != 10*time.Hour {
 				t.Errorf("defaults not rendered as documented: %+v", cfg)
 			}
 			wantShards := map[string]string{region + "0": "0-127", region + "1": "128-255"}

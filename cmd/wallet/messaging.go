@@ -131,11 +131,13 @@ func (m *messaging) consumer(svc *transfers.Service) *kafkabus.Consumer[transfer
 }
 
 // webhookConsumer builds the consumer of the region's event stream that writes the
-// webhooks' deliveries: one lane (the webhook shard), its own group.
+// webhooks' deliveries: one lane (the webhook shard), its own group, and patient
+// fetches (64 KiB or 200 ms), since a webhook's delivery is not worth the cost of
+// fetching every event as it comes.
 func (m *messaging) webhookConsumer(svc *webhooks.Service) *kafkabus.Consumer[webhooks.Event] {
 	topic := m.cfg.TopicEvents(m.cfg.Region)
 	return &kafkabus.Consumer[webhooks.Event]{
-		Reader:       m.kafka.NewGroupReader(m.cfg.Kafka.Brokers, topic+".webhooks", topic, m.logger),
+		Reader:       m.kafka.NewPatientGroupReader(m.cfg.Kafka.Brokers, topic+".webhooks", topic, m.logger, 64<<10, 200*time.Millisecond),
 		DeadLetters:  m.writer(m.cfg.Region),
 		DLQTopic:     m.cfg.TopicDLQ(m.cfg.Region),
 		Decode:       svc.Decode,

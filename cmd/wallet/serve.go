@@ -121,7 +121,8 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 	// Webhook endpoints and deliveries live on the region's first shard.
 	webhooksSvc := webhooks.NewService(shards[cfg.ShardList[0].Name].Pool, webhooks.Config{Region: cfg.Region,
 		RetryDelays: cfg.Webhooks.Delays(), Timeout: cfg.Webhooks.Timeout, Senders: cfg.Webhooks.Senders,
-		PerEndpoint: cfg.Webhooks.PerEndpoint, AllowInternal: cfg.Profile == "local", SecretOverlap: cfg.Webhooks.SecretOverlap},
+		PerEndpoint: cfg.Webhooks.PerEndpoint, AllowInternal: cfg.Profile == "local", SecretOverlap: cfg.Webhooks.SecretOverlap,
+		LogRetention: cfg.Webhooks.LogRetention},
 		webhooks.NewMetrics(reg))
 	reg.MustRegister(webhooksSvc.PendingCollector(logger))
 
@@ -196,6 +197,7 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 		consumer.Run(bg)
 	})
 	spawn(func() { webhooksSvc.RunDispatcher(bg, logger) })
+	spawn(func() { webhooksSvc.RunRetention(bg, logger) })
 	spawn(func() { transfersSvc.RunNotifications(bg, logger) })
 	spawn(func() { backpressure.run(bg, shards) })
 	spawn(func() {

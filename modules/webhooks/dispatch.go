@@ -67,6 +67,38 @@ func (h *httpSender) send(ctx context.Context, url, eventID string, timestamp in
 // pollInterval is how often an idle dispatcher looks for due deliveries.
 const pollInterval = 200 * time.Millisecond
 
+// RunRetention forgets, every hour until ctx ends, the deliveries that ended more
+// than Config.LogRetention ago (forgetEnded). Every replica runs it; they delete
+// different rows or none.
+func (s *Service) RunRetention(ctx context.Context, logger *slog.Logger) {
+	ticker := time.NewTicker(time.Hour)
+	defer ticker.Stop()
+	for {
+		if _, err := s.forgetEnded(ctx, time.Now().Add(-s.cfg.LogRetention)); err != nil && ctx.Err() == nil {
+			logger.Warn("forgetting old webhook deliveries", "error", err.Error())
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+	}
+}
+
+// forgetEnded removes the deliveries that ended (delivered or failed) and were created
+// before before, a thousand at a time so no statement holds its locks for long, and
+// returns how many.
+func (s *Service) forgetEnded(ctx context.Context, before time.Time) (int64, error) {
+	var total int64
+	for {
+		n, err := s.q.ForgetDeliveries(ctx, s.pool, webhooksdb.ForgetDeliveriesParams{Before: before, Batch: 1000})
+		total += n
+		if err != nil || n < 1000 {
+			return total, err
+		}
+	}
+}
+
 // RunDispatcher sends due deliveries until ctx ends, up to Config.Senders at once.
 // Every replica runs one: a claim leases its deliveries, so two never send the same
 // one at once. On return, the attempts in flight have finished and been recorded.

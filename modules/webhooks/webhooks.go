@@ -42,6 +42,8 @@ type Config struct {
 	AllowInternal bool
 	// SecretOverlap is how long a rotated-out secret keeps signing beside the new one.
 	SecretOverlap time.Duration
+	// LogRetention is how long a delivery that ended stays in the delivery log.
+	LogRetention time.Duration
 }
 
 // Service registers endpoints and delivers the region's events to them.

@@ -273,6 +273,28 @@ func TestDeliveriesArriveInOrderPerUserAndAreRetried(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	// The redelivery's attempt is recorded once its answer is in.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		page, err := svc.Deliveries(ctx, "gw", ep.ID, 0, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if page.Deliveries[0].Status == StatusDelivered && page.Deliveries[0].Attempts == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the redelivery is not recorded: %+v", page.Deliveries[0])
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// The log keeps ended deliveries for its retention: none ended before now, all
+	// four delivered ones (the redelivered one included) before a minute from now.
+	if n, err := svc.forgetEnded(ctx, time.Now().Add(-time.Hour)); err != nil || n != 0 {
+		t.Fatalf("forgetting deliveries ended an hour ago = %d, %v; want none", n, err)
+	}
+	if n, err := svc.forgetEnded(ctx, time.Now().Add(time.Minute)); err != nil || n != 4 {
+		t.Fatalf("forgetting every ended delivery = %d, %v; want 4", n, err)
+	}
 	if err := svc.Delete(ctx, "gw", ep.ID); err != nil {
 		t.Fatal(err)
 	}

@@ -332,6 +332,9 @@ type Webhooks struct {
 	PerEndpoint int `koanf:"per_endpoint"`
 	// SecretOverlap is how long a rotated-out secret keeps signing beside the new one.
 	SecretOverlap time.Duration `koanf:"secret_overlap"`
+	// LogRetention is how long a delivery that ended (delivered or failed) stays in
+	// an endpoint's delivery log.
+	LogRetention time.Duration `koanf:"log_retention"`
 
 	delays []time.Duration
 }
@@ -348,8 +351,8 @@ func (w *Webhooks) validate() error {
 		}
 		w.delays = append(w.delays, d)
 	}
-	if w.Timeout <= 0 || w.Senders < 1 || w.PerEndpoint < 1 || w.SecretOverlap < 0 {
-		return errors.New("webhooks.timeout, senders and per_endpoint must be positive, and secret_overlap not negative")
+	if w.Timeout <= 0 || w.Senders < 1 || w.PerEndpoint < 1 || w.SecretOverlap < 0 || w.LogRetention < time.Hour {
+		return errors.New("webhooks.timeout, senders and per_endpoint must be positive, secret_overlap not negative, and log_retention at least 1h")
 	}
 	return nil
 }
@@ -467,6 +470,7 @@ var defaults = map[string]any{
 	"webhooks.senders":               32,
 	"webhooks.per_endpoint":          4,
 	"webhooks.secret_overlap":        "24h",
+	"webhooks.log_retention":         "720h",
 	"log.level":                      "info",
 	"tracing.otlp_endpoint":          "",
 	"tracing.sample_ratio":           1.0,

@@ -138,7 +138,7 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 		// The shard did not answer, or dropped the connection at COMMIT: a write may or
 		// may not have happened, so this is never reported as success or as a refusal.
 		slog.WarnContext(r.Context(), "shard unavailable", "error", err.Error(), "request_id", RequestID(r.Context()))
-		WriteProblem(w, r, NewProblem(http.StatusServiceUnavailable, CodeShardUnavailable, "the user's shard could not be reached or could not serve the request now; the outcome is unknown: retry with the same Idempotency-Key"))
+		WriteProblem(w, r, NewProblem(http.StatusServiceUnavailable, CodeShardUnavailable, "a shard could not be reached or could not serve the request now; the outcome of a write is unknown: retry it (with the same Idempotency-Key, when it has one)"))
 		return
 	}
 	slog.ErrorContext(r.Context(), "unhandled error", "error", err.Error(), "request_id", RequestID(r.Context()))

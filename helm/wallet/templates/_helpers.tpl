@@ -248,6 +248,7 @@ webhooks:
   retry_delays: {{ .Values.webhooks.retryDelays | quote }}
   timeout: {{ .Values.webhooks.timeout | quote }}
   secret_overlap: {{ .Values.webhooks.secretOverlap | quote }}
+  log_retention: {{ .Values.webhooks.logRetention | quote }}
 currencies:
   default: {{ .Values.currencies.default | quote }}
 {{- with .Values.currencies.assets }}

@@ -105,3 +105,12 @@ SELECT count(*)::bigint AS pending,
        coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 AS oldest_seconds
 FROM webhook_deliveries
 WHERE status = 'pending';
+
+-- name: ForgetDeliveries :execrows
+-- Removes up to @batch deliveries that ended (delivered or failed) before @before:
+-- the delivery log keeps webhooks.log_retention of history.
+DELETE FROM webhook_deliveries
+WHERE id IN (SELECT d.id FROM webhook_deliveries d
+             WHERE d.status <> 'pending' AND d.created_at < @before
+             ORDER BY d.id
+             LIMIT @batch);

@@ -140,6 +140,29 @@ func (q *Queries) EndpointsByID(ctx context.Context, db DBTX, ids []string) ([]W
 	return items, nil
 }
 
+const forgetDeliveries = `-- name: ForgetDeliveries :execrows
+DELETE FROM webhook_deliveries
+WHERE id IN (SELECT d.id FROM webhook_deliveries d
+             WHERE d.status <> 'pending' AND d.created_at < $1
+             ORDER BY d.id
+             LIMIT $2)
+`
+
+type ForgetDeliveriesParams struct {
+	Before time.Time
+	Batch  int32
+}
+
+// Removes up to @batch deliveries that ended (delivered or failed) before @before:
+// the delivery log keeps webhooks.log_retention of history.
+func (q *Queries) ForgetDeliveries(ctx context.Context, db DBTX, arg ForgetDeliveriesParams) (int64, error) {
+	result, err := db.Exec(ctx, forgetDeliveries, arg.Before, arg.Batch)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const getDelivery = `-- name: GetDelivery :one
 SELECT id, event_id, event_type, status, attempts, first_attempt_at, next_attempt_at, last_attempt_at, last_status_code,
        last_error, delivered_at, created_at
