@@ -193,14 +193,7 @@ func TestDeliveriesArriveInOrderPerUserAndAreRetried(t *testing.T) {
 		event("a2", events.TypeTransferCompleted, "alice", now), event("a3", events.TypeUserCreated, "alice", now),
 		event("old", events.TypeDepositCreated, "alice", before), event("a4", events.TypeDepositCreated, "alice", now),
 	}
-	var batch []Event
-	for _, m := range msgs {
-		e, lane, err := svc.Decode(m)
-		if err != nil || lane != Lane {
-			t.Fatal(err)
-		}
-		batch = append(batch, e)
-	}
+	batch := decodeAll(t, svc, msgs...)
 	if _, _, err := svc.Decode(kafkabus.Message{Value: []byte("{")}); !IsPermanent(err) {
 		t.Fatalf("a malformed event = %v, want permanent", err)
 	}
@@ -210,10 +203,7 @@ func TestDeliveriesArriveInOrderPerUserAndAreRetried(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { svc.RunDispatcher(runCtx, slog.New(slog.DiscardHandler)); close(done) }()
-	defer func() { stop(); <-done }()
+	dispatch(t, svc)
 
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -303,6 +293,28 @@ func TestDeliveriesArriveInOrderPerUserAndAreRetried(t *testing.T) {
 	}
 }
 
+// dispatch runs svc's dispatcher until the test ends.
+func dispatch(t *testing.T, svc *Service) {
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { svc.RunDispatcher(ctx, slog.New(slog.DiscardHandler)); close(done) }()
+	t.Cleanup(func() { stop(); <-done })
+}
+
+// decodeAll decodes messages of the event stream as the consumer would.
+func decodeAll(t *testing.T, svc *Service, msgs ...kafkabus.Message) []Event {
+	t.Helper()
+	var out []Event
+	for _, m := range msgs {
+		e, lane, err := svc.Decode(m)
+		if err != nil || lane != Lane {
+			t.Fatalf("Decode(%s) = %v, lane %q", m.Value, err, lane)
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
 // filter keeps the ids that start with prefix.
 func filter(ids []string, prefix string) []string {
 	var out []string
@@ -329,18 +341,11 @@ func TestAFailingDeliveryIsGivenUpAfterTheSchedule(t *testing.T) {
 	}
 	rc.secret = ep.Secret
 	now := time.Now()
-	var batch []Event
-	for _, m := range []kafkabus.Message{event("x1", events.TypeDepositCreated, "u", now), event("x2", events.TypeDepositCreated, "u", now)} {
-		e, _, _ := svc.Decode(m)
-		batch = append(batch, e)
-	}
+	batch := decodeAll(t, svc, event("x1", events.TypeDepositCreated, "u", now), event("x2", events.TypeDepositCreated, "u", now))
 	if err := svc.Apply(ctx, Lane, batch); err != nil {
 		t.Fatal(err)
 	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { svc.RunDispatcher(runCtx, slog.New(slog.DiscardHandler)); close(done) }()
-	defer func() { stop(); <-done }()
+	dispatch(t, svc)
 	for deadline := time.Now().Add(20 * time.Second); ; {
 		rc.mu.Lock()
 		got := strings.Join(rc.got, " ")
@@ -386,14 +391,10 @@ func TestADeliveryNeverConnectsToAnInternalAddress(t *testing.T) {
 		VALUES ($1, 'gw', $2, $3, $4, now() - interval '1 hour', now())`, id, server.URL, []string{events.TypeDepositCreated}, NewSecret()); err != nil {
 		t.Fatal(err)
 	}
-	e, _, _ := svc.Decode(event("e1", events.TypeDepositCreated, "u", time.Now()))
-	if err := svc.Apply(ctx, Lane, []Event{e}); err != nil {
+	if err := svc.Apply(ctx, Lane, decodeAll(t, svc, event("e1", events.TypeDepositCreated, "u", time.Now()))); err != nil {
 		t.Fatal(err)
 	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { svc.RunDispatcher(runCtx, slog.New(slog.DiscardHandler)); close(done) }()
-	defer func() { stop(); <-done }()
+	dispatch(t, svc)
 	for deadline := time.Now().Add(10 * time.Second); ; {
 		page, err := svc.Deliveries(ctx, "gw", id, 0, 10)
 		if err != nil {
@@ -450,19 +451,15 @@ func TestASlowEndpointDelaysOnlyItself(t *testing.T) {
 	rc.mu.Unlock()
 	// Twenty users, one event each: the slow endpoint could take every sender if
 	// nothing bounded it.
-	var batch []Event
+	var msgs []kafkabus.Message
 	now := time.Now()
 	for i := range 20 {
-		e, _, _ := svc.Decode(event(fmt.Sprint("s", i), events.TypeDepositCreated, fmt.Sprint("user", i), now))
-		batch = append(batch, e)
+		msgs = append(msgs, event(fmt.Sprint("s", i), events.TypeDepositCreated, fmt.Sprint("user", i), now))
 	}
-	if err := svc.Apply(ctx, Lane, batch); err != nil {
+	if err := svc.Apply(ctx, Lane, decodeAll(t, svc, msgs...)); err != nil {
 		t.Fatal(err)
 	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { svc.RunDispatcher(runCtx, slog.New(slog.DiscardHandler)); close(done) }()
-	defer func() { stop(); <-done }()
+	dispatch(t, svc)
 	// The slow endpoint answers nothing until the test ends; the fast endpoint's
 	// twenty deliveries all arrive meanwhile (were the slow one to hold every sender,
 	// none would before its minute-long attempts ran out).
