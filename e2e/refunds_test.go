@@ -118,12 +118,12 @@ func TestRefundsAcrossRegions(t *testing.T) {
 	}
 
 	// A refund is not refunded, and neither is a transfer that never completed.
-	if resp, _ := refund(t, s.EU, refunds[0], "", "r-of-r"); resp.Status != 409 || resp.Code() != "transfer_not_refundable" {
+	if resp, _ := refund(t, s.EU, refunds[0], "", "r-of-r"); resp.Status != 422 || resp.Code() != "transfer_not_refundable" {
 		t.Fatalf("a refund of a refund = %d %s", resp.Status, resp.Body)
 	}
 	nobody := strings.Replace(bob, bob[3:9], "000000", 1)
 	_, cancelled := send(t, s.EU, alice, nobody, "5", "lost", "Prefer", "wait=20")
-	if resp, _ := refund(t, s.US, cancelled.ID, "", "r-of-c"); cancelled.Status != "cancelled" || resp.Status != 409 || resp.Code() != "transfer_not_refundable" {
+	if resp, _ := refund(t, s.US, cancelled.ID, "", "r-of-c"); cancelled.Status != "cancelled" || resp.Status != 422 || resp.Code() != "transfer_not_refundable" {
 		t.Fatalf("a refund of a cancelled transfer (%s) = %d %s", cancelled.Status, resp.Status, resp.Body)
 	}
 

@@ -71,7 +71,7 @@ type workload struct {
 	mu    sync.Mutex
 	calls []*call
 	// created are the transfers the bank's creates answered with: what refunds pick
-	// from (any of them: one not completed yet, or a refund, is refused 409).
+	// from (any of them: one not completed yet, or a refund, is refused 422).
 	created []string
 	// retries are repeated requests with a key already used, by key.
 	retries map[string][]*call
@@ -277,7 +277,8 @@ func (w *workload) next(client, seq int) *call {
 			c.op = "read"
 		case r < 55:
 			// A refund of any transfer so far, through either region: one not yet
-			// completed, or itself a refund, is refused 409; more than is left, 422.
+			// completed, or itself a refund, is refused 422 transfer_not_refundable; more than
+			// is left, 422 refund_exceeds_remainder.
 			if c.refundOf = w.refundable(); c.refundOf == "" {
 				c.op = "read"
 			} else {

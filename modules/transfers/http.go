@@ -45,9 +45,11 @@ func (h *HTTP) Mount(r chi.Router) {
 // Problems of the transfers' refusals.
 var (
 	problemTransferNotFound = httpapi.NewProblem(http.StatusNotFound, "transfer_not_found", "no such transfer")
-	problemNotRefundable    = httpapi.NewProblem(http.StatusConflict, "transfer_not_refundable", "only a completed transfer that is not itself a refund can be refunded")
-	problemRefundExceeds    = httpapi.NewProblem(http.StatusUnprocessableEntity, "refund_exceeds_remainder", "the refund exceeds what is left to refund of the transfer (its amount less its refunds not cancelled)")
-	problemBacklogged       = &httpapi.Problem{
+	// 422, not 409: a 409 from the wallet always means "a request with this key is in
+	// flight, retry it", and a cancelled transfer never becomes refundable.
+	problemNotRefundable = httpapi.NewProblem(http.StatusUnprocessableEntity, "transfer_not_refundable", "only a completed transfer that is not itself a refund can be refunded")
+	problemRefundExceeds = httpapi.NewProblem(http.StatusUnprocessableEntity, "refund_exceeds_remainder", "the refund exceeds what is left to refund of the transfer (its amount less its refunds not cancelled)")
+	problemBacklogged    = &httpapi.Problem{
 		Status: http.StatusServiceUnavailable, Code: "transfers_backlogged", RetryAfter: 1,
 		Detail: "transfers from this user's shard to other shards and regions are backlogged; retry with the same Idempotency-Key after Retry-After",
 	}
