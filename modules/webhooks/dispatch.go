@@ -103,9 +103,15 @@ func (s *Service) forgetEnded(ctx context.Context, before time.Time) (int64, err
 // Every replica runs one: a claim leases its deliveries, so two never send the same
 // one at once. On return, the attempts in flight have finished and been recorded.
 func (s *Service) RunDispatcher(ctx context.Context, logger *slog.Logger) {
-	inflight := map[string]int{}
+	inflight := map[string]int{} // attempts in flight by endpoint
 	total := 0
 	done := make(chan string, s.cfg.Senders)
+	finished := func(endpoint string) {
+		total--
+		if inflight[endpoint]--; inflight[endpoint] == 0 {
+			delete(inflight, endpoint)
+		}
+	}
 	ticker := time.NewTicker(pollInterval)
 	defer ticker.Stop()
 	for {
@@ -136,22 +142,17 @@ func (s *Service) RunDispatcher(ctx context.Context, logger *slog.Logger) {
 				return
 			}
 			// Stopping: wait for the attempts in flight (ctx cancels their requests).
-			ep := <-done
-			inflight[ep]--
-			total--
+			finished(<-done)
 			continue
 		}
 		if claimedAll {
 			// More may be due: look again once a sender is free.
-			ep := <-done
-			inflight[ep]--
-			total--
+			finished(<-done)
 			continue
 		}
 		select {
 		case ep := <-done:
-			inflight[ep]--
-			total--
+			finished(ep)
 		case <-ticker.C:
 		case <-ctx.Done():
 		}
