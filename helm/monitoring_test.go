@@ -315,7 +315,7 @@ func TestPrometheusRules(t *testing.T) {
 	}
 	sort.Strings(alerts)
 	want := []string{"WalletAbsent", "WalletAuditFailed", "WalletAuditNotRun", "WalletConsumerLagging", "WalletDeadLetters",
-		"WalletDependencyDown", "WalletHTTPErrors", "WalletOutboxStuck", "WalletTransfersPendingPastTTL"}
+		"WalletDependencyDown", "WalletHTTPErrors", "WalletOutboxStuck", "WalletTransfersPendingPastTTL", "WalletWebhooksBehind", "WalletWebhooksFailing"}
 	if !slices.Equal(alerts, want) {
 		t.Errorf("alerts = %v, want %v", alerts, want)
 	}
@@ -329,7 +329,7 @@ func TestPrometheusRules(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "alerts_test.yaml"), unit, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if out := promtool(t, dir, "check", "rules", "wallet-rules.yaml"); !strings.Contains(out, "SUCCESS: 9 rules found") {
+	if out := promtool(t, dir, "check", "rules", "wallet-rules.yaml"); !strings.Contains(out, "SUCCESS: 11 rules found") {
 		t.Errorf("promtool check rules:\n%s", out)
 	}
 	if out := promtool(t, dir, "test", "rules", "alerts_test.yaml"); !strings.Contains(out, "SUCCESS") {
