@@ -165,11 +165,22 @@ func TestWebhooksFollowATransferAndItsRefund(t *testing.T) {
 		t.Fatalf("deliveries that did not verify: %v", bad)
 	}
 
-	// The log: the first delivery took three attempts (two 500s), the rest one.
+	// The log: the first delivery took three attempts (two 500s), the rest one. An
+	// attempt is recorded once the endpoint's answer is in, just after the endpoint saw
+	// the event: wait for the log to have them all.
 	var page struct {
 		Deliveries []webhookDelivery `json:"deliveries"`
 	}
-	s.US.Do(t, Call{Method: "GET", Path: "/v1/webhooks/" + endpoints["eu"].ID + "/deliveries"}).JSON(t, &page)
+	eventually(t, 10*time.Second, "eu's log to record 5 deliveries delivered", func() bool {
+		s.US.Do(t, Call{Method: "GET", Path: "/v1/webhooks/" + endpoints["eu"].ID + "/deliveries"}).JSON(t, &page)
+		delivered := 0
+		for _, d := range page.Deliveries {
+			if d.Status == "delivered" {
+				delivered++
+			}
+		}
+		return delivered == 5
+	})
 	if len(page.Deliveries) != 5 {
 		t.Fatalf("eu's log holds %d deliveries, want 5", len(page.Deliveries))
 	}
