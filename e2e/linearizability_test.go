@@ -9,46 +9,14 @@ import (
 	"time"
 
 	"github.com/anishathalye/porcupine"
+
+	"example.com/wallet/platform/linearize"
 )
-
-// walletOp is one client operation on a single wallet, as recorded by the client.
-type walletOp struct {
-	Kind   string // deposit, withdraw, read
-	Amount int64
-}
-
-// walletResult is what the client saw: ok, insufficient, or a balance read.
-type walletResult struct {
-	OK      bool
-	Balance int64
-}
-
-// walletModel is a sequential specification of one wallet: deposits add, withdrawals
-// subtract when the balance allows and are refused otherwise, reads return the balance.
-var walletModel = porcupine.Model{
-	Init: func() any { return int64(0) },
-	Step: func(state, input, output any) (bool, any) {
-		balance, op, res := state.(int64), input.(walletOp), output.(walletResult)
-		switch op.Kind {
-		case "deposit":
-			return res.OK, balance + op.Amount
-		case "withdraw":
-			if res.OK {
-				return balance >= op.Amount, balance - op.Amount
-			}
-			return balance < op.Amount, balance
-		default:
-			return res.Balance == balance, balance
-		}
-	},
-	DescribeOperation: func(input, output any) string {
-		return fmt.Sprintf("%v -> %v", input, output)
-	},
-}
 
 // TestPerUserOperationsAreLinearizable has concurrent clients deposit, withdraw and read
 // one user's balance through both regions, records every call and return, and checks
-// the history against the sequential model with porcupine.
+// the history against the sequential model of one wallet (platform/linearize) with
+// porcupine.
 func TestPerUserOperationsAreLinearizable(t *testing.T) {
 	t.Parallel()
 	s := StartStack(t)
@@ -65,9 +33,9 @@ func TestPerUserOperationsAreLinearizable(t *testing.T) {
 			rng := rand.New(rand.NewPCG(uint64(c), 99))
 			via := []*Region{s.EU, s.US}[c%2]
 			for i := 0; i < opsPerClient; i++ {
-				op := walletOp{Kind: []string{"deposit", "withdraw", "read"}[rng.IntN(3)], Amount: 1 + rng.Int64N(5)}
+				op := linearize.Op{Kind: []string{"deposit", "withdraw", "read"}[rng.IntN(3)], Amount: 1 + rng.Int64N(5)}
 				call := time.Since(start).Nanoseconds()
-				var res walletResult
+				var res linearize.Result
 				switch op.Kind {
 				case "read":
 					op.Amount = 0
@@ -96,23 +64,7 @@ func TestPerUserOperationsAreLinearizable(t *testing.T) {
 	if len(history) != clients*opsPerClient {
 		t.Fatalf("recorded %d operations", len(history))
 	}
-	if result := porcupine.CheckOperationsTimeout(walletModel, history, 60*time.Second); result != porcupine.Ok {
+	if result := porcupine.CheckOperationsTimeout(linearize.Wallet(0), history, 60*time.Second); result != porcupine.Ok {
 		t.Fatalf("the history of %d operations is not linearizable (%v)", len(history), result)
-	}
-}
-
-// TestWalletModelRejectsAStaleRead guards the checker itself: a read that misses a
-// deposit acknowledged before it began must be reported as not linearizable.
-func TestWalletModelRejectsAStaleRead(t *testing.T) {
-	history := []porcupine.Operation{
-		{ClientId: 0, Input: walletOp{Kind: "deposit", Amount: 5}, Call: 0, Output: walletResult{OK: true}, Return: 10},
-		{ClientId: 1, Input: walletOp{Kind: "read"}, Call: 20, Output: walletResult{Balance: 0}, Return: 30},
-	}
-	if porcupine.CheckOperations(walletModel, history) {
-		t.Fatal("a stale read was accepted")
-	}
-	history[1].Output = walletResult{Balance: 5}
-	if !porcupine.CheckOperations(walletModel, history) {
-		t.Fatal("a fresh read was rejected")
 	}
 }

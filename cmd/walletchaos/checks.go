@@ -21,6 +21,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"example.com/wallet/platform/kafkabus"
+	"example.com/wallet/platform/linearize"
 )
 
 // check is one invariant and what the run showed of it.
@@ -600,8 +601,8 @@ func (w *workload) checkLinearizable() check {
 		if !linear[c.user] {
 			continue
 		}
-		op := porcupine.Operation{ClientId: i, Input: walletOp{Kind: c.op, Amount: c.amount}, Call: int64(c.start), Return: int64(c.end)}
-		var res walletResult
+		op := porcupine.Operation{ClientId: i, Input: linearize.Op{Kind: c.op, Amount: c.amount}, Call: int64(c.start), Return: int64(c.end)}
+		var res linearize.Result
 		switch k := keys[c.key]; {
 		case c.op == "read" && c.status == http.StatusOK:
 			var b struct {
@@ -625,7 +626,7 @@ func (w *workload) checkLinearizable() check {
 	ops := 0
 	for user, history := range byUser {
 		ops += len(history)
-		if res := porcupine.CheckOperationsTimeout(walletModel(w.funding[user]), history, 60*time.Second); res != porcupine.Ok {
+		if res := porcupine.CheckOperationsTimeout(linearize.Wallet(w.funding[user]), history, 60*time.Second); res != porcupine.Ok {
 			return w.fail("linearizable", "user %s: %d operations are not linearizable (%v)", user, len(history), res)
 		}
 	}
@@ -652,40 +653,4 @@ func (w *workload) allCalls() []*call {
 		all = append(all, rs...)
 	}
 	return append(all, w.reused...)
-}
-
-// walletOp and walletResult are one client operation on one wallet and what the
-// client saw, for porcupine.
-type walletOp struct {
-	Kind   string // deposit, withdraw, read
-	Amount int64
-}
-
-type walletResult struct {
-	OK      bool
-	Balance int64
-}
-
-// walletModel is the sequential specification of one wallet starting at initial:
-// deposits add, withdrawals subtract when the balance allows and are refused
-// otherwise, reads return the balance.
-func walletModel(initial int64) porcupine.Model {
-	return porcupine.Model{
-		Init: func() any { return initial },
-		Step: func(state, input, output any) (bool, any) {
-			balance, op, res := state.(int64), input.(walletOp), output.(walletResult)
-			switch op.Kind {
-			case "deposit":
-				return res.OK, balance + op.Amount
-			case "withdraw":
-				if res.OK {
-					return balance >= op.Amount, balance - op.Amount
-				}
-				return balance < op.Amount, balance
-			default:
-				return res.Balance == balance, balance
-			}
-		},
-		DescribeOperation: func(input, output any) string { return fmt.Sprintf("%v -> %v", input, output) },
-	}
 }
