@@ -55,8 +55,9 @@ func NewService(shards *pgdb.Shards, wallet Wallets, defaultCurrency string) *Se
 }
 
 // Create makes a user homed in this region with the given id (see shard.NewUserID and
-// shard.DerivedUserID), announcing it on the event stream (events.TypeUserCreated). Creating an id that exists returns the existing user, which is
-// what makes a retried create with the same idempotency key return the same user.
+// shard.DerivedUserID) and announces it on the event stream (events.TypeUserCreated).
+// Creating an id that exists returns the existing user, which is what makes a retried
+// create with the same idempotency key return the same user.
 func (s *Service) Create(ctx context.Context, id string) (User, error) {
 	var u User
 	existed := false

@@ -482,16 +482,8 @@ func toJSON(t Transfer) transferJSON {
 	out.RefundOf = t.RefundOf
 	if w := t.Waiting; w != nil {
 		out.Waiting = &waitingJSON{For: w.For, Since: w.Since.Format(time.RFC3339Nano), Attempts: w.Attempts,
-			NextAttemptAt: optionalTime(w.NextAttemptAt), ExpiresAt: w.ExpiresAt.Format(time.RFC3339Nano),
-			CancelRequestedAt: optionalTime(w.CancelRequestedAt)}
+			NextAttemptAt: httpapi.OptionalTime(w.NextAttemptAt), ExpiresAt: w.ExpiresAt.Format(time.RFC3339Nano),
+			CancelRequestedAt: httpapi.OptionalTime(w.CancelRequestedAt)}
 	}
 	return out
-}
-
-// optionalTime is t on the wire, or "" (the field left out) for the zero time.
-func optionalTime(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.Format(time.RFC3339Nano)
 }

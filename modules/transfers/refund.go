@@ -160,16 +160,19 @@ type Refund struct {
 }
 
 // attachRefunds reads the refunds credited back to the senders of ts, which live on
-// the shard db (their senders'), oldest first.
+// the shard db (their senders'), oldest first. Only a completed transfer that is not a
+// refund can have any: a pending transfer polled until it is final costs no query.
 func (s *Service) attachRefunds(ctx context.Context, db transfersdb.DBTX, ts []Transfer) error {
-	if len(ts) == 0 {
-		return nil
-	}
-	ids := make([]string, len(ts))
+	var ids []string
 	index := map[string]int{}
 	for i, t := range ts {
-		ids[i] = t.ID
-		index[t.ID] = i
+		if t.Status == StatusCompleted && t.RefundOf == "" {
+			ids = append(ids, t.ID)
+			index[t.ID] = i
+		}
+	}
+	if len(ids) == 0 {
+		return nil
 	}
 	rows, err := s.q.RefundsCredited(ctx, db, ids)
 	if err != nil {

@@ -258,20 +258,12 @@ type deliveryJSON struct {
 
 func deliveryJSONOf(d Delivery) deliveryJSON {
 	return deliveryJSON{ID: d.ID, EventID: d.EventID, EventType: d.EventType, Status: d.Status, Attempts: d.Attempts,
-		FirstAttemptAt: optionalTime(d.FirstAttemptAt), NextAttemptAt: optionalTime(d.NextAttemptAt),
-		LastAttemptAt: optionalTime(d.LastAttemptAt), LastStatusCode: d.LastStatusCode, LastError: d.LastError,
-		DeliveredAt: optionalTime(d.DeliveredAt), CreatedAt: d.CreatedAt.Format(time.RFC3339Nano)}
+		FirstAttemptAt: httpapi.OptionalTime(d.FirstAttemptAt), NextAttemptAt: httpapi.OptionalTime(d.NextAttemptAt),
+		LastAttemptAt: httpapi.OptionalTime(d.LastAttemptAt), LastStatusCode: d.LastStatusCode, LastError: d.LastError,
+		DeliveredAt: httpapi.OptionalTime(d.DeliveredAt), CreatedAt: d.CreatedAt.Format(time.RFC3339Nano)}
 }
 
 type deliveryPageJSON struct {
 	Deliveries []deliveryJSON `json:"deliveries"`
 	NextCursor *string        `json:"next_cursor"`
-}
-
-// optionalTime is t on the wire, or "" (the field left out) for the zero time.
-func optionalTime(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.Format(time.RFC3339Nano)
 }

@@ -134,3 +134,12 @@ func TimeParam(r *http.Request, name string) (time.Time, error) {
 	}
 	return t.UTC(), nil
 }
+
+// OptionalTime is t as responses write times (RFC 3339 with nanoseconds), or "" for
+// the zero time, so that a field tagged omitempty is left out.
+func OptionalTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.Format(time.RFC3339Nano)
+}
